@@ -1,0 +1,136 @@
+"""The `lompo-bench` command line. Each command parses, calls one library function and prints.
+
+Errors a user can cause (`UserError`: unknown task, bad value) end in one line on stderr and exit code 2;
+Click's own usage errors (unknown flag, missing argument) also exit with 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from rich.console import Console
+from rich.table import Table
+from typer.core import TyperGroup
+
+from lompo_bench.errors import UserError
+
+
+class _UserErrorsExitTwo(TyperGroup):
+    """Turns a `UserError` raised anywhere below this group into one line and exit code 2, no traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UserError as error:
+            typer.echo(f"Error: {error}", err=True)
+            raise typer.Exit(code=2) from None
+
+
+app = typer.Typer(
+    cls=_UserErrorsExitTwo,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    help="lompo-bench: offline RL from pixels. Tasks, datasets, algorithms and the LOMPO leaderboard.",
+)
+tasks_app = typer.Typer(help="List the registered tasks, or look at one.", add_completion=False)
+app.add_typer(tasks_app, name="tasks")
+console = Console()
+
+
+@tasks_app.callback(invoke_without_command=True)
+def tasks(
+    ctx: typer.Context,
+    tag: Annotated[str | None, typer.Option(help="Only tasks with this tag (e.g. paper).")] = None,
+) -> None:
+    """Table of tasks: name, aliases, action and proprio dims, action repeat, episode length."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from lompo_bench.tasks import TASKS, make_task
+
+    names = TASKS.names(tag)
+    if not names:
+        raise UserError(f"no task has the tag {tag!r}")
+    table = Table(title="lompo-bench tasks", caption="dims of action, proprio and state; episode in agent steps")
+    for column in ("name", "aliases", "source", "action", "proprio", "state", "repeat", "episode", "reward"):
+        table.add_column(column, no_wrap=True)
+    for name in names:
+        spec = TASKS.get(name)
+        env = make_task(name, pixels=False)  # dims come from the simulator itself, not from a second table
+        spaces = env.observation_space.spaces
+        proprio = spaces["proprio"].shape[0] if "proprio" in spaces else 0
+        table.add_row(
+            spec.name,
+            ", ".join(spec.aliases),
+            spec.source,
+            str(env.action_space.shape[0]),
+            str(proprio),
+            str(spaces["state"].shape[0]),
+            str(spec.action_repeat),
+            str(spec.episode_length),
+            spec.reward_kind,
+        )
+        env.close()
+    Console(width=max(console.width, 110)).print(table)  # pipes report 80 columns; never truncate names
+
+
+@tasks_app.command("show")
+def tasks_show(
+    name: Annotated[str, typer.Argument(help="Task name or alias, e.g. walker.")],
+    out: Annotated[Path, typer.Option(help="Where to write the PNG strip.")] = Path("strip.png"),
+    steps: Annotated[int, typer.Option(help="Random-policy agent steps to roll out.")] = 40,
+    frames: Annotated[int, typer.Option(help="Frames in the strip, evenly spaced.")] = 8,
+    seed: Annotated[int, typer.Option(help="Seed of the env and the random policy.")] = 0,
+    image_size: Annotated[int, typer.Option(help="Rendered frame size in pixels.")] = 64,
+) -> None:
+    """Roll out a random policy and save a strip of its frames."""
+    from lompo_bench.demo import contact_sheet, random_rollout
+
+    if frames < 1:
+        raise UserError(f"--frames must be at least 1, not {frames}")
+    if image_size < 16:
+        raise UserError(f"--image-size must be at least 16, not {image_size}")
+    rollout = random_rollout(name, steps=steps, seed=seed, image_size=image_size)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    contact_sheet(rollout.frames, count=frames, columns=frames).save(out)
+    console.print(f"{rollout.task}: {len(rollout.frames)} frames, {rollout.steps_per_second:.0f} steps/s -> {out}")
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Folder for the contact sheets and summary.json.")] = Path("demo_out"),
+    task: Annotated[list[str] | None, typer.Option(help="Task to include (repeatable); default: all.")] = None,
+    steps: Annotated[int | None, typer.Option(help="Agent steps per task; default: one episode.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the envs and the random policy.")] = 0,
+) -> None:
+    """End to end on the built-in default: a random-policy episode of every task, frames and a summary."""
+    from rich.progress import Progress
+
+    from lompo_bench.demo import run_demo
+    from lompo_bench.tasks import get_task_spec, task_names
+
+    names = [get_task_spec(t).name for t in task] if task else task_names()
+    with Progress(console=console, transient=True) as progress:
+        bar = progress.add_task("random rollouts", total=len(names))
+        summaries = run_demo(
+            out,
+            tasks=names,
+            steps=steps,
+            seed=seed,
+            on_task_done=lambda s: (progress.console.print(s.line(), soft_wrap=True), progress.advance(bar)),
+        )
+    total = sum(s.agent_steps for s in summaries)
+    console.print(f"demo: {len(summaries)} tasks, {total} agent steps; sheets and summary.json in {out}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(app())
+
+
+if __name__ == "__main__":
+    main()

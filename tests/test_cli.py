@@ -1,0 +1,86 @@
+"""Every CLI command through Typer's CliRunner, bad input included."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from PIL import Image
+from typer.testing import CliRunner
+
+from lompo_bench import task_names
+from lompo_bench.cli import app
+
+runner = CliRunner()
+
+
+def _no_traceback(result) -> None:
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_help_lists_the_commands() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    assert "tasks" in result.output and "demo" in result.output
+
+
+def test_tasks_table_lists_every_task_with_its_dims() -> None:
+    result = runner.invoke(app, ["tasks"])
+    assert result.exit_code == 0, result.output
+    for name in task_names():
+        assert name in result.output
+    walker_row = next(line for line in result.output.splitlines() if "walker_walk" in line)
+    assert "6" in walker_row and "500" in walker_row  # action dim, episode length
+
+
+def test_tasks_unknown_tag_exits_2() -> None:
+    result = runner.invoke(app, ["tasks", "--tag", "nonexistent"])
+    assert result.exit_code == 2
+    _no_traceback(result)
+
+
+def test_tasks_show_writes_a_strip(tmp_path: Path) -> None:
+    out = tmp_path / "strips" / "walker.png"
+    result = runner.invoke(app, ["tasks", "show", "walker", "--out", str(out), "--steps", "10", "--frames", "4"])
+    assert result.exit_code == 0, result.output
+    image = Image.open(out)
+    assert image.size == (4 * 64 * 2, 64 * 2)  # 4 frames of 64 px, scaled 2x
+
+
+def test_tasks_show_unknown_task_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["tasks", "show", "walkr", "--out", str(tmp_path / "x.png")])
+    assert result.exit_code == 2
+    _no_traceback(result)
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "walker" in lines[0]
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_tasks_show_bad_values_exit_2(tmp_path: Path) -> None:
+    for args in (["--frames", "0"], ["--steps", "0"], ["--image-size", "4"], ["--steps", "many"]):
+        result = runner.invoke(app, ["tasks", "show", "pen", "--out", str(tmp_path / "x.png"), *args])
+        assert result.exit_code == 2, (args, result.output)
+        _no_traceback(result)
+
+
+def test_unknown_flag_exits_2() -> None:
+    result = runner.invoke(app, ["demo", "--no-such-flag"])
+    assert result.exit_code == 2
+
+
+def test_demo_writes_sheets_and_summary(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["demo", "--out", str(tmp_path), "--task", "walker", "--task", "door", "--steps", "12"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert [s["task"] for s in summary] == ["walker_walk", "door_open"]
+    for entry in summary:
+        assert entry["agent_steps"] == 12 and entry["steps_per_second"] > 0
+        assert Image.open(entry["sheet"]).size[1] == 64 * 2
+    assert "walker_walk" in result.output
+
+
+def test_demo_unknown_task_exits_2(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["demo", "--out", str(tmp_path), "--task", "nope"])
+    assert result.exit_code == 2
+    _no_traceback(result)
