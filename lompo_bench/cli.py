@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -22,7 +21,7 @@ from lompo_bench.errors import UserError
 class _UserErrorsExitTwo(TyperGroup):
     """Turns a `UserError` raised anywhere below this group into one line and exit code 2, no traceback."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:
         try:
             return super().invoke(ctx)
         except UserError as error:
