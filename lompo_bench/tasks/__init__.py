@@ -61,7 +61,7 @@ def make_task(
 
 
 # Each source module adds its tasks to TASKS when imported; this order is the paper's order of tasks.
-_SOURCE_MODULES = ("dm_control_tasks", "robotics_tasks", "metaworld_tasks")
+_SOURCE_MODULES = ("dm_control_tasks", "dclaw", "robotics_tasks", "metaworld_tasks")
 for _module in _SOURCE_MODULES:
     importlib.import_module(f"lompo_bench.tasks.{_module}")
 
