@@ -172,16 +172,21 @@ class PixelTask(gym.Env):
         return self._observation(), {}
 
     def step(self, action: np.ndarray) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
-        action = np.asarray(action, dtype=np.float64).reshape(-1)
+        # Actions are float32, as the action space declares and as datasets store them: rounding whatever comes
+        # in (SB3 hands float64 during warm-up) makes a stored action replay the exact same physics.
+        action = np.asarray(action, dtype=np.float32).reshape(-1)
         if action.shape != (self._sim.action_dim,):
             raise ValueError(f"{self.task_spec.name}: action must have shape ({self._sim.action_dim},)")
-        action = np.clip(action, -1.0, 1.0)
-        total, terminated, info = 0.0, False, {}
+        action = np.clip(action, -1.0, 1.0).astype(np.float64)
+        total, shaping, terminated, info = 0.0, 0.0, False, {}
         for _ in range(self.task_spec.action_repeat):
             reward, terminated, info = self._sim.step(action)
             total += reward
+            shaping += info.get("shaping_reward", reward)
             if terminated:
                 break
+        if "shaping_reward" in info:  # a training-only reward some simulators provide (Door's dense reward)
+            info = {**info, "shaping_reward": shaping}
         self._t += 1
         truncated = not terminated and self._t >= self.task_spec.episode_length
         return self._observation(), float(total), bool(terminated), bool(truncated), dict(info)

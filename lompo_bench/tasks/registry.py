@@ -33,6 +33,13 @@ class TaskSpec:
     flip_vertical: bool = False  # Meta-World's corner cameras look at the scene upside down
     randomized_start: bool = True  # whether different seeds give different initial states
     reward_kind: str = "dense"  # "dense" or "sparse", as the paper describes the task
+    # Normalized score = 100 (R - ref_min_score) / (ref_max_score - ref_min_score), fixed here so that it means
+    # the same on every machine. ref_min_score: uniform random policy, 100 episodes (`python -m
+    # dataset_gen.reference`). ref_max_score: the paper-profile SAC expert; None until one has been trained,
+    # and `ref_provisional` stays True until then (datasets then carry their own expert's return, flagged).
+    ref_min_score: float | None = None
+    ref_max_score: float | None = None
+    ref_provisional: bool = True
 
     @property
     def gym_id(self) -> str:

@@ -1,0 +1,339 @@
+"""`lompo-bench generate`: the stages from SAC training to Minari datasets, each resumable.
+
+Stages, with what marks each as finished (a rerun skips finished stages and resumes the one in progress):
+1. train   SAC from state, recording physics states             `train/done.json` (checkpoints inside)
+2. expert  rollouts of the stochastic expert                    `expert/done.json`
+3. split   the paper's kinds as episode lists (`splits.py`)     `splits.json`
+4. render  pixels from the saved physics states, all cores      `render/<kind>/unit_*.npy`, `render/<kind>/done`
+5. write   one Minari dataset per kind, renamed into place      the dataset folder under its final id
+
+Everything lives in a work folder `<out>/<task>/<profile>-seed<seed>/` beside `config.json`, the resolved
+generation config. The render cache is deleted once every requested dataset is written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from dataset_gen.config import (
+    ABLATION_FACTORS,
+    ABLATION_RUNS,
+    KINDS,
+    GenerationConfig,
+    ablation_dataset_id,
+    dataset_id,
+    generation_config,
+)
+from dataset_gen.experts import record_expert_rollouts, train_expert
+from dataset_gen.minari_writer import code_permalink, dataset_dir, write_dataset
+from dataset_gen.recording import Episode, EpisodeRef, EpisodeStore
+from dataset_gen.render import plan_units, read_unit_frames, render_units
+from dataset_gen.splits import SPLIT_RULE, medium_point, split_training_episodes, subsample, trim_to_size
+from lompo_bench.errors import UserError
+from lompo_bench.tasks import get_task_spec, make_task
+
+
+class Progress(Protocol):
+    """How the pipeline reports: one bar per stage (the CLI draws them with rich; tests pass nothing)."""
+
+    def start(self, stage: str, total: int) -> None: ...
+    def update(self, completed: int, message: str = "") -> None: ...
+    def finish(self) -> None: ...
+
+
+class _Silent:
+    def start(self, stage: str, total: int) -> None:
+        pass
+
+    def update(self, completed: int, message: str = "") -> None:
+        pass
+
+    def finish(self) -> None:
+        pass
+
+
+def default_workdir_root() -> Path:
+    """`$LOMPO_BENCH_HOME/generate`, by default `~/.lompo_bench/generate`."""
+    return Path(os.environ.get("LOMPO_BENCH_HOME", Path.home() / ".lompo_bench")) / "generate"
+
+
+@dataclass
+class GenerationReport:
+    task: str
+    profile: str
+    seed: int
+    expert_return: float
+    datasets: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> sizes
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    frames_per_second: float = float("nan")
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    os.replace(tmp, path)
+
+
+def _refs_to_json(refs: list[EpisodeRef]) -> list[list[Any]]:
+    return [[r.source, r.chunk, r.index] for r in refs]
+
+
+class _Run:
+    """One (task, profile, seed) work folder: its config, its recordings and its stages."""
+
+    def __init__(self, config: GenerationConfig, seed: int, root: Path, progress: Progress) -> None:
+        self.config, self.seed, self.progress = config, seed, progress
+        self.workdir = root / config.task / f"{config.profile}-seed{seed}"
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        saved = self.workdir / "config.json"
+        resolved = {"seed": seed, **config.to_dict()}
+        if saved.exists() and json.loads(saved.read_text()) != json.loads(json.dumps(resolved)):
+            raise UserError(f"{self.workdir} holds a run with another config; use another --out or delete it")
+        _write_json(saved, resolved)
+        self.spec = get_task_spec(config.task)
+        self.seconds: dict[str, float] = {}
+        self.frames_rendered, self.render_seconds = 0, 0.0
+
+    def _timed(self, stage: str, total: int):
+        run = self
+
+        class Timer:
+            def __enter__(self) -> Progress:
+                self.t0 = time.perf_counter()
+                run.progress.start(stage, total)
+                return run.progress
+
+            def __exit__(self, *exc: object) -> None:
+                run.progress.finish()
+                run.seconds[stage] = run.seconds.get(stage, 0.0) + time.perf_counter() - self.t0
+
+        return Timer()
+
+    # -- stages ---------------------------------------------------------------------------------------------------
+    def train(self) -> dict[str, Any]:
+        with self._timed("train SAC", self.config.sac_steps) as bar:
+            return train_expert(self.config, self.workdir, self.seed, lambda d, t, m: bar.update(d, m))
+
+    def expert_rollouts(self, expert_return: float, transitions: int) -> EpisodeStore:
+        with self._timed("expert rollouts", transitions) as bar:
+            folder = record_expert_rollouts(
+                self.config, self.workdir, self.seed, transitions, expert_return, lambda d, t, m: bar.update(d, m)
+            )
+        return EpisodeStore(folder, "expert")
+
+    def training_episodes(self) -> EpisodeStore:
+        return EpisodeStore(self.workdir / "train" / "recording", "train")
+
+    def folders(self) -> dict[str, Path]:
+        return {"train": self.workdir / "train" / "recording", "expert": self.workdir / "expert"}
+
+    def render(self, name: str, refs: list[EpisodeRef], workers: int, folders: dict[str, Path]) -> Path:
+        """Render the episodes' frames into `render/<name>/`; counts frames and seconds actually rendered now."""
+        out = self.workdir / "render" / name
+        if (out / "done").exists():
+            return out
+        units = plan_units(refs, folders, self.config.render_chunk)
+        total = sum(u.frames for u in units)
+        t0, done, skipped = time.perf_counter(), 0, None
+        with self._timed(f"render {name}", total) as bar:
+
+            def advance(frames: int) -> None:
+                nonlocal done, skipped
+                skipped = frames if skipped is None else skipped  # the first call reports units already on disk
+                done += frames
+                bar.update(done, f"{workers} workers")
+
+            render_units(self.config.task, units, out, workers=workers, on_frames=advance)
+        self.frames_rendered += total - (skipped or 0)
+        self.render_seconds += time.perf_counter() - t0
+        (out / "done").write_text(json.dumps({"units": len(units), "frames": total}))
+        return out
+
+    def write(self, ds_id: str, refs: list[EpisodeRef], render_dir: Path, folders: dict[str, Path], meta: dict) -> None:
+        if (dataset_dir(ds_id) / "data").exists():
+            return
+        env = make_task(self.config.task)
+        stores = {name: EpisodeStore(path, name) for name, path in folders.items()}
+        units = plan_units(refs, folders, self.config.render_chunk)
+        by_folder = {str(path): name for name, path in folders.items()}
+
+        def episodes() -> Iterator[tuple[Episode, np.ndarray]]:
+            written = 0
+            for unit in units:
+                frames, offset = read_unit_frames(render_dir, unit.index), 0
+                for folder, chunk, index in unit.episodes:
+                    store = stores[by_folder[folder]]
+                    episode = store.load(store.get(chunk, index))
+                    yield episode, frames[offset : offset + len(episode) + 1]
+                    offset += len(episode) + 1
+                    written += len(episode)
+                    bar.update(written)
+
+        with self._timed(f"write {ds_id.split('/')[-1]}", sum(r.length for r in refs)) as bar:
+            write_dataset(
+                ds_id,
+                env.spec if env.spec is not None else _gym_spec(self.spec.gym_id),
+                env.observation_space,
+                env.action_space,
+                episodes(),
+                meta,
+                extra_files={"sac_expert.zip": self.workdir / "train" / "expert.zip"},
+            )
+        env.close()
+
+    def metadata(self, kind: str, expert_return: float, extra: dict[str, Any]) -> dict[str, Any]:
+        provisional = self.spec.ref_max_score is None or self.spec.ref_provisional
+        return {
+            "algorithm_name": "SAC from ground-truth state (stable-baselines3 2.9.2), images rendered afterwards",
+            "code_permalink": code_permalink(),
+            "description": (
+                f"LOMPO benchmark, {self.spec.name} {kind}: {self.spec.description} "
+                f"64x64 pixels, action repeat {self.spec.action_repeat}, profile {self.config.profile}."
+            ),
+            "ref_min_score": self.spec.ref_min_score,
+            # Until a paper-profile expert exists for the task, this run's own expert is the reference.
+            "ref_max_score": expert_return if self.spec.ref_max_score is None else self.spec.ref_max_score,
+            "num_episodes_average_score": 100,
+            "lompo_kind": kind,
+            "lompo_profile": self.config.profile,
+            "lompo_seed": self.seed,
+            "lompo_expert_return": expert_return,
+            "lompo_reference_provisional": provisional,
+            "lompo_split_rule": SPLIT_RULE,
+            "lompo_generation_config": json.dumps(self.config.to_dict()),
+            **extra,
+        }
+
+
+def _gym_spec(gym_id: str):
+    import gymnasium as gym
+
+    return gym.spec(gym_id)
+
+
+def _split(run: _Run, summary: dict[str, Any], kinds: tuple[str, ...]) -> tuple[dict[str, list[EpisodeRef]], dict]:
+    """The episode lists per kind (stage 3), saved as `splits.json`; recomputed identically on a rerun."""
+    config, spec = run.config, run.spec
+    expert_return = summary["expert_return"]
+    point = medium_point(summary["evals"], spec.ref_min_score, expert_return, config.medium_fraction)
+    before, after = split_training_episodes(run.training_episodes().episodes, point)
+    rng = np.random.default_rng(run.seed)
+    chosen: dict[str, list[EpisodeRef]] = {}
+    candidates = {"medium-replay": before, "medium-expert": after}
+    for kind in ("medium-replay", "medium-expert"):
+        if kind in kinds:
+            if not candidates[kind]:
+                raise UserError(
+                    f"{spec.name}: no whole training episode falls in {kind} (medium point at agent step {point} "
+                    f"of {config.sac_steps}); train longer or evaluate more often"
+                )
+            chosen[kind] = trim_to_size(candidates[kind], config.sizes[kind], rng)
+    if "expert" in kinds:
+        store = run.expert_rollouts(expert_return, config.sizes["expert"])
+        chosen["expert"] = trim_to_size(store.episodes, config.sizes["expert"], rng)
+    info = {"lompo_medium_point": point, "lompo_medium_threshold_fraction": config.medium_fraction}
+    _write_json(run.workdir / "splits.json", {k: _refs_to_json(v) for k, v in chosen.items()} | info)
+    return chosen, info
+
+
+def generate(
+    task: str,
+    *,
+    kinds: tuple[str, ...] = KINDS,
+    profile: str = "cpu",
+    seed: int = 0,
+    workers: int | None = None,
+    out: Path | None = None,
+    progress: Progress | None = None,
+    keep_render_cache: bool = False,
+) -> GenerationReport:
+    """Make the paper's datasets of `task` as Minari datasets `lompo/<task>/<kind>[-<profile>]-v0`."""
+    config = generation_config(task, profile)
+    unknown = set(kinds) - set(KINDS)
+    if unknown:
+        raise UserError(f"unknown dataset kind {sorted(unknown)[0]!r}; choose from {', '.join(KINDS)} or all")
+    workers = workers or os.cpu_count() or 1
+    if workers < 1:
+        raise UserError(f"--workers must be at least 1, not {workers}")
+    run = _Run(config, seed, out or default_workdir_root(), progress or _Silent())
+    summary = run.train()
+    chosen, info = _split(run, summary, kinds)
+    report = GenerationReport(run.spec.name, profile, seed, summary["expert_return"])
+    for kind in kinds:
+        ds_id = dataset_id(run.spec.name, kind, profile)
+        refs = chosen[kind]
+        if not (dataset_dir(ds_id) / "data").exists():
+            render_dir = run.render(kind, refs, workers, run.folders())
+            run.write(ds_id, refs, render_dir, run.folders(), run.metadata(kind, summary["expert_return"], info))
+        report.datasets[ds_id] = {
+            "transitions": sum(r.length for r in refs),
+            "episodes": len(refs),
+            "mean_return": float(np.mean([r.episode_return for r in refs])),
+        }
+    if not keep_render_cache:
+        shutil.rmtree(run.workdir / "render", ignore_errors=True)
+    report.stage_seconds = dict(run.seconds)
+    # A resumed training's own clock covers every session; the stage timer above only this one.
+    report.stage_seconds["train SAC (all sessions)"] = summary["training_seconds"]
+    if run.render_seconds:
+        report.frames_per_second = run.frames_rendered / run.render_seconds
+    _write_json(run.workdir / "report.json", report.to_dict())
+    return report
+
+
+def generate_ablation(
+    *,
+    profile: str = "cpu",
+    seed: int = 0,
+    workers: int | None = None,
+    out: Path | None = None,
+    progress: Progress | None = None,
+) -> dict[str, int]:
+    """Appendix B: a D'Claw medium-expert dataset mixed from 3 SAC runs, and its /5 and /25 episode sub-samples."""
+    config = generation_config("dclaw", profile)
+    workers = workers or os.cpu_count() or 1
+    root = out or default_workdir_root()
+    runs = [_Run(config, seed + i, root, progress or _Silent()) for i in range(ABLATION_RUNS)]
+    pool: list[EpisodeRef] = []
+    folders: dict[str, Path] = {}
+    expert_returns = []
+    for run in runs:
+        summary = run.train()
+        expert_returns.append(summary["expert_return"])
+        evals_point = medium_point(summary["evals"], run.spec.ref_min_score, summary["expert_return"], 0.5)
+        _, after = split_training_episodes(run.training_episodes().episodes, evals_point)
+        name = f"seed{run.seed}"
+        folders[name] = run.workdir / "train" / "recording"
+        pool += [dataclasses.replace(r, source=name) for r in after]
+    rng = np.random.default_rng(seed)
+    full = trim_to_size(pool, config.ablation_size, rng)
+    ablation = runs[0]
+    sizes = {}
+    for factor in ABLATION_FACTORS:
+        refs = full if factor == 1 else subsample(full, factor, rng)
+        ds_id = ablation_dataset_id(factor, profile)
+        sizes[ds_id] = sum(r.length for r in refs)
+        if (dataset_dir(ds_id) / "data").exists():
+            continue
+        render_dir = ablation.render(f"ablation-div{factor}", refs, workers, folders)
+        meta = ablation.metadata(
+            "medium-expert",
+            float(np.mean(expert_returns)),
+            {"lompo_ablation_factor": factor, "lompo_ablation_runs": ABLATION_RUNS},
+        )
+        ablation.write(ds_id, refs, render_dir, folders, meta)
+    shutil.rmtree(ablation.workdir / "render", ignore_errors=True)
+    return sizes

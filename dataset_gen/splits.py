@@ -1,0 +1,59 @@
+"""The paper's dataset kinds, as a precise rule over recorded episodes (episodes are always kept whole).
+
+Appendix A: "medium-replay: data from the training replay buffer up to the point where the policy reaches
+about half the expert level performance; medium-expert: the second half of the replay buffer after the agent
+reaches medium-level performance; expert: data sampled from the stochastic SAC expert policy."
+
+Our rule (stored in every dataset's metadata as `lompo_split_rule`):
+1. expert level E = mean return of the final SAC policy (deterministic) over at least 10 evaluation episodes;
+   random level R = the task's `ref_min_score` (uniform random policy, 100 episodes).
+2. medium threshold M = R + 0.5 (E - R); the medium point is the first evaluation during training whose return
+   is >= M (evaluations run every `eval_every` agent steps, at an episode end); if none is, the last one.
+3. medium-replay: training episodes that ended at or before the medium point. medium-expert: training episodes
+   that started at or after it (the replay buffer's part after medium level, to the end of training).
+   expert: rollouts of the final policy, sampling its stochastic actions.
+4. Each kind is trimmed to its size by drawing whole episodes uniformly without replacement (seeded) until the
+   size is reached, then restored to recording order. A kind with fewer transitions than its size keeps all.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dataset_gen.recording import EpisodeRef
+
+SPLIT_RULE = " ".join(line.strip() for line in __doc__.split("Our rule")[1].splitlines()[1:] if line.strip())
+
+
+def medium_point(evals: list[tuple[int, float]], random_level: float, expert_level: float, fraction: float) -> int:
+    """Agent step of the first evaluation at or above the medium threshold (the last evaluation if none is)."""
+    if not evals:
+        raise ValueError("training recorded no evaluation; the medium point is undefined")
+    threshold = random_level + fraction * (expert_level - random_level)
+    for step, level in evals:
+        if level >= threshold:
+            return step
+    return evals[-1][0]
+
+
+def split_training_episodes(episodes: list[EpisodeRef], point: int) -> tuple[list[EpisodeRef], list[EpisodeRef]]:
+    """(medium-replay, medium-expert) candidates: episodes that ended by `point`, and those that began after it."""
+    before = [e for e in episodes if e.start_step + e.length <= point]
+    after = [e for e in episodes if e.start_step >= point]
+    return before, after
+
+
+def trim_to_size(episodes: list[EpisodeRef], size: int, rng: np.random.Generator) -> list[EpisodeRef]:
+    """Whole episodes drawn without replacement until `size` transitions, kept in their original order."""
+    chosen, total = [], 0
+    for i in rng.permutation(len(episodes)):
+        if total >= size:
+            break
+        chosen.append(int(i))
+        total += episodes[int(i)].length
+    return [episodes[i] for i in sorted(chosen)]
+
+
+def subsample(episodes: list[EpisodeRef], factor: int, rng: np.random.Generator) -> list[EpisodeRef]:
+    """Every `factor`-th of the transitions, as whole episodes drawn at random (the ablation's /5 and /25)."""
+    return trim_to_size(episodes, sum(e.length for e in episodes) // factor, rng)

@@ -1,0 +1,180 @@
+"""Dataset generation end to end (smoke profile on Adroit Pen: 50-step episodes, seconds per run)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import minari
+import numpy as np
+import pytest
+
+from dataset_gen import pipeline
+from dataset_gen.config import KINDS, dataset_id, generation_config
+from dataset_gen.pipeline import generate
+from lompo_bench import get_task_spec, make_task
+
+TASK = "adroit_pen"
+IDS = [dataset_id(TASK, kind, "smoke") for kind in KINDS]
+
+
+def _use_datasets_root(monkeypatch: pytest.MonkeyPatch, root: Path) -> None:
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(root))
+
+
+def _contents(dataset_ids: list[str]) -> dict[str, list[dict[str, np.ndarray]]]:
+    out = {}
+    for ds_id in dataset_ids:
+        episodes = []
+        for ep in minari.load_dataset(ds_id).iterate_episodes():
+            episodes.append(
+                {
+                    **{f"obs/{k}": v for k, v in ep.observations.items()},
+                    "actions": ep.actions,
+                    "rewards": ep.rewards,
+                    "terminations": ep.terminations,
+                    "truncations": ep.truncations,
+                }
+            )
+        out[ds_id] = episodes
+    return out
+
+
+def _assert_same_contents(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for ds_id in a:
+        assert len(a[ds_id]) == len(b[ds_id])
+        for ep_a, ep_b in zip(a[ds_id], b[ds_id], strict=True):
+            assert ep_a.keys() == ep_b.keys()
+            for key in ep_a:
+                np.testing.assert_array_equal(ep_a[key], ep_b[key], err_msg=f"{ds_id} {key}")
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory: pytest.TempPathFactory):
+    """One uninterrupted smoke generation; yields (report, datasets root, work folder, contents)."""
+    root = tmp_path_factory.mktemp("minari")
+    work = tmp_path_factory.mktemp("work")
+    with pytest.MonkeyPatch.context() as mp:
+        _use_datasets_root(mp, root)
+        report = generate(TASK, profile="smoke", seed=0, workers=1, out=work, keep_render_cache=False)
+        yield report, root, work, _contents(IDS)
+
+
+def test_smoke_writes_three_datasets_that_plain_minari_opens(smoke_run, monkeypatch) -> None:
+    report, root, _, contents = smoke_run
+    _use_datasets_root(monkeypatch, root)
+    assert set(report.datasets) == set(IDS)
+    spec = get_task_spec(TASK)
+    env = make_task(TASK)
+    for ds_id in IDS:
+        dataset = minari.load_dataset(ds_id)
+        assert dataset.total_steps == report.datasets[ds_id]["transitions"] > 0
+        assert dataset.observation_space == env.observation_space
+        for ep in dataset.iterate_episodes():
+            pixels = ep.observations["pixels"]
+            assert pixels.dtype == np.uint8 and pixels.shape == (len(ep.actions) + 1, 64, 64, 3)
+            assert ep.observations["proprio"].shape == (len(ep.actions) + 1, 48)
+            assert ep.observations["state"].dtype == np.float32
+            assert ep.actions.dtype == np.float32 and np.abs(ep.actions).max() <= 1.0
+            assert len(ep.actions) == spec.episode_length  # whole episodes, ending in truncation
+            assert ep.truncations[-1] and not ep.truncations[:-1].any() and not ep.terminations.any()
+        metadata = dataset.storage.metadata
+        assert metadata["ref_min_score"] == spec.ref_min_score
+        assert metadata["ref_max_score"] == pytest.approx(report.expert_return)
+        assert metadata["lompo_reference_provisional"] is True
+        assert metadata["lompo_profile"] == "smoke" and metadata["lompo_seed"] == 0
+        assert metadata["lompo_kind"] in ds_id and "medium point" in metadata["lompo_split_rule"]
+        assert metadata["code_permalink"].startswith("lompo-bench")
+        assert metadata["algorithm_name"].startswith("SAC")
+        assert metadata["jpeg_encoding"] is False
+        resolved = json.loads(json.dumps(generation_config(TASK, "smoke").to_dict()))
+        assert json.loads(metadata["lompo_generation_config"]) == resolved
+        assert (root / ds_id / "sac_expert.zip").exists()
+        assert dataset.recover_environment().unwrapped.task_spec.name == TASK
+    env.close()
+
+
+def test_dataset_pixels_equal_a_live_replay_of_its_actions(smoke_run, monkeypatch) -> None:
+    """Pen starts in the same state every episode, so replaying the recorded actions live must reproduce the
+    dataset's frames bit for bit: physics recorded without pixels, rendered afterwards, equals live rendering."""
+    _, root, _, _ = smoke_run
+    _use_datasets_root(monkeypatch, root)
+    env = make_task(TASK)
+    for ds_id in IDS:
+        ep = next(iter(minari.load_dataset(ds_id).iterate_episodes()))
+        obs, _ = env.reset(seed=123)
+        np.testing.assert_array_equal(obs["pixels"], ep.observations["pixels"][0])
+        for t, action in enumerate(ep.actions):
+            obs, reward, *_ = env.step(action)
+            np.testing.assert_array_equal(obs["pixels"], ep.observations["pixels"][t + 1], err_msg=f"{ds_id} t={t}")
+            np.testing.assert_array_equal(obs["state"], ep.observations["state"][t + 1])
+            assert reward == ep.rewards[t]
+    env.close()
+
+
+def test_same_seed_gives_identical_datasets(smoke_run, tmp_path, monkeypatch) -> None:
+    _, _, _, contents = smoke_run
+    _use_datasets_root(monkeypatch, tmp_path / "minari")
+    generate(TASK, profile="smoke", seed=0, workers=2, out=tmp_path / "work")  # two workers: order-independent
+    _assert_same_contents(_contents(IDS), contents)
+
+
+def test_interrupted_write_is_invisible_and_a_rerun_matches(smoke_run, tmp_path, monkeypatch) -> None:
+    _, _, _, contents = smoke_run
+    _use_datasets_root(monkeypatch, tmp_path / "minari")
+    original = pipeline.write_dataset
+
+    def dies_half_way(ds_id, *args, **kwargs):
+        if ds_id == IDS[1]:  # the second dataset: the first is finished, the second is being written
+            episodes = args[3]
+            next(iter(episodes))
+            raise KeyboardInterrupt("killed while writing")
+        return original(ds_id, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "write_dataset", dies_half_way)
+    with pytest.raises(KeyboardInterrupt):
+        generate(TASK, profile="smoke", seed=0, workers=1, out=tmp_path / "work")
+    assert set(minari.list_local_datasets()) == {IDS[0]}  # the half-written one is not visible
+    monkeypatch.setattr(pipeline, "write_dataset", original)
+    generate(TASK, profile="smoke", seed=0, workers=1, out=tmp_path / "work")
+    _assert_same_contents(_contents(IDS), contents)
+
+
+def test_killed_process_resumes_and_matches(smoke_run, tmp_path, monkeypatch) -> None:
+    """A real SIGKILL once training has finished; the rerun skips training and finishes the rest."""
+    _, _, _, contents = smoke_run
+    env = {**os.environ, "MINARI_DATASETS_PATH": str(tmp_path / "minari")}
+    _use_datasets_root(monkeypatch, tmp_path / "minari")
+    work = tmp_path / "work"
+    command = [
+        sys.executable,
+        "-m",
+        "lompo_bench.cli",
+        "generate",
+        "--env",
+        TASK,
+        "--profile",
+        "smoke",
+        "--workers",
+        "1",
+        "--out",
+        str(work),
+    ]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    done = work / TASK / "smoke-seed0" / "train" / "done.json"
+    deadline = time.monotonic() + 120
+    while not done.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert done.exists()
+    trained = done.read_text()
+    generate(TASK, profile="smoke", seed=0, workers=1, out=work)
+    assert done.read_text() == trained  # training was not redone
+    _assert_same_contents(_contents(IDS), contents)
