@@ -171,6 +171,9 @@ def train_expert(
                 level = float(np.mean(evaluate(model, config.task, config.eval_episodes, seed=10_000 + steps)))
                 state.evals.append((steps, level))
                 recorder.eval_level = level
+                # The evaluation log, for people watching a long run (the checkpoint holds the authoritative copy).
+                log = [{"step": s, "return": r} for s, r in state.evals]
+                (train_dir / "evals.json").write_text(json.dumps(log, indent=1))
                 state.next_eval = steps + config.eval_every
             if steps >= state.next_checkpoint:
                 state.next_checkpoint = steps + config.checkpoint_every
