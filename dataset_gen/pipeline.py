@@ -318,6 +318,8 @@ def generate_ablation(
         name = f"seed{run.seed}"
         folders[name] = run.workdir / "train" / "recording"
         pool += [dataclasses.replace(r, source=name) for r in after]
+    if not pool:
+        raise UserError("no SAC run reached medium level with whole episodes after it; train longer (another profile)")
     rng = np.random.default_rng(seed)
     full = trim_to_size(pool, config.ablation_size, rng)
     ablation = runs[0]

@@ -84,3 +84,45 @@ def test_demo_unknown_task_exits_2(tmp_path: Path) -> None:
     result = runner.invoke(app, ["demo", "--out", str(tmp_path), "--task", "nope"])
     assert result.exit_code == 2
     _no_traceback(result)
+
+
+def test_generate_smoke_writes_datasets_and_reports(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    result = runner.invoke(
+        app,
+        [
+            "generate",
+            "--env",
+            "pen",
+            "--profile",
+            "smoke",
+            "--kind",
+            "expert",
+            "--workers",
+            "1",
+            "--out",
+            str(tmp_path / "work"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "lompo/adroit_pen/expert-smoke-v0: 50 transitions" in result.output
+    assert "SAC expert return" in result.output
+    assert (tmp_path / "minari" / "lompo" / "adroit_pen" / "expert-smoke-v0" / "data").is_dir()
+    assert not (tmp_path / "minari" / "lompo" / "adroit_pen" / "medium-replay-smoke-v0").exists()
+
+
+def test_generate_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    cases = [
+        (["--env", "walkr"], "walker"),
+        (["--env", "pen", "--profile", "huge"], "profile"),
+        (["--env", "pen", "--kind", "best"], "kind"),
+        (["--env", "pen", "--workers", "0"], "workers"),
+        (["--env", "walker", "--ablation"], "D'Claw"),
+    ]
+    for args, word in cases:
+        result = runner.invoke(app, ["generate", *args, "--out", str(tmp_path)])
+        assert result.exit_code == 2, (args, result.output)
+        _no_traceback(result)
+        lines = [line for line in result.output.splitlines() if line.strip()]
+        assert len(lines) == 1 and word in lines[0], (args, result.output)
+    assert not any(tmp_path.iterdir())  # nothing was started

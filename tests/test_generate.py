@@ -178,3 +178,21 @@ def test_killed_process_resumes_and_matches(smoke_run, tmp_path, monkeypatch) ->
     generate(TASK, profile="smoke", seed=0, workers=1, out=work)
     assert done.read_text() == trained  # training was not redone
     _assert_same_contents(_contents(IDS), contents)
+
+
+def test_ablation_mixes_three_runs_and_subsamples(tmp_path, monkeypatch) -> None:
+    from dataset_gen.config import ABLATION_RUNS, ablation_dataset_id
+    from dataset_gen.pipeline import generate_ablation
+
+    _use_datasets_root(monkeypatch, tmp_path / "minari")
+    sizes = generate_ablation(profile="smoke", seed=0, workers=1, out=tmp_path / "work")
+    full, div5, div25 = (ablation_dataset_id(f, "smoke") for f in (1, 5, 25))
+    assert list(sizes) == [full, div5, div25]
+    assert sizes[full] >= generation_config("dclaw", "smoke").ablation_size
+    assert sizes[full] >= sizes[div5] >= sizes[div25] > 0
+    for seed in range(ABLATION_RUNS):  # three separate SAC runs
+        assert (tmp_path / "work" / "dclaw_screw" / f"smoke-seed{seed}" / "train" / "done.json").exists()
+    for ds_id in sizes:
+        dataset = minari.load_dataset(ds_id)
+        assert dataset.total_steps == sizes[ds_id]
+        assert dataset.storage.metadata["lompo_ablation_runs"] == ABLATION_RUNS

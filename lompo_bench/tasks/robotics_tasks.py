@@ -46,9 +46,7 @@ class AdroitPenSimulator:
         # The library measured the goal pen's length (which the reward divides by) with the random goal; measure
         # it again, or its last bits, and so the rewards, would depend on the seed.
         env = self._env
-        env.tar_length = np.linalg.norm(
-            self.data.site_xpos[env.tar_t_site_id] - self.data.site_xpos[env.tar_b_site_id]
-        )
+        env.tar_length = np.linalg.norm(self.data.site_xpos[env.tar_t_site_id] - self.data.site_xpos[env.tar_b_site_id])
 
     def step(self, action: np.ndarray) -> tuple[float, bool, dict[str, Any]]:
         _, reward, terminated, _, info = self._env.step(action)
