@@ -20,16 +20,11 @@ import gymnasium as gym
 import numpy as np
 
 from dataset_gen.recording import Episode
-
-
-def datasets_root() -> Path:
-    """Where Minari looks for datasets: `MINARI_DATASETS_PATH`, or Minari's default (~/.minari/datasets)."""
-    from minari.storage import get_dataset_path
-
-    return Path(get_dataset_path())
+from lompo_bench.data.store import datasets_root
 
 
 def dataset_dir(dataset_id: str) -> Path:
+    """Where dataset `dataset_id` lives (or will), under Minari's root."""
     return datasets_root() / dataset_id
 
 

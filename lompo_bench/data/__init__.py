@@ -1,0 +1,22 @@
+"""Data access: locating Minari datasets, the read-optimised cache, batch samplers, downloads, imports.
+
+Imports only `lompo_bench.tasks` and `lompo_bench.errors` of ours.
+"""
+
+from lompo_bench.data.cache import DatasetCache, build_cache, open_cache, verify_cache
+from lompo_bench.data.sampler import SequenceSampler, TransitionSampler
+from lompo_bench.data.store import CorruptDataset, DatasetNotFound, dataset_path, datasets_root, local_dataset_ids
+
+__all__ = [
+    "CorruptDataset",
+    "DatasetCache",
+    "DatasetNotFound",
+    "SequenceSampler",
+    "TransitionSampler",
+    "build_cache",
+    "dataset_path",
+    "datasets_root",
+    "local_dataset_ids",
+    "open_cache",
+    "verify_cache",
+]

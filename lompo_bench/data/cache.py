@@ -1,0 +1,230 @@
+"""A read-optimised cache beside each dataset, built once, verified against its Minari source.
+
+Minari's HDF5 keeps one group per episode; sampling thousands of short windows a second from it is slow, and a
+1M-transition Adroit dataset (~12 GB of pixels) does not fit in RAM. The cache is plain `.npy` files in
+`<dataset>/lompo_cache/`, written episode by episode (memory stays at one episode):
+
+- `pixels.npy` uint8 (N_obs, H, W, 3), all observations of all episodes back to back, read with `pread`;
+- `proprio.npy`, `state.npy` float32 (N_obs, .); `actions.npy` float32, `rewards.npy` float32,
+  `terminals.npy`, `truncations.npy` bool (N_steps, .);
+- `obs_starts.npy`, `step_starts.npy` int64 (E + 1): where each episode begins;
+- `manifest.json`: the source's fingerprint (size, total steps and episodes, sha256 of its first and last MiB),
+  and a sha256 of every cache file, for `datasets verify`.
+
+A cache whose fingerprint no longer matches its source is stale and rebuilt; a half-built cache lives in a
+hidden folder and is renamed into place, so a killed build never leaves a cache that looks whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lompo_bench.data.store import CorruptDataset, dataset_path, hdf5_file, load_minari, read_metadata
+
+CACHE_DIR = "lompo_cache"
+CACHE_VERSION = 1
+ARRAYS = ("pixels", "proprio", "state", "actions", "rewards", "terminals", "truncations", "obs_starts", "step_starts")
+_MIB = 1 << 20
+
+
+def source_fingerprint(dataset_id: str) -> dict[str, Any]:
+    """Cheap identity of the Minari source: a changed or replaced dataset changes it."""
+    path = hdf5_file(dataset_id)
+    if not path.exists():
+        raise CorruptDataset(f"{path} is missing")
+    size = path.stat().st_size
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        digest.update(f.read(_MIB))
+        f.seek(max(0, size - _MIB))
+        digest.update(f.read(_MIB))
+    metadata = read_metadata(dataset_id)
+    return {
+        "version": CACHE_VERSION,
+        "size": size,
+        "head_tail_sha256": digest.hexdigest(),
+        "total_steps": metadata.get("total_steps"),
+        "total_episodes": metadata.get("total_episodes"),
+    }
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(16 * _MIB):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass
+class DatasetCache:
+    """Memory-light views of a built cache: small arrays in RAM, pixels read on demand from `pixels_path`."""
+
+    path: Path
+    pixels_path: Path
+    pixels_offset: int  # byte offset of the first pixel in the .npy file (after its header)
+    frame_shape: tuple[int, int, int]
+    proprio: np.ndarray
+    state: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    terminals: np.ndarray
+    truncations: np.ndarray
+    obs_starts: np.ndarray
+    step_starts: np.ndarray
+
+    @property
+    def num_episodes(self) -> int:
+        return len(self.obs_starts) - 1
+
+    @property
+    def num_steps(self) -> int:
+        return len(self.actions)
+
+    @property
+    def frame_bytes(self) -> int:
+        return int(np.prod(self.frame_shape))
+
+    def episode_lengths(self) -> np.ndarray:
+        """Transitions per episode."""
+        return np.diff(self.step_starts)
+
+    def read_frames(self, fd: int, first: int, out: np.ndarray) -> None:
+        """Read `len(out)` consecutive frames starting at observation `first` into `out` (no intermediate copy)."""
+        view = memoryview(out).cast("B")
+        offset = self.pixels_offset + first * self.frame_bytes
+        while len(view):
+            got = os.preadv(fd, [view], offset)
+            if got <= 0:
+                raise CorruptDataset(f"{self.pixels_path} ends early (truncated cache)")
+            view, offset = view[got:], offset + got
+
+    @classmethod
+    def open(cls, path: Path) -> DatasetCache:
+        pixels_path = path / "pixels.npy"
+        with open(pixels_path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read_header = (
+                np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            )
+            shape, _, _ = read_header(f)
+            offset = f.tell()
+        small = {name: np.load(path / f"{name}.npy") for name in ARRAYS if name != "pixels"}
+        return cls(path, pixels_path, offset, tuple(shape[1:]), **small)
+
+
+def cache_path(dataset_id: str) -> Path:
+    return dataset_path(dataset_id) / CACHE_DIR
+
+
+def read_manifest(dataset_id: str) -> dict[str, Any] | None:
+    manifest = cache_path(dataset_id) / "manifest.json"
+    if not manifest.exists():
+        return None
+    try:
+        return json.loads(manifest.read_text())
+    except ValueError:
+        return None
+
+
+def is_stale(dataset_id: str) -> bool:
+    manifest = read_manifest(dataset_id)
+    return manifest is None or manifest.get("source") != source_fingerprint(dataset_id)
+
+
+def build_cache(dataset_id: str, progress: Any = None) -> Path:
+    """Write the cache of `dataset_id` from its Minari source, one episode at a time."""
+    dataset = load_minari(dataset_id)
+    final = cache_path(dataset_id)
+    partial = final.parent / f".{CACHE_DIR}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir()
+    steps, episodes = dataset.total_steps, dataset.total_episodes
+    n_obs = steps + episodes
+    spaces = dataset.observation_space.spaces
+    frame_shape = spaces["pixels"].shape
+    widths = {key: (spaces[key].shape[0] if key in spaces else 0) for key in ("proprio", "state")}
+    action_dim = dataset.action_space.shape[0]
+
+    def create(name: str, dtype: Any, shape: tuple[int, ...]) -> np.ndarray:
+        return np.lib.format.open_memmap(partial / f"{name}.npy", mode="w+", dtype=dtype, shape=shape)
+
+    arrays = {
+        "pixels": create("pixels", np.uint8, (n_obs, *frame_shape)),
+        "proprio": create("proprio", np.float32, (n_obs, widths["proprio"])),
+        "state": create("state", np.float32, (n_obs, widths["state"])),
+        "actions": create("actions", np.float32, (steps, action_dim)),
+        "rewards": create("rewards", np.float32, (steps,)),
+        "terminals": create("terminals", bool, (steps,)),
+        "truncations": create("truncations", bool, (steps,)),
+    }
+    obs_starts, step_starts = [0], [0]
+    try:
+        for episode in dataset.iterate_episodes():
+            o, s = obs_starts[-1], step_starts[-1]
+            n = len(episode.actions)
+            arrays["pixels"][o : o + n + 1] = episode.observations["pixels"]
+            for key in ("proprio", "state"):
+                if widths[key]:
+                    arrays[key][o : o + n + 1] = episode.observations[key]
+            arrays["actions"][s : s + n] = episode.actions
+            arrays["rewards"][s : s + n] = episode.rewards
+            arrays["terminals"][s : s + n] = episode.terminations
+            arrays["truncations"][s : s + n] = episode.truncations
+            obs_starts.append(o + n + 1)
+            step_starts.append(s + n)
+            arrays["pixels"].flush()
+            if progress is not None:
+                progress(step_starts[-1], steps)
+    except (OSError, KeyError, ValueError) as error:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise CorruptDataset(f"cannot read {hdf5_file(dataset_id)}: {type(error).__name__}: {error}") from None
+    if step_starts[-1] != steps or obs_starts[-1] != n_obs:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise CorruptDataset(f"{hdf5_file(dataset_id)}: episodes hold {step_starts[-1]} steps, metadata says {steps}")
+    for array in arrays.values():
+        array.flush()
+    del arrays
+    np.save(partial / "obs_starts.npy", np.asarray(obs_starts, dtype=np.int64))
+    np.save(partial / "step_starts.npy", np.asarray(step_starts, dtype=np.int64))
+    manifest = {
+        "dataset_id": dataset_id,
+        "source": source_fingerprint(dataset_id),
+        "files": {f"{name}.npy": file_sha256(partial / f"{name}.npy") for name in ARRAYS},
+    }
+    (partial / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(partial, final)
+    return final
+
+
+def open_cache(dataset_id: str, progress: Any = None) -> DatasetCache:
+    """The dataset's cache, built first if missing or stale."""
+    if is_stale(dataset_id):
+        build_cache(dataset_id, progress)
+    return DatasetCache.open(cache_path(dataset_id))
+
+
+def verify_cache(dataset_id: str) -> list[str]:
+    """Problems found in the cache (empty when sound): stale source, missing files, checksum mismatches."""
+    manifest = read_manifest(dataset_id)
+    if manifest is None:
+        return ["no cache yet (it is built on first use)"]
+    problems = []
+    if manifest.get("source") != source_fingerprint(dataset_id):
+        problems.append("cache is stale: the Minari source changed since it was built")
+    for name, expected in manifest.get("files", {}).items():
+        path = cache_path(dataset_id) / name
+        if not path.exists():
+            problems.append(f"{path} is missing")
+        elif file_sha256(path) != expected:
+            problems.append(f"{path} checksum mismatch")
+    return problems

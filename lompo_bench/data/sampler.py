@@ -1,0 +1,128 @@
+"""Batches for training: windows of whole-episode sequences (world models) and single transitions (model-free).
+
+Both read from a `DatasetCache`: small arrays live in RAM, pixels are read per window with `preadv` straight
+into the batch buffer, so memory stays at a batch however large the dataset, and a window of T frames is one
+contiguous read. On a GPU the batch buffer is pinned, so the host-to-device copy is asynchronous.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from lompo_bench.data.cache import DatasetCache
+
+
+class _PixelReader:
+    def __init__(self, cache: DatasetCache) -> None:
+        self.cache = cache
+        self._fd = os.open(cache.pixels_path, os.O_RDONLY)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __del__(self) -> None:
+        self.close()
+
+
+def _batch_buffer(shape: tuple[int, ...], pin: bool) -> np.ndarray:
+    if pin:
+        import torch
+
+        return torch.empty(shape, dtype=torch.uint8).pin_memory().numpy()
+    return np.empty(shape, dtype=np.uint8)
+
+
+class SequenceSampler(_PixelReader):
+    """B windows of T consecutive steps, each inside one episode (the paper's model batches: 64 x 50).
+
+    A batch (numpy; `torch.from_numpy` shares it): `pixels` uint8 (B, T, H, W, 3), `proprio` / `state` float32
+    (B, T, .), and aligned with each observation the action taken there, its reward and whether the episode
+    terminated there: `actions` (B, T, A), `rewards`, `terminals` (B, T), plus `is_first` (B, T), True at an
+    episode's first observation. Episodes shorter than T steps are never sampled. The `pixels` buffer is reused
+    by the next `sample()`: hand it to torch (or copy it) before sampling again.
+    """
+
+    def __init__(self, cache: DatasetCache, batch_size: int, seq_len: int, *, seed: int = 0, pin_memory: bool = False):
+        super().__init__(cache)
+        lengths = cache.episode_lengths()
+        usable = np.flatnonzero(lengths >= seq_len)
+        if len(usable) == 0:
+            raise ValueError(f"no episode has {seq_len} steps (longest: {lengths.max(initial=0)})")
+        # Every valid window start, as (observation index, step index): one entry per start, O(N) ints.
+        counts = lengths[usable] - seq_len + 1
+        episode = np.repeat(usable, counts)
+        offset = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        self._obs_start = cache.obs_starts[episode] + offset
+        self._step_start = cache.step_starts[episode] + offset
+        self._first = offset == 0
+        self.batch_size, self.seq_len = batch_size, seq_len
+        self._rng = np.random.default_rng(seed)
+        self._pixels = _batch_buffer((batch_size, seq_len, *cache.frame_shape), pin_memory)
+
+    @property
+    def num_windows(self) -> int:
+        return len(self._obs_start)
+
+    def sample(self) -> dict[str, np.ndarray]:
+        pick = self._rng.integers(0, self.num_windows, self.batch_size)
+        obs, steps = self._obs_start[pick], self._step_start[pick]
+        for b, first in enumerate(obs):
+            self.cache.read_frames(self._fd, int(first), self._pixels[b])
+        t = np.arange(self.seq_len)
+        obs_idx, step_idx = obs[:, None] + t, steps[:, None] + t
+        is_first = np.zeros((self.batch_size, self.seq_len), dtype=bool)
+        is_first[:, 0] = self._first[pick]
+        return {
+            "pixels": self._pixels,
+            "proprio": self.cache.proprio[obs_idx],
+            "state": self.cache.state[obs_idx],
+            "actions": self.cache.actions[step_idx],
+            "rewards": self.cache.rewards[step_idx],
+            "terminals": self.cache.terminals[step_idx],
+            "is_first": is_first,
+        }
+
+
+class TransitionSampler(_PixelReader):
+    """B single transitions (o, a, r, o', terminal) for model-free learners, with `frame_stack` frames per
+    observation (earlier frames of the episode; the first frame repeated at the episode's start)."""
+
+    def __init__(self, cache: DatasetCache, batch_size: int, *, frame_stack: int = 1, seed: int = 0):
+        super().__init__(cache)
+        lengths = cache.episode_lengths()
+        self._episode_of_step = np.repeat(np.arange(cache.num_episodes), lengths)
+        self.batch_size, self.frame_stack = batch_size, frame_stack
+        self._rng = np.random.default_rng(seed)
+        shape = (batch_size, frame_stack, *cache.frame_shape)
+        self._obs, self._next = np.empty(shape, np.uint8), np.empty(shape, np.uint8)
+
+    def _stack(self, out: np.ndarray, obs_index: int, episode_start: int) -> None:
+        first = obs_index - self.frame_stack + 1
+        if first >= episode_start:
+            self.cache.read_frames(self._fd, first, out)
+        else:
+            for k in range(self.frame_stack):
+                self.cache.read_frames(self._fd, max(first + k, episode_start), out[k : k + 1])
+
+    def sample(self) -> dict[str, Any]:
+        steps = self._rng.integers(0, self.cache.num_steps, self.batch_size)
+        episodes = self._episode_of_step[steps]
+        obs = self.cache.obs_starts[episodes] + steps - self.cache.step_starts[episodes]
+        for b in range(self.batch_size):
+            start = int(self.cache.obs_starts[episodes[b]])
+            self._stack(self._obs[b], int(obs[b]), start)
+            self._stack(self._next[b], int(obs[b]) + 1, start)
+        return {
+            "pixels": self._obs,
+            "next_pixels": self._next,
+            "proprio": self.cache.proprio[obs],
+            "next_proprio": self.cache.proprio[obs + 1],
+            "actions": self.cache.actions[steps],
+            "rewards": self.cache.rewards[steps],
+            "terminals": self.cache.terminals[steps],
+        }

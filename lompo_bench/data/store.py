@@ -1,0 +1,75 @@
+"""Finding and opening Minari datasets, with one clear error for each thing a user can get wrong."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from lompo_bench.errors import UserError
+
+
+class DatasetNotFound(UserError):
+    """No dataset under that id where Minari looks."""
+
+
+class CorruptDataset(UserError):
+    """A dataset whose files cannot be read or do not agree with each other."""
+
+
+def datasets_root() -> Path:
+    """Where Minari looks for datasets: `MINARI_DATASETS_PATH`, or `~/.minari/datasets`."""
+    from minari.storage import get_dataset_path
+
+    return Path(get_dataset_path())
+
+
+def dataset_path(dataset_id: str) -> Path:
+    """The folder of dataset `dataset_id` (holding Minari's `data/`); `DatasetNotFound` when there is none."""
+    if not dataset_id or dataset_id.startswith("/") or ".." in dataset_id.split("/"):
+        raise UserError(f"{dataset_id!r} is not a dataset id (like lompo/walker_walk/expert-v0)")
+    path = datasets_root() / dataset_id
+    if not (path / "data" / "metadata.json").exists():
+        raise DatasetNotFound(
+            f"no dataset {dataset_id!r} in {datasets_root()}; make it with `lompo-bench generate --env TASK` "
+            f"or fetch it with `lompo-bench download {dataset_id}`"
+        )
+    return path
+
+
+def read_metadata(dataset_id: str) -> dict[str, Any]:
+    path = dataset_path(dataset_id) / "data" / "metadata.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise CorruptDataset(f"cannot read {path}: {error}") from None
+
+
+def hdf5_file(dataset_id: str) -> Path:
+    return dataset_path(dataset_id) / "data" / "main_data.hdf5"
+
+
+def load_minari(dataset_id: str):
+    """`minari.load_dataset`, with a missing or unreadable dataset turned into a one-line `UserError`."""
+    import minari
+
+    path = dataset_path(dataset_id)
+    try:
+        return minari.load_dataset(dataset_id)
+    except (OSError, KeyError, ValueError) as error:
+        raise CorruptDataset(f"cannot read dataset {dataset_id!r} at {path}: {type(error).__name__}: {error}") from None
+
+
+def local_dataset_ids() -> list[str]:
+    """Ids of every dataset under the Minari root (hidden folders, e.g. half-written ones, are skipped)."""
+    root = datasets_root()
+    ids = []
+    if not root.exists():
+        return ids
+    for current, dirs, _ in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        if "data" in dirs and (Path(current) / "data" / "metadata.json").exists():
+            ids.append(Path(current).relative_to(root).as_posix())
+            dirs[:] = []
+    return ids

@@ -1,0 +1,119 @@
+"""The data layer: cache built from Minari and verified, sequence and transition samplers, clear errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lompo_bench.data import (
+    CorruptDataset,
+    DatasetNotFound,
+    SequenceSampler,
+    TransitionSampler,
+    build_cache,
+    local_dataset_ids,
+    open_cache,
+    verify_cache,
+)
+from lompo_bench.data.cache import cache_path, is_stale
+
+from .helpers import frame_code, write_synthetic_dataset
+
+DS = "test/pen/synthetic-v0"
+LENGTHS = [50, 60, 20, 75]
+
+
+@pytest.fixture()
+def dataset(tmp_path, monkeypatch):
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path))
+    write_synthetic_dataset(DS, LENGTHS)
+    return DS
+
+
+def test_cache_holds_every_episode_back_to_back(dataset) -> None:
+    cache = open_cache(dataset)
+    assert cache.num_episodes == 4 and cache.num_steps == sum(LENGTHS)
+    assert list(cache.episode_lengths()) == LENGTHS
+    assert cache.obs_starts[-1] == sum(LENGTHS) + len(LENGTHS)
+    assert cache.proprio[cache.obs_starts[2] + 5, 0] == 2005
+    assert cache.rewards[cache.step_starts[3] + 7] == 3007
+    frame = np.empty((1, *cache.frame_shape), np.uint8)
+    with open(cache.pixels_path, "rb") as f:
+        cache.read_frames(f.fileno(), int(cache.obs_starts[1]) + 9, frame)
+    assert (frame == frame_code(1, 9)).all()
+    assert verify_cache(dataset) == []
+
+
+def test_cache_is_rebuilt_when_its_source_changes(dataset, tmp_path) -> None:
+    open_cache(dataset)
+    assert not is_stale(dataset)
+    import shutil
+
+    shutil.rmtree(tmp_path / DS)
+    write_synthetic_dataset(DS, [30, 30])
+    assert is_stale(dataset)
+    assert verify_cache(dataset)[0].startswith("no cache") or "stale" in verify_cache(dataset)[0]
+    assert open_cache(dataset).num_episodes == 2
+
+
+def test_verify_finds_a_damaged_cache_file(dataset) -> None:
+    build_cache(dataset)
+    with open(cache_path(dataset) / "rewards.npy", "r+b") as f:
+        f.seek(-4, 2)
+        f.write(b"\xff\xff\xff\xff")
+    assert any("rewards.npy checksum mismatch" in p for p in verify_cache(dataset))
+
+
+def test_sequence_windows_are_contiguous_and_inside_one_episode(dataset) -> None:
+    cache = open_cache(dataset)
+    sampler = SequenceSampler(cache, batch_size=16, seq_len=50, seed=0)
+    assert sampler.num_windows == (50 - 50 + 1) + (60 - 50 + 1) + (75 - 50 + 1)  # the 20-step episode is too short
+    firsts = 0
+    for _ in range(20):
+        batch = sampler.sample()
+        assert batch["pixels"].shape == (16, 50, 64, 64, 3) and batch["pixels"].dtype == np.uint8
+        assert batch["actions"].shape == (16, 50, 24) and batch["is_first"].shape == (16, 50)
+        for b in range(16):
+            label = batch["proprio"][b, :, 0].astype(int)
+            episode, t0 = divmod(int(label[0]), 1000)
+            np.testing.assert_array_equal(label, 1000 * episode + t0 + np.arange(50))
+            np.testing.assert_array_equal(batch["rewards"][b], 1000 * episode + t0 + np.arange(50))
+            assert (batch["pixels"][b, :, 0, 0, 0] == [frame_code(episode, t0 + t) for t in range(50)]).all()
+            assert batch["is_first"][b, 0] == (t0 == 0) and not batch["is_first"][b, 1:].any()
+            firsts += t0 == 0
+    assert firsts > 0
+
+
+def test_same_seed_same_batches(dataset) -> None:
+    cache = open_cache(dataset)
+    a, b = SequenceSampler(cache, 4, 10, seed=3).sample(), SequenceSampler(cache, 4, 10, seed=3).sample()
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key])
+
+
+def test_transitions_stack_frames_and_repeat_the_first_at_episode_start(dataset) -> None:
+    sampler = TransitionSampler(open_cache(dataset), batch_size=64, frame_stack=3, seed=1)
+    for _ in range(5):
+        batch = sampler.sample()
+        for b in range(64):
+            episode, t = divmod(int(batch["proprio"][b, 0]), 1000)
+            assert batch["next_proprio"][b, 0] == 1000 * episode + t + 1
+            expected = [frame_code(episode, max(t - 2 + k, 0)) for k in range(3)]
+            assert list(batch["pixels"][b, :, 0, 0, 0]) == expected
+            assert list(batch["next_pixels"][b, :, 0, 0, 0]) == [
+                frame_code(episode, max(t - 1 + k, 0)) for k in range(3)
+            ]
+            assert batch["rewards"][b] == 1000 * episode + t
+
+
+def test_missing_and_corrupt_datasets_are_user_errors(dataset, tmp_path) -> None:
+    with pytest.raises(DatasetNotFound, match="lompo-bench generate"):
+        open_cache("test/pen/nothing-v0")
+    (tmp_path / DS / "data" / "main_data.hdf5").write_bytes(b"not an hdf5 file")
+    with pytest.raises(CorruptDataset, match="main_data.hdf5|cannot read"):
+        build_cache(dataset)
+
+
+def test_local_ids_skip_half_written_datasets(dataset, tmp_path) -> None:
+    (tmp_path / "test" / "pen" / ".half-v0.partial" / "data").mkdir(parents=True)
+    assert local_dataset_ids() == [DS]
