@@ -38,6 +38,10 @@ app = typer.Typer(
 )
 tasks_app = typer.Typer(help="List the registered tasks, or look at one.", add_completion=False)
 app.add_typer(tasks_app, name="tasks")
+datasets_app = typer.Typer(help="Local datasets: list, inspect, verify, pack for sharing.", add_completion=False)
+app.add_typer(datasets_app, name="datasets")
+import_app = typer.Typer(help="Convert datasets from other benchmarks into lompo-bench's layout.", add_completion=False)
+app.add_typer(import_app, name="import")
 console = Console()
 
 
@@ -210,6 +214,129 @@ def generate(
         )
     stages = ", ".join(f"{stage} {seconds:.0f} s" for stage, seconds in report.stage_seconds.items())
     console.print(f"  wall time: {stages}; rendering {report.frames_per_second:.0f} frames/s", soft_wrap=True)
+
+
+def _size(n_bytes: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n_bytes < 1024 or unit == "GB":
+            return f"{n_bytes:.0f} {unit}" if unit == "B" else f"{n_bytes:.1f} {unit}"
+        n_bytes /= 1024
+    return ""
+
+
+@datasets_app.command("list")
+def datasets_list() -> None:
+    """Datasets where Minari looks: id, transitions, episodes, size on disk, profile, reference flag."""
+    from lompo_bench.data.inspect import list_datasets
+    from lompo_bench.data.store import datasets_root
+
+    summaries = list_datasets()
+    if not summaries:
+        console.print(f"no datasets in {datasets_root()}; make one with `lompo-bench generate --env walker`")
+        return
+    table = Table(title=f"datasets in {datasets_root()}")
+    for column in ("id", "transitions", "episodes", "size", "profile", "reference", "cache"):
+        table.add_column(column, no_wrap=True)
+    for s in summaries:
+        flag = {True: "provisional", False: "final", None: "-"}[s.provisional_reference]
+        table.add_row(
+            s.dataset_id,
+            str(s.transitions),
+            str(s.episodes),
+            _size(s.bytes_on_disk),
+            s.profile,
+            flag,
+            "built" if s.cached else "-",
+        )
+    Console(width=max(console.width, 130)).print(table)
+
+
+@datasets_app.command("info")
+def datasets_info(
+    dataset_id: Annotated[str, typer.Argument(help="Dataset id, e.g. lompo/walker_walk/expert-v0.")],
+) -> None:
+    """Metadata and a summary of the episode returns."""
+    from lompo_bench.data.inspect import info
+
+    report = info(dataset_id)
+    for key, value in report["metadata"].items():
+        console.print(f"{key}: {value}", soft_wrap=True, markup=False)
+    if report["split_rule"]:
+        console.print(f"split rule: {report['split_rule']}", soft_wrap=True, markup=False)
+    returns = report["returns"]
+    console.print(
+        f"episode returns ({returns['episodes']} episodes): "
+        + ", ".join(f"{k} {returns[k]:.2f}" for k in ("min", "p25", "median", "mean", "p75", "max") if k in returns),
+        soft_wrap=True,
+    )
+    counts, edges = returns["histogram"]["counts"], returns["histogram"]["edges"]
+    peak = max(counts, default=0) or 1
+    for count, low, high in zip(counts, edges[:-1], edges[1:], strict=True):
+        console.print(f"  [{low:10.2f}, {high:10.2f})  {'#' * round(30 * count / peak):<30} {count}", markup=False)
+
+
+@datasets_app.command("verify")
+def datasets_verify(dataset_id: Annotated[str, typer.Argument(help="Dataset id.")]) -> None:
+    """Integrity: shapes, dtypes, episode boundaries, step counts, and the cache's checksums. Exit 2 on problems."""
+    from lompo_bench.data.inspect import verify
+
+    problems = verify(dataset_id)
+    if problems:
+        for problem in problems:
+            typer.echo(f"{dataset_id}: {problem}", err=True)
+        raise typer.Exit(code=2)
+    console.print(f"{dataset_id}: ok", soft_wrap=True)
+
+
+@datasets_app.command("pack")
+def datasets_pack(
+    dataset_id: Annotated[str, typer.Argument(help="Dataset id.")],
+    out: Annotated[Path, typer.Option(help="Folder for the archive and manifest.json (what a server serves).")] = Path(
+        "lompo_share"
+    ),
+) -> None:
+    """Archive a local dataset and add it to a manifest, so that anyone can host it for `download`."""
+    from lompo_bench.data.download import pack
+
+    entry = pack(dataset_id, out)
+    console.print(f"{out / entry['url']}: {_size(entry['size'])}, sha256 {entry['sha256']}", soft_wrap=True)
+
+
+@app.command()
+def download(
+    dataset_id: Annotated[str, typer.Argument(help="Dataset id, as the server's manifest lists it.")],
+    base_url: Annotated[str | None, typer.Option(help="Server base URL (default: $LOMPO_BENCH_DATA_URL).")] = None,
+) -> None:
+    """Fetch a dataset (resumable, sha256-checked) and install it where Minari looks."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+    from lompo_bench.data.download import download as fetch
+
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        bar = progress.add_task(dataset_id, total=None)
+        path = fetch(
+            dataset_id, base_url, progress=lambda done, total: progress.update(bar, completed=done, total=total)
+        )
+    console.print(f"{dataset_id} installed in {path}", soft_wrap=True)
+
+
+@import_app.command("vd4rl")
+def import_vd4rl(
+    directory: Annotated[Path, typer.Argument(help="Folder of V-D4RL .npz episode files.")],
+    task: Annotated[str, typer.Option(help="The task the episodes come from, e.g. walker_walk.")],
+    kind: Annotated[str, typer.Option(help="Dataset kind, e.g. medium-replay.")],
+    dataset_id: Annotated[
+        str | None, typer.Option("--id", help="Dataset id (default: vd4rl/<task>/<kind>-v0).")
+    ] = None,
+) -> None:
+    """Convert a V-D4RL dataset (64 px npz episodes) into a Minari dataset of lompo-bench's layout."""
+    from lompo_bench.data.vd4rl import import_vd4rl as convert
+
+    if not directory.is_dir():
+        raise UserError(f"{directory} is not a folder")
+    ds_id, episodes, steps = convert(directory, task, kind, dataset_id)
+    console.print(f"{ds_id}: {episodes} episodes, {steps} transitions", soft_wrap=True)
 
 
 def main() -> None:

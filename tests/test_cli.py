@@ -126,3 +126,60 @@ def test_generate_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
         lines = [line for line in result.output.splitlines() if line.strip()]
         assert len(lines) == 1 and word in lines[0], (args, result.output)
     assert not any(tmp_path.iterdir())  # nothing was started
+
+
+def test_datasets_list_info_verify_pack(tmp_path: Path, monkeypatch) -> None:
+    from .helpers import write_synthetic_dataset
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    result = runner.invoke(app, ["datasets", "list"])
+    assert result.exit_code == 0 and "no datasets" in result.output
+    write_synthetic_dataset("test/pen/cli-v0", [50, 50])
+    result = runner.invoke(app, ["datasets", "list"])
+    assert result.exit_code == 0 and "test/pen/cli-v0" in result.output and "100" in result.output
+    result = runner.invoke(app, ["datasets", "info", "test/pen/cli-v0"])
+    assert result.exit_code == 0, result.output
+    assert "episode returns (2 episodes)" in result.output and "total_steps: 100" in result.output
+    result = runner.invoke(app, ["datasets", "verify", "test/pen/cli-v0"])
+    assert result.exit_code == 0 and "ok" in result.output
+    result = runner.invoke(app, ["datasets", "pack", "test/pen/cli-v0", "--out", str(tmp_path / "share")])
+    assert result.exit_code == 0 and (tmp_path / "share" / "manifest.json").exists()
+
+
+def test_datasets_errors_are_one_line_and_exit_2(tmp_path: Path, monkeypatch) -> None:
+    from .helpers import write_synthetic_dataset
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    for command in (
+        ["datasets", "info", "lompo/nope-v0"],
+        ["datasets", "verify", "lompo/nope-v0"],
+        ["datasets", "pack", "lompo/nope-v0"],
+        ["datasets", "info", "../etc"],
+    ):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 2, (command, result.output)
+        _no_traceback(result)
+        lines = [line for line in result.output.splitlines() if line.strip()]
+        assert len(lines) == 1, (command, result.output)
+    write_synthetic_dataset("test/pen/broken-v0", [50])
+    (tmp_path / "minari" / "test/pen/broken-v0" / "data" / "main_data.hdf5").write_bytes(b"garbage")
+    result = runner.invoke(app, ["datasets", "verify", "test/pen/broken-v0"])
+    assert result.exit_code == 2 and "cannot read" in result.output
+    _no_traceback(result)
+
+
+def test_download_and_import_bad_input_exit_2(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    monkeypatch.delenv("LOMPO_BENCH_DATA_URL", raising=False)
+    cases = [
+        ["download", "lompo/walker_walk/expert-v0"],  # no server configured
+        ["download", "lompo/walker_walk/expert-v0", "--base-url", "http://127.0.0.1:9/"],  # nothing listens
+        ["import", "vd4rl", str(tmp_path / "missing"), "--task", "walker", "--kind", "expert"],
+        ["import", "vd4rl", str(tmp_path), "--task", "walkr", "--kind", "expert"],
+    ]
+    for command in cases:
+        result = runner.invoke(app, command)
+        assert result.exit_code == 2, (command, result.output)
+        _no_traceback(result)
+        lines = [line for line in result.output.splitlines() if line.strip()]
+        assert len(lines) == 1, (command, result.output)

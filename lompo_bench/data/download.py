@@ -1,0 +1,195 @@
+"""Sharing datasets: `datasets pack` writes an archive and a manifest entry; `download` fetches and installs one.
+
+Manifest (`manifest.json` at the server's base URL), format version 1:
+
+    {"format_version": 1,
+     "datasets": [{"id": "lompo/walker_walk/expert-v0", "url": "lompo__walker_walk__expert-v0.tar",
+                   "size": 1234, "sha256": "...", "format_version": 1}]}
+
+`url` is absolute or relative to the base URL. The archive is a tar of the dataset folder (`<id>/data/...` and
+the expert policy; never the local cache). A download resumes with HTTP Range from a partial file kept under
+`<datasets root>/.downloads/`, is checked against the manifest's size and sha256, and is unpacked into a hidden
+folder that is renamed into place: a partial download is never visible as a dataset. Archives with absolute
+paths, `..`, links or members outside the dataset's own folder are refused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tarfile
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from lompo_bench.data.cache import CACHE_DIR, file_sha256
+from lompo_bench.data.store import dataset_path, datasets_root
+from lompo_bench.errors import UserError
+
+FORMAT_VERSION = 1
+BASE_URL_ENV = "LOMPO_BENCH_DATA_URL"
+MANIFEST = "manifest.json"
+_BLOCK = 1 << 20
+
+ByteProgress = Callable[[int, int], None]  # (bytes done, bytes total)
+
+
+class DownloadError(UserError):
+    """Network failure, missing file on the server, size or checksum mismatch, unsafe archive."""
+
+
+def archive_name(dataset_id: str) -> str:
+    return dataset_id.replace("/", "__") + ".tar"
+
+
+def base_url(flag: str | None) -> str:
+    """The server to download from: the flag, else $LOMPO_BENCH_DATA_URL. lompo-bench runs no server of its own."""
+    url = flag or os.environ.get(BASE_URL_ENV)
+    if not url:
+        raise UserError(
+            f"no dataset server given: pass --base-url URL or set {BASE_URL_ENV} "
+            "(anyone can host datasets made with `lompo-bench datasets pack`)"
+        )
+    return url.rstrip("/") + "/"
+
+
+# -- pack -----------------------------------------------------------------------------------------------------------
+def pack(dataset_id: str, out_dir: Path) -> dict[str, Any]:
+    """Write `<out_dir>/<id with / as __>.tar` and add (or replace) its entry in `<out_dir>/manifest.json`."""
+    source = dataset_path(dataset_id)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    archive = out_dir / archive_name(dataset_id)
+    tmp = archive.with_name(archive.name + ".tmp")
+    with tarfile.open(tmp, "w") as tar:
+        for path in sorted(source.rglob("*")):
+            relative = path.relative_to(source)
+            if relative.parts[0] == CACHE_DIR or not path.is_file():
+                continue
+            tar.add(path, arcname=f"{dataset_id}/{relative.as_posix()}", recursive=False)
+    os.replace(tmp, archive)
+    entry = {
+        "id": dataset_id,
+        "url": archive.name,
+        "size": archive.stat().st_size,
+        "sha256": file_sha256(archive),
+        "format_version": FORMAT_VERSION,
+    }
+    manifest_path = out_dir / MANIFEST
+    manifest = {"format_version": FORMAT_VERSION, "datasets": []}
+    if manifest_path.exists():
+        manifest = json.loads(manifest_path.read_text())
+    manifest["datasets"] = [d for d in manifest["datasets"] if d["id"] != dataset_id] + [entry]
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+    return entry
+
+
+# -- download -------------------------------------------------------------------------------------------------------
+def _open(url: str, headers: dict[str, str] | None = None, timeout: float = 30.0):
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        return urllib.request.urlopen(request, timeout=timeout)  # noqa: S310  (http(s) URLs the user gave)
+    except urllib.error.HTTPError as error:
+        if error.code == 404:
+            raise DownloadError(f"{url} was not found on the server (HTTP 404)") from None
+        raise DownloadError(f"{url}: HTTP {error.code} {error.reason}") from None
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        raise DownloadError(f"network failure fetching {url}: {reason}") from None
+
+
+def fetch_manifest(base: str) -> dict[str, Any]:
+    url = urllib.parse.urljoin(base, MANIFEST)
+    with _open(url) as response:
+        try:
+            manifest = json.loads(response.read())
+        except ValueError:
+            raise DownloadError(f"{url} is not a JSON manifest") from None
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise DownloadError(f"{url}: manifest format {manifest.get('format_version')}, this lompo-bench reads 1")
+    return manifest
+
+
+def _fetch_resumable(url: str, target: Path, size: int, progress: ByteProgress | None) -> None:
+    """Download into `target`, continuing a partial file with a Range request; stops at `size` bytes."""
+    have = target.stat().st_size if target.exists() else 0
+    if have > size:
+        target.unlink()
+        have = 0
+    if have == size:
+        return
+    headers = {"Range": f"bytes={have}-"} if have else {}
+    with _open(url, headers) as response:
+        if have and response.status != 206:  # the server ignored the range: start over
+            have = 0
+        with open(target, "ab" if have else "wb") as f:
+            done = have
+            try:
+                while block := response.read(_BLOCK):
+                    f.write(block)
+                    done += len(block)
+                    if progress is not None:
+                        progress(done, size)
+            except (OSError, urllib.error.URLError) as error:
+                raise DownloadError(
+                    f"network failure fetching {url} at byte {done}: {error}; rerun to resume"
+                ) from None
+    got = target.stat().st_size
+    if got < size:
+        raise DownloadError(f"connection closed at byte {got} of {size} fetching {url}; rerun to resume")
+    if got > size:
+        target.unlink()
+        raise DownloadError(f"{url} is larger than the manifest says ({got} > {size} bytes)")
+
+
+def _safe_members(tar: tarfile.TarFile, dataset_id: str) -> list[tarfile.TarInfo]:
+    members = tar.getmembers()
+    for member in members:
+        name = member.name
+        if name.startswith("/") or ".." in Path(name).parts:
+            raise DownloadError(f"refusing archive member {name!r}: absolute path or '..'")
+        if not (member.isfile() or member.isdir()):
+            raise DownloadError(f"refusing archive member {name!r}: links and devices are not allowed")
+        if not (name == dataset_id or name.startswith(dataset_id + "/")):
+            raise DownloadError(f"refusing archive member {name!r}: outside the dataset's folder {dataset_id}")
+    return members
+
+
+def download(dataset_id: str, base: str | None = None, progress: ByteProgress | None = None) -> Path:
+    """Fetch dataset `dataset_id` from the server's manifest and install it where Minari looks."""
+    server = base_url(base)
+    manifest = fetch_manifest(server)
+    entry = next((d for d in manifest.get("datasets", []) if d.get("id") == dataset_id), None)
+    if entry is None:
+        known = ", ".join(d.get("id", "?") for d in manifest.get("datasets", [])) or "none"
+        raise DownloadError(f"{dataset_id!r} is not in {server}{MANIFEST} (it lists: {known})")
+    root = datasets_root()
+    final = root / dataset_id
+    if (final / "data" / "metadata.json").exists():
+        return final
+    downloads = root / ".downloads"
+    downloads.mkdir(parents=True, exist_ok=True)
+    partial_file = downloads / f"{entry['sha256']}.partial"
+    _fetch_resumable(urllib.parse.urljoin(server, entry["url"]), partial_file, int(entry["size"]), progress)
+    if file_sha256(partial_file) != entry["sha256"]:
+        partial_file.unlink()
+        raise DownloadError(f"checksum mismatch for {dataset_id}: the file is corrupt and was deleted; rerun")
+    staging = root / f".{archive_name(dataset_id)}.unpacking"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        with tarfile.open(partial_file) as tar:
+            tar.extractall(staging, members=_safe_members(tar, dataset_id), filter="data")
+    except tarfile.TarError as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise DownloadError(f"{dataset_id}: the archive cannot be unpacked: {error}") from None
+    if not (staging / dataset_id / "data" / "metadata.json").exists():
+        shutil.rmtree(staging, ignore_errors=True)
+        raise DownloadError(f"{dataset_id}: the archive holds no Minari dataset")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(staging / dataset_id, final)
+    shutil.rmtree(staging, ignore_errors=True)
+    partial_file.unlink()
+    return final
