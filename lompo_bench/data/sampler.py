@@ -33,7 +33,8 @@ def _batch_buffer(shape: tuple[int, ...], pin: bool) -> np.ndarray:
     if pin:
         import torch
 
-        return torch.empty(shape, dtype=torch.uint8).pin_memory().numpy()
+        if torch.cuda.is_available():  # pinning needs a CUDA driver; without a GPU it would only cost
+            return torch.empty(shape, dtype=torch.uint8).pin_memory().numpy()
     return np.empty(shape, dtype=np.uint8)
 
 
