@@ -1,18 +1,10 @@
-"""Writing Minari datasets one episode at a time, losslessly, and atomically.
-
-Minari 0.5.4 JPEG-encodes image observations unless told otherwise; we store raw pixels (`jpeg_encoding=False`).
-`MinariStorage.new` + `update_episodes` per episode keeps memory at one episode however large the dataset (the
-helper `create_dataset_from_buffers` wants every episode in one list). The dataset is built in a hidden sibling
-folder (Minari skips hidden folders) and renamed into place at the end, so a half-written dataset is never
-visible under its id: a killed write leaves only the hidden folder, which the next run deletes.
-"""
+"""Generated datasets into Minari: recorded episodes plus rendered pixels, through the data layer's writer
+(`lompo_bench.data.writer`: lossless, one episode at a time, atomic), and the code permalink for metadata."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +13,7 @@ import numpy as np
 
 from dataset_gen.recording import Episode
 from lompo_bench.data.store import datasets_root
+from lompo_bench.data.writer import write_minari_dataset
 
 
 def dataset_dir(dataset_id: str) -> Path:
@@ -52,51 +45,22 @@ def write_dataset(
     metadata: dict[str, Any],
     extra_files: dict[str, Path] | None = None,
 ) -> Path:
-    """Write (episode, pixels) pairs as the Minari dataset `dataset_id`; returns its folder.
+    """Write recorded episodes with their rendered pixels as the Minari dataset `dataset_id`; returns its folder."""
 
-    `extra_files` are copied into the dataset folder beside Minari's `data/` (e.g. the SAC expert policy).
-    """
-    from minari.data_collector import EpisodeBuffer
-    from minari.dataset.minari_storage import MinariStorage
+    def as_minari() -> Iterator[dict[str, Any]]:
+        for episode, pixels in episodes:
+            observations = {"pixels": np.asarray(pixels)}
+            if "proprio" in observation_space.spaces:
+                observations["proprio"] = episode.proprio
+            observations["state"] = episode.state
+            yield {
+                "observations": observations,
+                "actions": episode.actions,
+                "rewards": episode.rewards,
+                "terminations": episode.terminations,
+                "truncations": episode.truncations,
+            }
 
-    final = dataset_dir(dataset_id)
-    partial = final.parent / f".{final.name}.partial"
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    storage = MinariStorage.new(
-        partial / "data",
-        observation_space=observation_space,
-        action_space=action_space,
-        env_spec=env_spec,
-        data_format="hdf5",
-        jpeg_encoding=False,
+    return write_minari_dataset(
+        dataset_id, env_spec, observation_space, action_space, as_minari(), metadata, extra_files
     )
-    for episode, pixels in episodes:
-        observations = {"pixels": np.asarray(pixels)}
-        if "proprio" in observation_space.spaces:
-            observations["proprio"] = episode.proprio
-        observations["state"] = episode.state
-        storage.update_episodes(
-            [
-                EpisodeBuffer(
-                    observations=observations,
-                    actions=episode.actions,
-                    rewards=list(episode.rewards),
-                    terminations=list(episode.terminations),
-                    truncations=list(episode.truncations),
-                )
-            ]
-        )
-    storage.update_metadata({"dataset_id": dataset_id, "minari_version": _minari_version(), **metadata})
-    for name, source in (extra_files or {}).items():
-        shutil.copy2(source, partial / name)
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(partial, final)
-    return final
-
-
-def _minari_version() -> str:
-    import minari
-
-    return minari.__version__

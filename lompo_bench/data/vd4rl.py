@@ -11,8 +11,6 @@ it was never saved), and the task's env spec, so our samplers and algorithms tra
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +18,7 @@ import gymnasium as gym
 import numpy as np
 
 from lompo_bench.data.store import datasets_root
+from lompo_bench.data.writer import write_minari_dataset
 from lompo_bench.errors import UserError
 from lompo_bench.tasks import get_task_spec, make_task
 
@@ -44,10 +43,6 @@ def _episodes(path: Path) -> Iterator[dict[str, np.ndarray]]:
 
 def import_vd4rl(directory: Path, task: str, kind: str, dataset_id: str | None = None) -> tuple[str, int, int]:
     """Convert every `*.npz` in `directory` (sorted by name); returns (dataset id, episodes, transitions)."""
-    import minari
-    from minari.data_collector import EpisodeBuffer
-    from minari.dataset.minari_storage import MinariStorage
-
     spec = get_task_spec(task)
     files = sorted(Path(directory).glob("*.npz"))
     if not files:
@@ -61,56 +56,42 @@ def import_vd4rl(directory: Path, task: str, kind: str, dataset_id: str | None =
     final = datasets_root() / dataset_id
     if final.exists():
         raise UserError(f"dataset {dataset_id!r} already exists at {final}; pass another --id or delete it")
-    partial = final.parent / f".{final.name}.partial"
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    storage = MinariStorage.new(
-        partial / "data",
-        observation_space=observation_space,
-        action_space=action_space,
-        env_spec=gym.spec(spec.gym_id),
-        data_format="hdf5",
-        jpeg_encoding=False,
-    )
-    episodes = steps = 0
-    for path in files:
-        for ep in _episodes(path):
-            if ep["image"].shape[1:] != pixels_space.shape:
-                raise UserError(
-                    f"{path}: images of shape {ep['image'].shape[1:]}, {spec.name} uses {pixels_space.shape}"
-                )
-            if ep["action"].shape[1:] != action_space.shape:
-                raise UserError(
-                    f"{path}: actions of shape {ep['action'].shape[1:]}, {spec.name} has {action_space.shape}"
-                )
-            n = len(ep["image"]) - 1
-            if n < 1:
-                continue
-            terminal = ep["is_terminal"][1:].astype(bool)
-            last = ep["is_last"][1:].astype(bool)
-            last[-1] = True  # an episode cut at the end of a file still ends there
-            storage.update_episodes(
-                [
-                    EpisodeBuffer(
-                        observations={"pixels": ep["image"].astype(np.uint8)},
-                        actions=ep["action"][1:].astype(np.float32),
-                        rewards=list(ep["reward"][1:].astype(np.float64)),
-                        terminations=list(terminal),
-                        truncations=list(last & ~terminal),
+    counts = {"episodes": 0, "steps": 0}
+
+    def converted() -> Iterator[dict]:
+        for path in files:
+            for ep in _episodes(path):
+                if ep["image"].shape[1:] != pixels_space.shape:
+                    raise UserError(
+                        f"{path}: images of shape {ep['image'].shape[1:]}, {spec.name} uses {pixels_space.shape}"
                     )
-                ]
-            )
-            episodes, steps = episodes + 1, steps + n
-    storage.update_metadata(
-        {
-            "dataset_id": dataset_id,
-            "minari_version": minari.__version__,
-            "algorithm_name": "V-D4RL (imported by lompo-bench)",
-            "description": f"V-D4RL {spec.name} {kind}, imported from {directory}",
-            "ref_min_score": spec.ref_min_score,
-            "lompo_kind": kind,
-            "lompo_source": "vd4rl",
-        }
-    )
-    os.replace(partial, final)
+                if ep["action"].shape[1:] != action_space.shape:
+                    raise UserError(
+                        f"{path}: actions of shape {ep['action'].shape[1:]}, {spec.name} has {action_space.shape}"
+                    )
+                n = len(ep["image"]) - 1
+                if n < 1:
+                    continue
+                terminal = ep["is_terminal"][1:].astype(bool)
+                last = ep["is_last"][1:].astype(bool)
+                last[-1] = True  # an episode cut at the end of a file still ends there
+                counts["episodes"] += 1
+                counts["steps"] += n
+                yield {
+                    "observations": {"pixels": ep["image"].astype(np.uint8)},
+                    "actions": ep["action"][1:],
+                    "rewards": ep["reward"][1:],
+                    "terminations": terminal,
+                    "truncations": last & ~terminal,
+                }
+
+    metadata = {
+        "algorithm_name": "V-D4RL (imported by lompo-bench)",
+        "description": f"V-D4RL {spec.name} {kind}, imported from {directory}",
+        "ref_min_score": spec.ref_min_score,
+        "lompo_kind": kind,
+        "lompo_source": "vd4rl",
+    }
+    write_minari_dataset(dataset_id, gym.spec(spec.gym_id), observation_space, action_space, converted(), metadata)
+    episodes, steps = counts["episodes"], counts["steps"]
     return dataset_id, episodes, steps

@@ -1,0 +1,72 @@
+"""Writing a Minari dataset one episode at a time, losslessly, and atomically.
+
+Minari 0.5.4 JPEG-encodes image observations unless told otherwise; we store raw pixels (`jpeg_encoding=False`).
+`MinariStorage.new` + `update_episodes` per episode keeps memory at one episode however large the dataset (the
+helper `create_dataset_from_buffers` wants every episode in one list). The dataset is built in a hidden sibling
+folder (Minari skips hidden folders) and renamed into place at the end, so a half-written dataset is never
+visible under its id: a killed write leaves only the hidden folder, which the next write deletes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from lompo_bench.data.store import datasets_root
+
+
+def write_minari_dataset(
+    dataset_id: str,
+    env_spec: gym.envs.registration.EnvSpec,
+    observation_space: gym.spaces.Dict,
+    action_space: gym.spaces.Box,
+    episodes: Iterable[dict[str, Any]],
+    metadata: dict[str, Any],
+    extra_files: dict[str, Path] | None = None,
+) -> Path:
+    """Write `episodes` (dicts of `observations` (a dict of (T+1, ...) arrays), `actions`, `rewards`,
+    `terminations`, `truncations`) as dataset `dataset_id`; returns its folder. An existing one is replaced.
+
+    `extra_files` are copied into the dataset folder beside Minari's `data/` (e.g. the SAC expert policy).
+    """
+    import minari
+    from minari.data_collector import EpisodeBuffer
+    from minari.dataset.minari_storage import MinariStorage
+
+    final = datasets_root() / dataset_id
+    partial = final.parent / f".{final.name}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    storage = MinariStorage.new(
+        partial / "data",
+        observation_space=observation_space,
+        action_space=action_space,
+        env_spec=env_spec,
+        data_format="hdf5",
+        jpeg_encoding=False,
+    )
+    for episode in episodes:
+        storage.update_episodes(
+            [
+                EpisodeBuffer(
+                    observations=episode["observations"],
+                    actions=np.asarray(episode["actions"], dtype=np.float32),
+                    rewards=list(np.asarray(episode["rewards"], dtype=np.float64)),
+                    terminations=list(np.asarray(episode["terminations"], dtype=bool)),
+                    truncations=list(np.asarray(episode["truncations"], dtype=bool)),
+                )
+            ]
+        )
+    storage.update_metadata({"dataset_id": dataset_id, "minari_version": minari.__version__, **metadata})
+    for name, source in (extra_files or {}).items():
+        shutil.copy2(source, partial / name)
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(partial, final)
+    return final
