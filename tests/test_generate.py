@@ -196,3 +196,30 @@ def test_ablation_mixes_three_runs_and_subsamples(tmp_path, monkeypatch) -> None
         dataset = minari.load_dataset(ds_id)
         assert dataset.total_steps == sizes[ds_id]
         assert dataset.storage.metadata["lompo_ablation_runs"] == ABLATION_RUNS
+
+
+def test_training_killed_after_a_checkpoint_resumes_from_it(tmp_path, monkeypatch) -> None:
+    from dataset_gen import experts
+    from dataset_gen.recording import EpisodeStore
+
+    _use_datasets_root(monkeypatch, tmp_path / "minari")
+    config = generation_config(TASK, "smoke")  # 4 episodes of 50 steps, evaluations after each, checkpoint at 100
+    original = experts.evaluate
+
+    def killed_at_step_150(model, task, episodes, seed, **kwargs):
+        if seed == 10_000 + 150:
+            raise KeyboardInterrupt("killed during training")
+        return original(model, task, episodes, seed, **kwargs)
+
+    monkeypatch.setattr(experts, "evaluate", killed_at_step_150)
+    with pytest.raises(KeyboardInterrupt):
+        experts.train_expert(config, tmp_path / "run", seed=0)
+    train = tmp_path / "run" / "train"
+    assert (train / "checkpoint" / "state.json").exists() and not (train / "done.json").exists()
+    assert json.loads((train / "checkpoint" / "state.json").read_text())["num_timesteps"] == 100
+    monkeypatch.setattr(experts, "evaluate", original)
+    summary = experts.train_expert(config, tmp_path / "run", seed=0)
+    assert [step for step, _ in summary["evals"]] == [50, 100, 150, 200]
+    starts = [ref.start_step for ref in EpisodeStore(train / "recording", "train").episodes]
+    assert starts == [0, 50, 100, 150]  # nothing lost, nothing twice
+    assert not (train / "checkpoint").exists()  # the replay buffer is dropped once training is done
