@@ -13,6 +13,7 @@ from lompo_bench.data import (
     build_cache,
     local_dataset_ids,
     open_cache,
+    to_torch,
     verify_cache,
 )
 from lompo_bench.data.cache import cache_path, is_stale
@@ -117,3 +118,10 @@ def test_missing_and_corrupt_datasets_are_user_errors(dataset, tmp_path) -> None
 def test_local_ids_skip_half_written_datasets(dataset, tmp_path) -> None:
     (tmp_path / "test" / "pen" / ".half-v0.partial" / "data").mkdir(parents=True)
     assert local_dataset_ids() == [DS]
+
+
+def test_batches_reach_torch_without_a_copy_on_cpu(dataset) -> None:
+    batch = SequenceSampler(open_cache(dataset), 2, 10, seed=0).sample()
+    tensors = to_torch(batch)
+    assert tensors["pixels"].data_ptr() == batch["pixels"].ctypes.data
+    assert tensors["pixels"].dtype.is_floating_point is False and tuple(tensors["actions"].shape) == (2, 10, 24)

@@ -4,7 +4,7 @@ Imports only `lompo_bench.tasks` and `lompo_bench.errors` of ours.
 """
 
 from lompo_bench.data.cache import DatasetCache, build_cache, open_cache, verify_cache
-from lompo_bench.data.sampler import SequenceSampler, TransitionSampler
+from lompo_bench.data.sampler import SequenceSampler, TransitionSampler, to_torch
 from lompo_bench.data.store import CorruptDataset, DatasetNotFound, dataset_path, datasets_root, local_dataset_ids
 
 __all__ = [
@@ -18,5 +18,6 @@ __all__ = [
     "datasets_root",
     "local_dataset_ids",
     "open_cache",
+    "to_torch",
     "verify_cache",
 ]

@@ -127,3 +127,15 @@ class TransitionSampler(_PixelReader):
             "rewards": self.cache.rewards[steps],
             "terminals": self.cache.terminals[steps],
         }
+
+
+def to_torch(batch: dict[str, np.ndarray], device: Any = "cpu") -> dict[str, Any]:
+    """A sampled batch as torch tensors on `device`. On the CPU the tensors share the batch's memory (no copy);
+    to a GPU the copy is non-blocking, which overlaps with compute when the sampler pinned its buffer."""
+    import torch
+
+    device = torch.device(device)
+    tensors = {key: torch.from_numpy(np.ascontiguousarray(value)) for key, value in batch.items()}
+    if device.type == "cpu":
+        return tensors
+    return {key: tensor.to(device, non_blocking=True) for key, tensor in tensors.items()}
