@@ -14,7 +14,7 @@ Minari dataset recorded from the env stores it beside the pixels without extra p
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 import gymnasium as gym
 import mujoco
@@ -27,30 +27,39 @@ from lompo_bench.tasks.registry import TaskSpec
 PHYSICS_STATE_SPEC = mujoco.mjtState.mjSTATE_INTEGRATION
 
 
-class Simulator(Protocol):
-    """One source library's task, stepped one underlying environment step at a time."""
+class Simulator:
+    """One source library's task, stepped one underlying environment step at a time.
+
+    Subclasses set the attributes and implement `reset`, `step` and `state`; the other methods have the
+    defaults most tasks need (no proprioception, no per-episode model parameters, nothing to release).
+    """
 
     model: mujoco.MjModel
     data: mujoco.MjData
     action_dim: int
     state_dim: int
-    proprio_dim: int  # 0 when the paper gives the agent images only
+    proprio_dim: int = 0  # 0 when the paper gives the agent images only
 
     def reset(self, rng: np.random.Generator) -> None:
         """Start a new episode; all randomness must come from `rng`."""
+        raise NotImplementedError
 
     def step(self, action: np.ndarray) -> tuple[float, bool, dict[str, Any]]:
         """One underlying env step with `action` in [-1, 1]^action_dim: (reward, terminated, info)."""
+        raise NotImplementedError
 
     def state(self) -> np.ndarray:
         """The full low-dimensional state the experts train on."""
+        raise NotImplementedError
 
     def proprio(self) -> np.ndarray:
         """Proprioception the agent sees beside the pixels (empty when proprio_dim == 0)."""
+        return np.empty(0)
 
     def episode_params(self) -> np.ndarray:
         """Model parameters that change per episode and show in the image (Meta-World moves the door by
         editing `model.body_pos`, Adroit sets the pen goal in `model.body_quat`). Saved with the physics state."""
+        return np.empty(0)
 
     def set_episode_params(self, params: np.ndarray) -> None:
         """Inverse of `episode_params`."""

@@ -24,6 +24,7 @@ from typing import Any
 import mujoco
 import numpy as np
 
+from lompo_bench.tasks.core import Simulator
 from lompo_bench.tasks.registry import TASKS, TaskSpec
 
 MODEL_FILE = "dclaw_screw.xml"
@@ -73,7 +74,7 @@ def scripted_screw_action(t: int) -> np.ndarray:
     return action
 
 
-class DClawScrewSimulator:
+class DClawScrewSimulator(Simulator):
     """Nine position servos on three fingers around a free-turning three-spoke valve."""
 
     def __init__(self) -> None:
@@ -133,15 +134,6 @@ class DClawScrewSimulator:
         # survives save / restore; the valve angle is not here: the agent must see it in the image.
         last_action = self.data.ctrl / self._ctrl_half_range
         return np.concatenate([self.data.qpos[self._finger_qpos], self.data.qvel[self._finger_qvel], last_action])
-
-    def episode_params(self) -> np.ndarray:
-        return np.empty(0)
-
-    def set_episode_params(self, params: np.ndarray) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
 
 TASKS.add(

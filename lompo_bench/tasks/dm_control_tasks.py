@@ -6,10 +6,11 @@ from typing import Any
 
 import numpy as np
 
+from lompo_bench.tasks.core import Simulator
 from lompo_bench.tasks.registry import TASKS, TaskSpec
 
 
-class DMControlSimulator:
+class DMControlSimulator(Simulator):
     """A dm_control suite task stepped one control step (`control_timestep`) at a time.
 
     The suite's `Environment` counts steps and resets itself after its time limit; the benchmark owns episode
@@ -47,15 +48,6 @@ class DMControlSimulator:
     def state(self) -> np.ndarray:
         observation = self._task.get_observation(self._physics)
         return np.concatenate([np.asarray(v, dtype=np.float64).reshape(-1) for v in observation.values()])
-
-    def proprio(self) -> np.ndarray:
-        return np.empty(0)
-
-    def episode_params(self) -> np.ndarray:
-        return np.empty(0)
-
-    def set_episode_params(self, params: np.ndarray) -> None:
-        pass
 
     def close(self) -> None:
         self._env.close()

@@ -6,10 +6,11 @@ from typing import Any
 
 import numpy as np
 
+from lompo_bench.tasks.core import Simulator
 from lompo_bench.tasks.registry import TASKS, TaskSpec
 
 
-class MetaWorldSimulator:
+class MetaWorldSimulator(Simulator):
     """One Meta-World v3 environment, with the door position drawn afresh from the env's own range each episode.
 
     Meta-World's benchmarks freeze the random start to one of 50 pre-drawn "tasks"; a single-task benchmark
@@ -58,9 +59,6 @@ class MetaWorldSimulator:
         # Meta-World's observation stacks the previous frame's hand/object poses, which live in the env object,
         # so the state is the observation the last step returned.
         return np.asarray(self._last_obs, dtype=np.float64)
-
-    def proprio(self) -> np.ndarray:
-        return np.empty(0)
 
     def episode_params(self) -> np.ndarray:
         # Meta-World places the door by editing the model (body_pos), outside MuJoCo's state.

@@ -9,6 +9,7 @@ from typing import Any
 import mujoco
 import numpy as np
 
+from lompo_bench.tasks.core import Simulator
 from lompo_bench.tasks.registry import TASKS, TaskSpec
 
 # The paper fixes the pen's goal orientation (Appendix A). gymnasium-robotics draws the goal's x and y Euler
@@ -17,7 +18,7 @@ from lompo_bench.tasks.registry import TASKS, TaskSpec
 PEN_GOAL_EULER = (-0.75, 0.75, 0.0)
 
 
-class AdroitPenSimulator:
+class AdroitPenSimulator(Simulator):
     """gymnasium-robotics' `AdroitHandPenEnv` (dense reward), stepped one env step (5 x 2 ms) at a time."""
 
     def __init__(self, goal_euler: tuple[float, float, float] = PEN_GOAL_EULER) -> None:
