@@ -109,8 +109,9 @@ def demo(
     task: Annotated[list[str] | None, typer.Option(help="Task to include (repeatable); default: all.")] = None,
     steps: Annotated[int | None, typer.Option(help="Agent steps per task; default: one episode.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the envs and the random policy.")] = 0,
+    dataset: Annotated[bool, typer.Option(help="Also make a smoke Pen expert dataset and sample from it.")] = True,
 ) -> None:
-    """End to end on the built-in default: a random-policy episode of every task, frames and a summary."""
+    """End to end on the built-in default: random rollouts of every task, then a smoke dataset sampled back."""
     from rich.progress import Progress
 
     from lompo_bench.demo import run_demo
@@ -127,7 +128,14 @@ def demo(
             on_task_done=lambda s: (progress.console.print(s.line(), soft_wrap=True), progress.advance(bar)),
         )
     total = sum(s.agent_steps for s in summaries)
-    console.print(f"demo: {len(summaries)} tasks, {total} agent steps; sheets and summary.json in {out}")
+    console.print(
+        f"demo: {len(summaries)} tasks, {total} agent steps; sheets and summary.json in {out}", soft_wrap=True
+    )
+    if dataset:
+        from lompo_bench.demo import run_dataset_demo
+
+        with console.status("smoke dataset: SAC from state, rendering, Minari, sampler"):
+            console.print(run_dataset_demo(out, seed=seed).line(), soft_wrap=True)
 
 
 class _StageBars:

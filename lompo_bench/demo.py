@@ -1,7 +1,10 @@
 """Rollouts for looking at tasks: frame strips (`lompo-bench tasks show`) and the end-to-end `lompo-bench demo`.
 
-Until datasets and algorithms exist, the demo rolls a uniform random policy through every task, writes a PNG
-contact sheet of frames per task and reports steps/s and episode returns.
+The demo runs what exists, small: a uniform random policy through every task (a PNG contact sheet of frames per
+task, steps/s and returns), then the dataset pipeline on its smoke profile (a SAC expert trained from state for
+a few episodes, an expert dataset of Adroit Pen written as a Minari dataset) read back through the cache and
+the sequence sampler. Algorithms join when they exist. It sits above the layers (like the CLI): it may use
+`dataset_gen` and `data`.
 """
 
 from __future__ import annotations
@@ -116,3 +119,33 @@ def run_demo(
             on_task_done(summary)
     (out_dir / "summary.json").write_text(json.dumps([asdict(s) for s in summaries], indent=2) + "\n")
     return summaries
+
+
+@dataclass(frozen=True)
+class DemoDataset:
+    dataset_id: str
+    transitions: int
+    expert_return: float
+    batch_shape: tuple[int, ...]  # pixels of one SequenceSampler batch read back from the dataset
+    seconds: float
+
+    def line(self) -> str:
+        return (
+            f"dataset {self.dataset_id}: {self.transitions} transitions (smoke SAC expert return "
+            f"{self.expert_return:.1f}), sampled a batch of pixels {self.batch_shape} in {self.seconds:.0f} s"
+        )
+
+
+def run_dataset_demo(out_dir: Path, *, task: str = "adroit_pen", seed: int = 0) -> DemoDataset:
+    """Smoke-profile generation of one expert dataset, then a batch through the cache and the sampler."""
+    from dataset_gen.pipeline import generate
+    from lompo_bench.data import SequenceSampler, open_cache
+
+    start = time.perf_counter()
+    report = generate(task, kinds=("expert",), profile="smoke", seed=seed, workers=1, out=out_dir / "generate")
+    ((dataset_id, info),) = report.datasets.items()
+    spec = get_task_spec(task)
+    batch = SequenceSampler(open_cache(dataset_id), batch_size=4, seq_len=spec.episode_length, seed=seed).sample()
+    return DemoDataset(
+        dataset_id, info["transitions"], report.expert_return, batch["pixels"].shape, time.perf_counter() - start
+    )

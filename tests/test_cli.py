@@ -69,7 +69,8 @@ def test_unknown_flag_exits_2() -> None:
     assert result.exit_code == 2
 
 
-def test_demo_writes_sheets_and_summary(tmp_path: Path) -> None:
+def test_demo_writes_sheets_and_summary_and_samples_a_smoke_dataset(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
     result = runner.invoke(app, ["demo", "--out", str(tmp_path), "--task", "walker", "--task", "door", "--steps", "12"])
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "summary.json").read_text())
@@ -78,10 +79,13 @@ def test_demo_writes_sheets_and_summary(tmp_path: Path) -> None:
         assert entry["agent_steps"] == 12 and entry["steps_per_second"] > 0
         assert Image.open(entry["sheet"]).size[1] == 64 * 2
     assert "walker_walk" in result.output
+    assert "dataset lompo/adroit_pen/expert-smoke-v0: 50 transitions" in result.output
+    assert "(4, 50, 64, 64, 3)" in result.output
+    assert (tmp_path / "minari" / "lompo" / "adroit_pen" / "expert-smoke-v0" / "lompo_cache").is_dir()
 
 
 def test_demo_unknown_task_exits_2(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["demo", "--out", str(tmp_path), "--task", "nope"])
+    result = runner.invoke(app, ["demo", "--out", str(tmp_path), "--task", "nope", "--no-dataset"])
     assert result.exit_code == 2
     _no_traceback(result)
 
