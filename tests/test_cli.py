@@ -168,7 +168,7 @@ def test_datasets_errors_are_one_line_and_exit_2(tmp_path: Path, monkeypatch) ->
     write_synthetic_dataset("test/pen/broken-v0", [50])
     (tmp_path / "minari" / "test/pen/broken-v0" / "data" / "main_data.hdf5").write_bytes(b"garbage")
     result = runner.invoke(app, ["datasets", "verify", "test/pen/broken-v0"])
-    assert result.exit_code == 2 and "cannot read" in result.output
+    assert result.exit_code == 2 and "main_data.hdf5" in result.output
     _no_traceback(result)
 
 

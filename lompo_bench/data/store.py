@@ -58,7 +58,9 @@ def load_minari(dataset_id: str):
     try:
         return minari.load_dataset(dataset_id)
     except (OSError, KeyError, ValueError) as error:
-        raise CorruptDataset(f"cannot read dataset {dataset_id!r} at {path}: {type(error).__name__}: {error}") from None
+        raise CorruptDataset(
+            f"cannot read {path / 'data' / 'main_data.hdf5'} (dataset {dataset_id!r}): {type(error).__name__}: {error}"
+        ) from None
 
 
 def local_dataset_ids() -> list[str]:
