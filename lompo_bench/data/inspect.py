@@ -8,7 +8,14 @@ from typing import Any
 import numpy as np
 
 from lompo_bench.data.cache import read_manifest, verify_cache
-from lompo_bench.data.store import CorruptDataset, dataset_path, load_minari, local_dataset_ids, read_metadata
+from lompo_bench.data.store import (
+    CorruptDataset,
+    dataset_path,
+    hdf5_file,
+    load_minari,
+    local_dataset_ids,
+    read_metadata,
+)
 
 
 @dataclass(frozen=True)
@@ -98,7 +105,7 @@ def verify(dataset_id: str) -> list[str]:
                 problems.append(f"{where}: {len(episode.rewards)} rewards for {n} actions")
             steps, episodes = steps + n, episodes + 1
     except (OSError, KeyError, ValueError) as error:
-        raise CorruptDataset(f"cannot read {dataset_path(dataset_id)}: {type(error).__name__}: {error}") from None
+        raise CorruptDataset(f"cannot read {hdf5_file(dataset_id)}: {type(error).__name__}: {error}") from None
     if (steps, episodes) != (metadata.get("total_steps"), metadata.get("total_episodes")):
         problems.append(
             f"holds {steps} steps in {episodes} episodes; metadata says "
