@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import gymnasium as gym
 import numpy as np
 
 from dataset_gen.config import (
@@ -165,7 +166,7 @@ class _Run:
     def write(self, ds_id: str, refs: list[EpisodeRef], render_dir: Path, folders: dict[str, Path], meta: dict) -> None:
         if (dataset_dir(ds_id) / "data").exists():
             return
-        env = make_task(self.config.task)
+        env = make_task(self.config.task)  # for its observation and action spaces
         stores = {name: EpisodeStore(path, name) for name, path in folders.items()}
         units = plan_units(refs, folders, self.config.render_chunk)
         by_folder = {str(path): name for name, path in folders.items()}
@@ -185,7 +186,7 @@ class _Run:
         with self._timed(f"write {ds_id.split('/')[-1]}", sum(r.length for r in refs)) as bar:
             write_dataset(
                 ds_id,
-                env.spec if env.spec is not None else _gym_spec(self.spec.gym_id),
+                gym.spec(self.spec.gym_id),  # Minari's recover_environment() rebuilds the task from it
                 env.observation_space,
                 env.action_space,
                 episodes(),
@@ -216,12 +217,6 @@ class _Run:
             "lompo_generation_config": json.dumps(self.config.to_dict()),
             **extra,
         }
-
-
-def _gym_spec(gym_id: str):
-    import gymnasium as gym
-
-    return gym.spec(gym_id)
 
 
 def _split(run: _Run, summary: dict[str, Any], kinds: tuple[str, ...]) -> tuple[dict[str, list[EpisodeRef]], dict]:
