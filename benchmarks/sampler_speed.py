@@ -33,14 +33,13 @@ def build_synthetic_cache(folder: Path, transitions: int) -> DatasetCache:
     episodes = transitions // EPISODE
     n_obs = episodes * (EPISODE + 1)
     folder.mkdir(parents=True)
-    pixels = np.lib.format.open_memmap(folder / "pixels.npy", mode="w+", dtype=np.uint8, shape=(n_obs, 64, 64, 3))
     rng = np.random.default_rng(0)
     block = rng.integers(0, 256, (4096, 64, 64, 3), dtype=np.uint8)
-    for start in range(0, n_obs, len(block)):  # written in blocks: memory stays at one block
-        end = min(start + len(block), n_obs)
-        pixels[start:end] = block[: end - start]
-        pixels.flush()
-    del pixels
+    with open(folder / "pixels.npy", "wb") as f:  # plain appends, as the real cache build: RSS stays small
+        header = {"descr": "|u1", "fortran_order": False, "shape": (n_obs, 64, 64, 3)}
+        np.lib.format.write_array_header_2_0(f, header)
+        for start in range(0, n_obs, len(block)):
+            f.write(block[: min(len(block), n_obs - start)].tobytes())
     np.save(folder / "proprio.npy", np.zeros((n_obs, 48), np.float32))
     np.save(folder / "state.npy", np.zeros((n_obs, 45), np.float32))
     np.save(folder / "actions.npy", np.zeros((episodes * EPISODE, 24), np.float32))

@@ -157,8 +157,16 @@ def build_cache(dataset_id: str, progress: Any = None) -> Path:
     def create(name: str, dtype: Any, shape: tuple[int, ...]) -> np.ndarray:
         return np.lib.format.open_memmap(partial / f"{name}.npy", mode="w+", dtype=dtype, shape=shape)
 
+    # Pixels are appended with plain writes, episode by episode: a memory map being written would count every
+    # page it touched in the process's RSS (12 GB for a 1M-transition dataset) until unmapped.
+    pixels_file = open(partial / "pixels.npy", "wb")  # noqa: SIM115  (closed below, also on errors)
+    header = {
+        "descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)),
+        "fortran_order": False,
+        "shape": (n_obs, *frame_shape),
+    }
+    np.lib.format.write_array_header_2_0(pixels_file, header)
     arrays = {
-        "pixels": create("pixels", np.uint8, (n_obs, *frame_shape)),
         "proprio": create("proprio", np.float32, (n_obs, widths["proprio"])),
         "state": create("state", np.float32, (n_obs, widths["state"])),
         "actions": create("actions", np.float32, (steps, action_dim)),
@@ -171,7 +179,10 @@ def build_cache(dataset_id: str, progress: Any = None) -> Path:
         for episode in dataset.iterate_episodes():
             o, s = obs_starts[-1], step_starts[-1]
             n = len(episode.actions)
-            arrays["pixels"][o : o + n + 1] = episode.observations["pixels"]
+            pixels = np.ascontiguousarray(episode.observations["pixels"], dtype=np.uint8)
+            if pixels.shape != (n + 1, *frame_shape):
+                raise ValueError(f"episode {episode.id}: pixels of shape {pixels.shape}")
+            pixels_file.write(pixels.tobytes())
             for key in ("proprio", "state"):
                 if widths[key]:
                     arrays[key][o : o + n + 1] = episode.observations[key]
@@ -181,12 +192,13 @@ def build_cache(dataset_id: str, progress: Any = None) -> Path:
             arrays["truncations"][s : s + n] = episode.truncations
             obs_starts.append(o + n + 1)
             step_starts.append(s + n)
-            arrays["pixels"].flush()
             if progress is not None:
                 progress(step_starts[-1], steps)
     except (OSError, KeyError, ValueError) as error:
+        pixels_file.close()
         shutil.rmtree(partial, ignore_errors=True)
         raise CorruptDataset(f"cannot read {hdf5_file(dataset_id)}: {type(error).__name__}: {error}") from None
+    pixels_file.close()
     if step_starts[-1] != steps or obs_starts[-1] != n_obs:
         shutil.rmtree(partial, ignore_errors=True)
         raise CorruptDataset(f"{hdf5_file(dataset_id)}: episodes hold {step_starts[-1]} steps, metadata says {steps}")
