@@ -56,7 +56,9 @@ class _Renderer:
     def render_unit(self, unit: RenderUnit, out_dir: str) -> int:
         frames = []
         for folder, chunk, index in unit.episodes:
-            store = self.stores.setdefault(folder, EpisodeStore(Path(folder), source=folder))
+            if folder not in self.stores:  # indexing a recording reads every chunk: once per worker
+                self.stores[folder] = EpisodeStore(Path(folder), source=folder)
+            store = self.stores[folder]
             for physics in store.load(store.get(chunk, index)).physics:
                 frames.append(self.env.render_physics_state(physics))
         path = unit_path(Path(out_dir), unit.index)
