@@ -50,11 +50,24 @@ def list_datasets() -> list[DatasetSummary]:
     return [summarize(ds_id) for ds_id in local_dataset_ids()]
 
 
+def episode_returns(dataset_id: str) -> np.ndarray:
+    """Return of every episode, reading only the rewards (Minari's HDF5: one `episode_<i>/rewards` per episode);
+    iterating Minari episodes would read every frame of a dataset that may be 12 GB."""
+    import h5py
+
+    path = hdf5_file(dataset_id)
+    try:
+        with h5py.File(path, "r") as f:
+            keys = sorted((k for k in f if k.startswith("episode_")), key=lambda k: int(k.split("_")[1]))
+            return np.array([float(np.sum(f[k]["rewards"][()])) for k in keys])
+    except (OSError, KeyError, ValueError) as error:
+        raise CorruptDataset(f"cannot read {path}: {type(error).__name__}: {error}") from None
+
+
 def info(dataset_id: str) -> dict[str, Any]:
     """Metadata worth showing, and a summary of the episode returns (quantiles and a 10-bin histogram)."""
     metadata = read_metadata(dataset_id)
-    dataset = load_minari(dataset_id)
-    returns = np.array([float(np.sum(ep.rewards)) for ep in dataset.iterate_episodes()])
+    returns = episode_returns(dataset_id)
     counts, edges = np.histogram(returns, bins=10) if len(returns) else (np.zeros(0), np.zeros(1))
     shown = {k: v for k, v in metadata.items() if k not in ("observation_space", "action_space", "lompo_split_rule")}
     return {
