@@ -11,6 +11,7 @@ Profiles are the same pipeline with different numbers:
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 
 from lompo_bench.errors import UserError
@@ -120,3 +121,21 @@ def generation_config(task: str, profile: str) -> GenerationConfig:
         checkpoint_every=50_000,
         sac=SACConfig(learning_starts=10_000),
     )
+
+
+def resolve_kinds(kind: str | tuple[str, ...]) -> tuple[str, ...]:
+    """`"all"`, one kind, or a tuple of kinds, as a checked tuple; `UserError` naming the first unknown one."""
+    kinds = KINDS if kind == "all" else ((kind,) if isinstance(kind, str) else tuple(kind))
+    for name in kinds:
+        if name not in KINDS:
+            raise UserError(f"unknown dataset kind {name!r}; choose from {', '.join(KINDS)} or all")
+    return kinds
+
+
+def resolve_workers(workers: int | None) -> int:
+    """Rendering processes: one per core by default; `UserError` below 1."""
+    if workers is None:
+        return os.cpu_count() or 1
+    if workers < 1:
+        raise UserError(f"--workers must be at least 1, not {workers}")
+    return workers

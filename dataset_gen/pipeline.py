@@ -34,6 +34,8 @@ from dataset_gen.config import (
     ablation_dataset_id,
     dataset_id,
     generation_config,
+    resolve_kinds,
+    resolve_workers,
 )
 from dataset_gen.experts import record_expert_rollouts, train_expert
 from dataset_gen.minari_writer import code_permalink, dataset_dir, write_dataset
@@ -247,7 +249,7 @@ def _split(run: _Run, summary: dict[str, Any], kinds: tuple[str, ...]) -> tuple[
 def generate(
     task: str,
     *,
-    kinds: tuple[str, ...] = KINDS,
+    kinds: str | tuple[str, ...] = KINDS,
     profile: str = "cpu",
     seed: int = 0,
     workers: int | None = None,
@@ -257,12 +259,8 @@ def generate(
 ) -> GenerationReport:
     """Make the paper's datasets of `task` as Minari datasets `lompo/<task>/<kind>[-<profile>]-v0`."""
     config = generation_config(task, profile)
-    unknown = set(kinds) - set(KINDS)
-    if unknown:
-        raise UserError(f"unknown dataset kind {sorted(unknown)[0]!r}; choose from {', '.join(KINDS)} or all")
-    workers = workers or os.cpu_count() or 1
-    if workers < 1:
-        raise UserError(f"--workers must be at least 1, not {workers}")
+    kinds = resolve_kinds(kinds)
+    workers = resolve_workers(workers)
     run = _Run(config, seed, out or default_workdir_root(), progress or _Silent())
     summary = run.train()
     chosen, info = _split(run, summary, kinds)
@@ -299,7 +297,7 @@ def generate_ablation(
 ) -> dict[str, int]:
     """Appendix B: a D'Claw medium-expert dataset mixed from 3 SAC runs, and its /5 and /25 episode sub-samples."""
     config = generation_config("dclaw", profile)
-    workers = workers or os.cpu_count() or 1
+    workers = resolve_workers(workers)
     root = out or default_workdir_root()
     runs = [_Run(config, seed + i, root, progress or _Silent()) for i in range(ABLATION_RUNS)]
     pool: list[EpisodeRef] = []

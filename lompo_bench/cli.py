@@ -177,18 +177,15 @@ def generate(
         TimeRemainingColumn,
     )
 
-    from dataset_gen.config import KINDS, generation_config
+    from dataset_gen.config import generation_config, resolve_kinds, resolve_workers
     from dataset_gen.pipeline import generate as run_generate
     from dataset_gen.pipeline import generate_ablation
     from lompo_bench.tasks import get_task_spec
 
-    spec = get_task_spec(env)
-    generation_config(spec.name, profile)  # an unknown profile fails here, before any bar is drawn
-    if kind != "all" and kind not in KINDS:
-        raise UserError(f"unknown dataset kind {kind!r}; choose from {', '.join(KINDS)} or all")
-    kinds = KINDS if kind == "all" else (kind,)
-    if workers is not None and workers < 1:
-        raise UserError(f"--workers must be at least 1, not {workers}")
+    spec = get_task_spec(env)  # bad input fails here, before any bar is drawn
+    generation_config(spec.name, profile)
+    kinds = resolve_kinds(kind)
+    resolve_workers(workers)
     if ablation and spec.name != "dclaw_screw":
         raise UserError(f"--ablation is the paper's D'Claw dataset-size study; it does not apply to {spec.name}")
     columns = (

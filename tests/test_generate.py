@@ -223,3 +223,12 @@ def test_training_killed_after_a_checkpoint_resumes_from_it(tmp_path, monkeypatc
     starts = [ref.start_step for ref in EpisodeStore(train / "recording", "train").episodes]
     assert starts == [0, 50, 100, 150]  # nothing lost, nothing twice
     assert not (train / "checkpoint").exists()  # the replay buffer is dropped once training is done
+
+
+def test_bad_kinds_and_workers_fail_before_any_work(tmp_path) -> None:
+    from lompo_bench.errors import UserError
+
+    for kwargs in ({"workers": 0}, {"kinds": ("expert", "best")}, {"kinds": "best"}):
+        with pytest.raises(UserError):
+            generate(TASK, profile="smoke", out=tmp_path, **kwargs)
+    assert not (tmp_path / TASK / "smoke-seed0" / "train").exists()
