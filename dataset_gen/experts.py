@@ -57,9 +57,8 @@ class RecordingStateEnv(gym.Wrapper):
         return obs["state"], float(info.get("shaping_reward", reward)), terminated, truncated, info
 
 
-def evaluate(model: Any, task: str, episodes: int, seed: int, *, deterministic: bool = True) -> list[float]:
-    """Returns (in the task's own reward) of `episodes` episodes of the policy on a fresh, seeded env."""
-    env = make_task(task, pixels=False)
+def evaluate(model: Any, env: PixelTask, episodes: int, seed: int, *, deterministic: bool = True) -> list[float]:
+    """Returns (in the task's own reward) of `episodes` episodes of the policy, the env reset with seed, seed+1..."""
     returns = []
     for episode in range(episodes):
         obs, _ = env.reset(seed=seed + episode)
@@ -70,7 +69,6 @@ def evaluate(model: Any, task: str, episodes: int, seed: int, *, deterministic: 
             total += reward
             done = terminated or truncated
         returns.append(total)
-    env.close()
     return returns
 
 
@@ -142,6 +140,7 @@ def train_expert(
     recorder.eval_level = state.evals[-1][1] if state.evals else float("nan")
     env = RecordingStateEnv(make_task(config.task, pixels=False), recorder)
     env.agent_steps = state.num_timesteps
+    eval_env = make_task(config.task, pixels=False)  # one for all evaluations: every reset is seeded
     if state.num_timesteps:
         model = SAC.load(checkpoint_dir / "model.zip", env=env, device="cpu")
         model.load_replay_buffer(checkpoint_dir / "replay_buffer.pkl")
@@ -168,7 +167,7 @@ def train_expert(
                 return True
             steps = self.num_timesteps
             if steps >= state.next_eval:
-                level = float(np.mean(evaluate(model, config.task, config.eval_episodes, seed=10_000 + steps)))
+                level = float(np.mean(evaluate(model, eval_env, config.eval_episodes, seed=10_000 + steps)))
                 state.evals.append((steps, level))
                 recorder.eval_level = level
                 # The evaluation log, for people watching a long run (the checkpoint holds the authoritative copy).
@@ -187,7 +186,7 @@ def train_expert(
     if remaining > 0:
         model.learn(total_timesteps=remaining, reset_num_timesteps=state.num_timesteps == 0, callback=Callback())
     recorder.flush()
-    final_returns = evaluate(model, config.task, max(10, config.eval_episodes), seed=20_000)
+    final_returns = evaluate(model, eval_env, max(10, config.eval_episodes), seed=20_000)
     expert_return = float(np.mean(final_returns))
     model.save(train_dir / "expert.zip")
     summary = {
@@ -199,6 +198,7 @@ def train_expert(
         "training_seconds": time.perf_counter() - started,
     }
     env.close()
+    eval_env.close()
     tmp = done_file.with_suffix(".tmp")
     tmp.write_text(json.dumps(summary, indent=2))
     os.replace(tmp, done_file)

@@ -206,10 +206,10 @@ def test_training_killed_after_a_checkpoint_resumes_from_it(tmp_path, monkeypatc
     config = generation_config(TASK, "smoke")  # 4 episodes of 50 steps, evaluations after each, checkpoint at 100
     original = experts.evaluate
 
-    def killed_at_step_150(model, task, episodes, seed, **kwargs):
+    def killed_at_step_150(model, env, episodes, seed, **kwargs):
         if seed == 10_000 + 150:
             raise KeyboardInterrupt("killed during training")
-        return original(model, task, episodes, seed, **kwargs)
+        return original(model, env, episodes, seed, **kwargs)
 
     monkeypatch.setattr(experts, "evaluate", killed_at_step_150)
     with pytest.raises(KeyboardInterrupt):
