@@ -306,7 +306,9 @@ def generate_ablation(
     for run in runs:
         summary = run.train()
         expert_returns.append(summary["expert_return"])
-        evals_point = medium_point(summary["evals"], run.spec.ref_min_score, summary["expert_return"], 0.5)
+        evals_point = medium_point(
+            summary["evals"], run.spec.ref_min_score, summary["expert_return"], config.medium_fraction
+        )
         _, after = split_training_episodes(run.training_episodes().episodes, evals_point)
         name = f"seed{run.seed}"
         folders[name] = run.workdir / "train" / "recording"
