@@ -1,9 +1,8 @@
 """Generated datasets into Minari: recorded episodes plus rendered pixels, through the data layer's writer
-(`lompo_bench.data.writer`: lossless, one episode at a time, atomic), and the code permalink for metadata."""
+(`lompo_bench.data.writer`: lossless, one episode at a time, atomic)."""
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,21 +18,6 @@ from lompo_bench.data.writer import write_minari_dataset
 def dataset_dir(dataset_id: str) -> Path:
     """Where dataset `dataset_id` lives (or will), under Minari's root."""
     return datasets_root() / dataset_id
-
-
-def code_permalink() -> str:
-    """The git commit of this code (with `-dirty` for uncommitted changes), or the package version outside git."""
-    here = Path(__file__).resolve().parent
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=here, capture_output=True, text=True).stdout
-        return f"lompo-bench@{commit}" + ("-dirty" if dirty.strip() else "")
-    except (OSError, subprocess.CalledProcessError):
-        from lompo_bench import __version__
-
-        return f"lompo-bench=={__version__}"
 
 
 def write_dataset(

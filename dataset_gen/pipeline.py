@@ -38,11 +38,12 @@ from dataset_gen.config import (
     resolve_workers,
 )
 from dataset_gen.experts import record_expert_rollouts, train_expert
-from dataset_gen.minari_writer import code_permalink, dataset_dir, write_dataset
+from dataset_gen.minari_writer import dataset_dir, write_dataset
 from dataset_gen.recording import Episode, EpisodeRef, EpisodeStore
 from dataset_gen.render import plan_units, read_unit_frames, render_units
 from dataset_gen.splits import SPLIT_RULE, medium_point, split_training_episodes, subsample, trim_to_size
 from lompo_bench.errors import UserError
+from lompo_bench.provenance import code_permalink
 from lompo_bench.tasks import get_task_spec, make_task
 
 

@@ -7,6 +7,8 @@ Click's own usage errors (unknown flag, missing argument) also exit with 2.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -138,6 +140,31 @@ def demo(
             console.print(run_dataset_demo(out, seed=seed).line(), soft_wrap=True)
 
 
+@contextmanager
+def _stage_progress() -> Iterator[_StageBars]:
+    """Rich bars for a staged job (generation, training): count, elapsed time, ETA and a message per stage."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (
+        TextColumn("{task.description:<26}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[message]}"),
+    )
+    with Progress(*columns, console=console) as progress:
+        yield _StageBars(progress)
+
+
 class _StageBars:
     """One rich progress bar per pipeline stage, with count, elapsed time and ETA."""
 
@@ -168,15 +195,6 @@ def generate(
     ablation: Annotated[bool, typer.Option(help="D'Claw only: Appendix B's 3-run dataset and its /5, /25.")] = False,
 ) -> None:
     """Train a SAC expert from state and write the paper's image datasets as Minari datasets (resumable)."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
     from dataset_gen.config import generation_config, resolve_kinds, resolve_workers
     from dataset_gen.pipeline import generate as run_generate
     from dataset_gen.pipeline import generate_ablation
@@ -188,17 +206,7 @@ def generate(
     resolve_workers(workers)
     if ablation and spec.name != "dclaw_screw":
         raise UserError(f"--ablation is the paper's D'Claw dataset-size study; it does not apply to {spec.name}")
-    columns = (
-        TextColumn("{task.description:<26}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        TextColumn("{task.fields[message]}"),
-    )
-    with Progress(*columns, console=console) as progress:
-        bars = _StageBars(progress)
+    with _stage_progress() as bars:
         if ablation:
             sizes = generate_ablation(profile=profile, seed=seed, workers=workers, out=out, progress=bars)
             for ds_id, transitions in sizes.items():
@@ -342,6 +350,73 @@ def import_vd4rl(
         raise UserError(f"{directory} is not a folder")
     ds_id, episodes, steps = convert(directory, task, kind, dataset_id)
     console.print(f"{ds_id}: {episodes} episodes, {steps} transitions", soft_wrap=True)
+
+
+@app.command()
+def algos() -> None:
+    """List the registered algorithms and their profiles."""
+    from algorithms.registry import DESCRIPTIONS, algorithm_names
+
+    for name in algorithm_names():
+        console.print(f"{name:<10} {DESCRIPTIONS[name]}", soft_wrap=True)
+    console.print("profiles: smoke (seconds), cpu (< 1 h on 2 cores), paper (the paper's sizes, for a GPU)")
+
+
+_ALGO = Annotated[str, typer.Option("--algo", help="Algorithm name (see `lompo-bench algos`).")]
+_DATASET = Annotated[str, typer.Option("--dataset", help="Dataset id (see `lompo-bench datasets list`).")]
+_PROFILE = Annotated[str, typer.Option(help="smoke (seconds), cpu (< 1 h on 2 cores) or paper (paper sizes).")]
+_SEED = Annotated[int, typer.Option(help="Seed of the run (network init, batches, evaluation).")]
+_DEVICE = Annotated[str, typer.Option(help="auto (the GPU when there is one), cpu or cuda[:N].")]
+_RUNS = Annotated[Path | None, typer.Option("--out", help="Runs folder; default: $LOMPO_BENCH_HOME/runs.")]
+
+
+def _print_result(record: dict[str, Any]) -> None:
+    score = record["normalized_score"]
+    score_text = "no expert reference" if score is None else f"normalized score {score:.1f}"
+    provisional = " (provisional reference)" if score is not None and record["reference_provisional"] else ""
+    console.print(
+        f"{record['algo']} on {record['dataset_id']} ({record['profile']}, seed {record['seed']}): "
+        f"return {record['mean_return']:.1f} +- {record['std_return']:.1f} over {record['episodes']} episodes, "
+        f"{score_text}{provisional}",
+        soft_wrap=True,
+    )
+
+
+@app.command()
+def train(
+    algo: _ALGO,
+    dataset: _DATASET,
+    profile: _PROFILE = "cpu",
+    seed: _SEED = 0,
+    device: _DEVICE = "auto",
+    out: _RUNS = None,
+) -> None:
+    """Train an algorithm on a dataset, evaluate it in the task, save the result (resumable: rerun to continue)."""
+    from algorithms.jobs import train as run_train
+
+    with _stage_progress() as bars:
+        record = run_train(algo, dataset, profile=profile, seed=seed, device=device, out=out, progress=bars)
+    _print_result(record)
+
+
+@app.command()
+def evaluate(
+    algo: _ALGO,
+    dataset: _DATASET,
+    profile: _PROFILE = "cpu",
+    seed: _SEED = 0,
+    episodes: Annotated[int, typer.Option(help="Evaluation episodes.")] = 10,
+    device: _DEVICE = "auto",
+    out: _RUNS = None,
+) -> None:
+    """Evaluate the policy of a finished training run in its task (writes evaluation.json in the run folder)."""
+    from algorithms.jobs import evaluate as run_evaluate
+
+    with _stage_progress() as bars:
+        record = run_evaluate(
+            algo, dataset, profile=profile, seed=seed, episodes=episodes, device=device, out=out, progress=bars
+        )
+    _print_result(record)
 
 
 def main() -> None:

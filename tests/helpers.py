@@ -1,6 +1,8 @@
-"""Small synthetic Minari datasets with known contents, for the data-layer tests."""
+"""Small synthetic datasets with known contents: Minari datasets in our layout, V-D4RL npz files."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
@@ -48,3 +50,27 @@ def _spec(task: str):
     from lompo_bench import get_task_spec
 
     return gym.spec(get_task_spec(task).gym_id)
+
+
+def vd4rl_file(path: Path, lengths: list[int], seed: int) -> None:
+    """Episodes of `lengths` steps back to back, V-D4RL style: step 0 holds a zero action and reward. Each image is
+    noise over a bright square that moves with t, so a model has something to learn."""
+    rng = np.random.default_rng(seed)
+    parts = {k: [] for k in ("image", "action", "reward", "discount", "is_first", "is_last", "is_terminal")}
+    for n in lengths:
+        image = rng.integers(0, 64, (n + 1, 64, 64, 3), dtype=np.uint8)
+        for t in range(n + 1):
+            x = (3 * t) % 48
+            image[t, 20:36, x : x + 16] = 220
+        parts["image"].append(image)
+        action = rng.uniform(-1, 1, (n + 1, 6)).astype(np.float32)
+        action[0] = 0
+        parts["action"].append(action)
+        reward = rng.uniform(0, 1, n + 1).astype(np.float32)
+        reward[0] = 0
+        parts["reward"].append(reward)
+        parts["discount"].append(np.ones(n + 1, np.float32))
+        parts["is_first"].append(np.arange(n + 1) == 0)
+        parts["is_last"].append(np.arange(n + 1) == n)
+        parts["is_terminal"].append(np.zeros(n + 1, bool))
+    np.savez(path, **{k: np.concatenate(v) for k, v in parts.items()})

@@ -187,3 +187,48 @@ def test_download_and_import_bad_input_exit_2(tmp_path: Path, monkeypatch) -> No
         _no_traceback(result)
         lines = [line for line in result.output.splitlines() if line.strip()]
         assert len(lines) == 1, (command, result.output)
+
+
+def test_algos_train_evaluate_on_a_smoke_run(tmp_path: Path, monkeypatch) -> None:
+    from .helpers import write_synthetic_dataset
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    monkeypatch.setenv("LOMPO_BENCH_HOME", str(tmp_path / "home"))
+    result = runner.invoke(app, ["algos"])
+    assert result.exit_code == 0 and "lompo" in result.output
+    write_synthetic_dataset("test/pen/train-v0", [20, 20])
+    args = ["--algo", "lompo", "--dataset", "test/pen/train-v0", "--profile", "smoke", "--device", "cpu"]
+    result = runner.invoke(app, ["train", *args])
+    assert result.exit_code == 0, result.output
+    assert "lompo on test/pen/train-v0 (smoke, seed 0): return" in result.output
+    run = tmp_path / "home" / "runs" / "lompo" / "test/pen/train-v0" / "smoke-seed0"
+    assert {"config.json", "checkpoint.pt", "metrics.json", "result.json"} <= {p.name for p in run.iterdir()}
+    result = runner.invoke(app, ["evaluate", *args, "--episodes", "2"])
+    assert result.exit_code == 0, result.output
+    assert "over 2 episodes" in result.output
+    assert json.loads((run / "evaluation.json").read_text())["episodes"] == 2
+
+
+def test_train_and_evaluate_bad_input_is_one_line_and_exit_2(tmp_path: Path, monkeypatch) -> None:
+    from .helpers import write_synthetic_dataset
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    monkeypatch.setenv("LOMPO_BENCH_HOME", str(tmp_path / "home"))
+    write_synthetic_dataset("test/pen/bad-v0", [20])
+    good = ["--dataset", "test/pen/bad-v0", "--profile", "smoke"]
+    cases = [
+        ["train", "--algo", "lmopo", *good],  # unknown algorithm
+        ["train", "--algo", "lompo", "--dataset", "test/pen/missing-v0", "--profile", "smoke"],
+        ["train", "--algo", "lompo", "--dataset", "test/pen/bad-v0", "--profile", "giant"],
+        ["train", "--algo", "lompo", *good, "--device", "tpu"],
+        ["train", "--algo", "lompo", *good, "--seed", "x"],
+        ["evaluate", "--algo", "lompo", *good],  # nothing trained yet
+        ["evaluate", "--algo", "lompo", *good, "--episodes", "0"],
+    ]
+    for command in cases:
+        result = runner.invoke(app, command)
+        assert result.exit_code == 2, (command, result.output)
+        _no_traceback(result)
+        if command[-1] != "x":  # Click's own usage errors print a usage block
+            lines = [line for line in result.output.splitlines() if line.strip()]
+            assert len(lines) == 1, (command, result.output)

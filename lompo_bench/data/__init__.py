@@ -5,7 +5,14 @@ Imports only `lompo_bench.tasks` and `lompo_bench.errors` of ours.
 
 from lompo_bench.data.cache import DatasetCache, build_cache, open_cache, verify_cache
 from lompo_bench.data.sampler import SequenceSampler, TransitionSampler, to_torch
-from lompo_bench.data.store import CorruptDataset, DatasetNotFound, dataset_path, datasets_root, local_dataset_ids
+from lompo_bench.data.store import (
+    CorruptDataset,
+    DatasetNotFound,
+    dataset_path,
+    dataset_task,
+    datasets_root,
+    local_dataset_ids,
+)
 
 __all__ = [
     "CorruptDataset",
@@ -15,6 +22,7 @@ __all__ = [
     "TransitionSampler",
     "build_cache",
     "dataset_path",
+    "dataset_task",
     "datasets_root",
     "local_dataset_ids",
     "open_cache",

@@ -16,9 +16,18 @@ from lompo_bench.data.cache import DatasetCache
 
 
 class _PixelReader:
+    _rng: np.random.Generator
+
     def __init__(self, cache: DatasetCache) -> None:
         self.cache = cache
         self._fd = os.open(cache.pixels_path, os.O_RDONLY)
+
+    def get_state(self) -> dict[str, Any]:
+        """The random generator's state, to resume sampling exactly where a checkpoint left off."""
+        return self._rng.bit_generator.state
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self._rng.bit_generator.state = state
 
     def close(self) -> None:
         if self._fd >= 0:

@@ -46,6 +46,21 @@ def read_metadata(dataset_id: str) -> dict[str, Any]:
         raise CorruptDataset(f"cannot read {path}: {error}") from None
 
 
+def dataset_task(dataset_id: str) -> str:
+    """The registered task a dataset was recorded in, read from its env spec (`lompo_bench/<task>-v0`)."""
+    from lompo_bench.tasks import get_task_spec
+
+    metadata = read_metadata(dataset_id)
+    try:
+        env_id = json.loads(metadata["env_spec"])["id"]
+    except (KeyError, TypeError, ValueError):
+        raise CorruptDataset(f"dataset {dataset_id!r} has no readable env_spec in its metadata") from None
+    prefix, _, rest = env_id.partition("/")
+    if prefix != "lompo_bench" or not rest.endswith("-v0"):
+        raise UserError(f"dataset {dataset_id!r} was recorded in {env_id}, not in a lompo-bench task")
+    return get_task_spec(rest[: -len("-v0")]).name
+
+
 def hdf5_file(dataset_id: str) -> Path:
     return dataset_path(dataset_id) / "data" / "main_data.hdf5"
 

@@ -1,0 +1,75 @@
+"""The two jobs a user starts (`lompo-bench train` and `evaluate`): checks every input before any work, finds the
+run folder, and calls the algorithm's module. The leaderboard's runners call these same functions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from algorithms import runs
+from algorithms.registry import get_algorithm
+from lompo_bench.data.store import dataset_path, dataset_task
+from lompo_bench.errors import UserError
+
+
+def train(
+    algo: str,
+    dataset_id: str,
+    profile: str = "cpu",
+    seed: int = 0,
+    device: str = "auto",
+    out: Path | None = None,
+    progress: runs.Progress | None = None,
+) -> dict[str, Any]:
+    """Train `algo` on `dataset_id` (resuming a killed run of the same config) and return its result record."""
+    module = get_algorithm(algo)
+    config = module.make_config(profile)
+    dataset_path(dataset_id)  # a missing dataset fails here, before anything is built
+    task = dataset_task(dataset_id)
+    torch_device = runs.resolve_device(device)
+    folder = runs.run_dir(module.NAME, dataset_id, profile, seed, out)
+    return module.train(dataset_id, task, profile, config, folder, seed, torch_device, progress)
+
+
+def evaluate(
+    algo: str,
+    dataset_id: str,
+    profile: str = "cpu",
+    seed: int = 0,
+    episodes: int = 10,
+    device: str = "auto",
+    out: Path | None = None,
+    progress: runs.Progress | None = None,
+) -> dict[str, Any]:
+    """Evaluate the policy of a finished training run in its task; writes `evaluation.json` beside the run."""
+    module = get_algorithm(algo)
+    module.make_config(profile)
+    if episodes < 1:
+        raise UserError(f"--episodes must be at least 1, not {episodes}")
+    folder = runs.run_dir(module.NAME, dataset_id, profile, seed, out)
+    if not (folder / "result.json").exists():
+        raise UserError(
+            f"no finished {module.NAME} run for {dataset_id} ({profile}, seed {seed}) in {folder}; "
+            f"train it first: lompo-bench train --algo {module.NAME} --dataset {dataset_id} --profile {profile}"
+        )
+    context = json.loads((folder / "config.json").read_text())
+    policy = module.load_policy(folder, runs.resolve_device(device))
+    progress = progress or runs.NoProgress()
+    progress.start("evaluation", episodes)
+    # Seeds apart from training's final evaluation, so this is a fresh sample of start states.
+    returns = runs.evaluate_policy(
+        policy, context["task"], episodes, seed=20_000 * (seed + 1), progress=progress.update
+    )
+    progress.finish()
+    record = runs.result_record(
+        algo=module.NAME,
+        dataset_id=dataset_id,
+        task=context["task"],
+        profile=profile,
+        seed=seed,
+        returns=returns,
+        seconds=json.loads((folder / "result.json").read_text())["train_seconds"],
+    )
+    runs.write_json(folder / "evaluation.json", record)
+    return record

@@ -1,0 +1,268 @@
+"""Networks shared by the pixel algorithms (paper, Appendix C): the conv encoder and decoder, an RSSM whose
+stochastic transition is an ensemble of heads sharing one GRU, small MLP heads, a tanh-Gaussian actor and twin
+critics. Losses live in each algorithm's module; these classes only compute.
+
+Images enter as uint8 (..., H, W, 3) and are checked and scaled here, in one place (`ConvEncoder.preprocess`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+Act = nn.ELU  # Dreamer's activation, which the paper's model follows
+
+
+def mlp(in_dim: int, hidden: int, out_dim: int, layers: int) -> nn.Sequential:
+    """`layers` fully-connected layers (the last one linear): the paper's "3-layer networks" are layers=3."""
+    dims = [in_dim] + [hidden] * (layers - 1)
+    modules: list[nn.Module] = []
+    for a, b in zip(dims[:-1], dims[1:], strict=True):
+        modules += [nn.Linear(a, b), Act()]
+    modules.append(nn.Linear(dims[-1], out_dim))
+    return nn.Sequential(*modules)
+
+
+def paper_conv_channels(task: str) -> tuple[int, ...]:
+    """Appendix C: Walker's encoder has 4 conv layers, D'Claw, Pen and Door have 5."""
+    return (32, 64, 128, 256) if task == "walker_walk" else (32, 64, 128, 256, 256)
+
+
+def paper_width(task: str) -> int:
+    """Appendix C: GRU and forward/inference MLP width, 512 for Adroit Pen and 256 elsewhere."""
+    return 512 if task == "adroit_pen" else 256
+
+
+class ConvEncoder(nn.Module):
+    """Kernel 4, stride 2 convolutions (Appendix C), then the flattened 2x2 map; proprioception, normalized by the
+    dataset's statistics, is concatenated through a small MLP where the task has it.
+
+    Four layers use no padding (64 -> 31 -> 14 -> 6 -> 2, as Dreamer); five layers need padding 1
+    (64 -> 32 -> 16 -> 8 -> 4 -> 2), which the paper does not state. Both end in 256 x 2 x 2 at the paper's sizes.
+    """
+
+    def __init__(self, channels: Sequence[int], proprio_dim: int = 0, proprio_embed: int = 64, image_size: int = 64):
+        super().__init__()
+        padding = 0 if len(channels) <= 4 else 1
+        layers: list[nn.Module] = []
+        in_ch, size = 3, image_size
+        for ch in channels:
+            layers += [nn.Conv2d(in_ch, ch, 4, 2, padding), Act()]
+            in_ch, size = ch, (size + 2 * padding - 4) // 2 + 1
+        if size < 1:
+            raise ValueError(f"{len(channels)} conv layers do not fit a {image_size} px image")
+        self.convs = nn.Sequential(*layers, nn.Flatten())
+        self.proprio_dim = proprio_dim
+        self.register_buffer("proprio_mean", torch.zeros(proprio_dim))
+        self.register_buffer("proprio_std", torch.ones(proprio_dim))
+        self.proprio_net = mlp(proprio_dim, proprio_embed, proprio_embed, 2) if proprio_dim else None
+        self.out_dim = in_ch * size * size + (proprio_embed if proprio_dim else 0)
+
+    @staticmethod
+    def preprocess(pixels: torch.Tensor) -> torch.Tensor:
+        """uint8 (N, H, W, 3) -> float (N, 3, H, W) in [-0.5, 0.5]."""
+        if pixels.dtype != torch.uint8:
+            raise TypeError(f"pixels must be uint8 (0-255), got {pixels.dtype}")
+        return pixels.permute(0, 3, 1, 2).float().div_(255.0).sub_(0.5)
+
+    def normalize_proprio(self, proprio: torch.Tensor) -> torch.Tensor:
+        return (proprio - self.proprio_mean) / self.proprio_std
+
+    def forward(self, pixels: torch.Tensor, proprio: torch.Tensor | None = None) -> torch.Tensor:
+        lead = pixels.shape[:-3]
+        features = self.convs(self.preprocess(pixels.reshape(-1, *pixels.shape[-3:])))
+        features = features.reshape(*lead, -1)
+        if self.proprio_net is not None:
+            features = torch.cat([features, self.proprio_net(self.normalize_proprio(proprio))], -1)
+        return features
+
+
+class ConvDecoder(nn.Module):
+    """Transposed convolutions back to 64x64 (Appendix C), plus an MLP for proprioception.
+
+    Four layers are Appendix C's Walker decoder, as Dreamer's: a 1x1 map of 8 x channels[0] (1024) then
+    [128, 64, 32, 3] channels, kernels [5, 5, 6, 6], stride 2 (1 -> 5 -> 13 -> 30 -> 64). The five-layer decoder's
+    stated kernels [5, 5, 5, 4, 4] at stride 2 cannot end at 64 px from a 1x1 map, and the paper does not say how
+    it did: ours mirrors the padded five-layer encoder instead, from a 2x2 map of 2 x channels[0] (256 x 2 x 2 =
+    1024 values, as the 1x1 map) through kernel-4, stride-2, padding-1 layers (2 -> 4 -> 8 -> 16 -> 32 -> 64).
+    """
+
+    def __init__(self, feature_dim: int, channels: Sequence[int], proprio_dim: int = 0, hidden: int = 256):
+        super().__init__()
+        if len(channels) == 4:
+            kernels, padding, self.first_shape = (5, 5, 6, 6), 0, (8 * channels[0], 1, 1)
+        elif len(channels) == 5:
+            kernels, padding, self.first_shape = (4, 4, 4, 4, 4), 1, (2 * channels[0], 2, 2)
+        else:
+            raise ValueError(f"decoders have 4 or 5 layers, not {len(channels)}")
+        self.project = nn.Linear(feature_dim, math.prod(self.first_shape))
+        layers: list[nn.Module] = []
+        in_ch = self.first_shape[0]
+        for i, (ch, k) in enumerate(zip(channels, kernels, strict=True)):
+            layers.append(nn.ConvTranspose2d(in_ch, ch, k, 2, padding))
+            if i < len(channels) - 1:
+                layers.append(Act())
+            in_ch = ch
+        self.deconvs = nn.Sequential(*layers)
+        self.proprio_net = mlp(feature_dim, hidden, proprio_dim, 3) if proprio_dim else None
+
+    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Mean image (..., 3, 64, 64) in the encoder's [-0.5, 0.5] scale, and normalized proprio (or None)."""
+        lead = features.shape[:-1]
+        x = self.project(features.reshape(-1, features.shape[-1])).reshape(-1, *self.first_shape)
+        image = self.deconvs(x)
+        image = image.reshape(*lead, *image.shape[1:])
+        proprio = self.proprio_net(features) if self.proprio_net is not None else None
+        return image, proprio
+
+
+class EnsembleLinear(nn.Module):
+    """K independent linear layers evaluated in one batched matmul: input (K, N, in) -> (K, N, out)."""
+
+    def __init__(self, members: int, in_dim: int, out_dim: int):
+        super().__init__()
+        bound = 1 / math.sqrt(in_dim)  # nn.Linear's default initialization, per member
+        self.weight = nn.Parameter(torch.empty(members, in_dim, out_dim).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(members, 1, out_dim).uniform_(-bound, bound))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.baddbmm(self.bias, x, self.weight)
+
+
+class EnsembleMLP(nn.Module):
+    """K MLPs of the same shape (the forward models' stochastic heads), all evaluated together."""
+
+    def __init__(self, members: int, in_dim: int, hidden: int, out_dim: int, layers: int):
+        super().__init__()
+        dims = [in_dim] + [hidden] * (layers - 1) + [out_dim]
+        self.members = members
+        self.layers = nn.ModuleList(EnsembleLinear(members, a, b) for a, b in zip(dims[:-1], dims[1:], strict=True))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x (N, in) -> (K, N, out)."""
+        x = x.unsqueeze(0).expand(self.members, *x.shape)
+        for i, layer in enumerate(self.layers):
+            x = layer(x)
+            if i < len(self.layers) - 1:
+                x = F.elu(x)
+        return x
+
+
+def _gaussian(params: torch.Tensor, min_std: float) -> tuple[torch.Tensor, torch.Tensor]:
+    mean, raw_std = params.chunk(2, -1)
+    return mean, F.softplus(raw_std) + min_std
+
+
+class RSSM(nn.Module):
+    """Recurrent state-space model (PlaNet/Dreamer) with an ensemble of stochastic forward heads (paper, Eq. 11).
+
+    One GRU cell carries the deterministic state h and is shared by the inference model and every forward model;
+    each of the K forward models is its own MLP head p_k(z_t | h_t); the inference model q(z_t | h_t, e_t) is one MLP.
+    A latent state is (h, z); its feature vector, on which the reward head and the actor-critic act, is [h, z].
+    """
+
+    def __init__(
+        self,
+        embed_dim: int,
+        action_dim: int,
+        deter: int,
+        stoch: int,
+        hidden: int,
+        members: int,
+        min_std: float = 0.1,
+    ):
+        super().__init__()
+        self.deter, self.stoch, self.members, self.min_std = deter, stoch, members, min_std
+        self.input = nn.Sequential(nn.Linear(stoch + action_dim, hidden), Act())
+        self.gru = nn.GRUCell(hidden, deter)
+        self.priors = EnsembleMLP(members, deter, hidden, 2 * stoch, 3)
+        self.posterior = mlp(deter + embed_dim, hidden, 2 * stoch, 3)
+
+    @property
+    def feature_dim(self) -> int:
+        return self.deter + self.stoch
+
+    def initial(self, batch: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.zeros(batch, self.deter, device=device), torch.zeros(batch, self.stoch, device=device)
+
+    def step(self, h: torch.Tensor, z: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """The deterministic transition h' = GRU(h, [z, a])."""
+        return self.gru(self.input(torch.cat([z, action], -1)), h)
+
+    def prior(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every forward model's Gaussian over z given h: mean and std of shape (K, N, stoch)."""
+        return _gaussian(self.priors(h), self.min_std)
+
+    def infer(self, h: torch.Tensor, embed: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The inference model's Gaussian over z given h and the observation's embedding."""
+        return _gaussian(self.posterior(torch.cat([h, embed], -1)), self.min_std)
+
+    def observe(
+        self, embed: torch.Tensor, actions: torch.Tensor, sample: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Filter a window: embed (B, T, E), actions (B, T, A) where actions[:, t] was taken at observation t.
+
+        Returns h, z (B, T, .) and the posterior mean and std. The window starts from the zero state (windows are
+        sampled inside episodes, and a window that starts mid-episode is treated like an episode start, as the
+        reference implementations do); the state at t uses the action taken at t - 1.
+        """
+        batch, steps = embed.shape[:2]
+        h, z = self.initial(batch, embed.device)
+        action = torch.zeros_like(actions[:, 0])
+        hs, zs, means, stds = [], [], [], []
+        for t in range(steps):
+            h = self.step(h, z, action)
+            mean, std = self.infer(h, embed[:, t])
+            z = mean + std * torch.randn_like(std) if sample else mean
+            hs.append(h)
+            zs.append(z)
+            means.append(mean)
+            stds.append(std)
+            action = actions[:, t]
+        return torch.stack(hs, 1), torch.stack(zs, 1), torch.stack(means, 1), torch.stack(stds, 1)
+
+
+def gaussian_kl(mean_q: torch.Tensor, std_q: torch.Tensor, mean_p: torch.Tensor, std_p: torch.Tensor) -> torch.Tensor:
+    """KL(q || p) between diagonal Gaussians, summed over the last dimension."""
+    var_ratio = (std_q / std_p) ** 2
+    return 0.5 * (var_ratio + ((mean_q - mean_p) / std_p) ** 2 - 1 - var_ratio.log()).sum(-1)
+
+
+def gaussian_log_prob(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """log N(x; mean, std), summed over the last dimension."""
+    return (-0.5 * ((x - mean) / std) ** 2 - std.log() - 0.5 * math.log(2 * math.pi)).sum(-1)
+
+
+class Actor(nn.Module):
+    """Tanh-squashed Gaussian policy over features (SAC), 3 layers of `hidden` units (Appendix C)."""
+
+    def __init__(self, feature_dim: int, action_dim: int, hidden: int = 256, layers: int = 3):
+        super().__init__()
+        self.net = mlp(feature_dim, hidden, 2 * action_dim, layers)
+
+    def forward(self, features: torch.Tensor, deterministic: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """An action in (-1, 1) and its log-probability."""
+        mean, log_std = self.net(features).chunk(2, -1)
+        log_std = log_std.clamp(-5.0, 2.0)
+        std = log_std.exp()
+        raw = mean if deterministic else mean + std * torch.randn_like(std)
+        action = torch.tanh(raw)
+        log_prob = gaussian_log_prob(raw, mean, std) - (2 * (math.log(2) - raw - F.softplus(-2 * raw))).sum(-1)
+        return action, log_prob
+
+
+class TwinCritic(nn.Module):
+    """Two Q networks over [features, action] (clipped double Q), 3 layers of `hidden` units each."""
+
+    def __init__(self, feature_dim: int, action_dim: int, hidden: int = 256, layers: int = 3):
+        super().__init__()
+        self.q1 = mlp(feature_dim + action_dim, hidden, 1, layers)
+        self.q2 = mlp(feature_dim + action_dim, hidden, 1, layers)
+
+    def forward(self, features: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = torch.cat([features, action], -1)
+        return self.q1(x).squeeze(-1), self.q2(x).squeeze(-1)
