@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,13 +34,11 @@ from algorithms.nets import (
     gaussian_kl,
     gaussian_log_prob,
     mlp,
-    paper_conv_channels,
     paper_width,
+    scaled_conv_channels,
 )
 from lompo_bench.data import SequenceSampler, open_cache, to_torch
 from lompo_bench.data.cache import DatasetCache
-from lompo_bench.errors import UserError
-from lompo_bench.provenance import code_permalink
 
 NAME = "lompo"
 
@@ -76,7 +72,8 @@ class LompoConfig:
     ac_steps: int = 5_000
     epoch_real_batches: int = 1
     epoch_latent_batches: int = 1
-    ac_batch: int = 256  # half real, half imagined (official code: 256 each side is the same mix)
+    ac_batch: int = 256  # official code: 256
+    real_fraction: float = 0.5  # share of real transitions in each batch: the paper's fixed 50/50 mix
     ac_hidden: int = 256
     actor_lr: float = 3e-4
     critic_lr: float = 3e-4
@@ -120,8 +117,8 @@ PROFILES: dict[str, LompoConfig] = {
         hidden=16,
         stoch=4,
         ensemble=3,
-        model_steps=30,
-        model_batch=4,
+        model_steps=60,
+        model_batch=8,
         seq_len=8,
         real_buffer=2_000,
         latent_buffer=2_000,
@@ -135,25 +132,21 @@ PROFILES: dict[str, LompoConfig] = {
         ac_hidden=16,
         eval_every=1,
         eval_episodes=1,
-        checkpoint_every=10,
-        log_every=2,
+        checkpoint_every=20,
+        log_every=4,
     ),
 }
 
 
 def make_config(profile: str, **overrides: Any) -> LompoConfig:
-    if profile not in PROFILES:
-        raise UserError(f"unknown profile {profile!r} for {NAME}: choose from {', '.join(PROFILES)}")
-    return dataclasses.replace(PROFILES[profile], **overrides)
+    return runs.pick_profile(NAME, PROFILES, profile, **overrides)
 
 
 def resolve_for_task(config: LompoConfig, task: str) -> LompoConfig:
     """Fill the sizes the config leaves to the task (Appendix C), so the saved config is the one that ran."""
     return dataclasses.replace(
         config,
-        conv_channels=tuple(
-            config.conv_channels or (max(1, round(c * config.conv_scale)) for c in paper_conv_channels(task))
-        ),
+        conv_channels=scaled_conv_channels(config.conv_channels, config.conv_scale, task),
         deter=config.deter or paper_width(task),
         hidden=config.hidden or paper_width(task),
     )
@@ -310,7 +303,7 @@ class Lompo(torch.nn.Module):
             head = torch.randint(0, c.ensemble, (len(h),), device=h.device)
             z_next = samples[head, rows]
             log_likelihood = gaussian_log_prob(z_next.unsqueeze(0), mean, std)  # (K, N)
-            uncertainty = log_likelihood.std(0)
+            uncertainty = log_likelihood.std(0) if c.ensemble > 1 else torch.zeros_like(log_likelihood[0])
             member_rewards = self.reward_head(torch.cat([h_next.expand(c.ensemble, -1, -1), samples], -1))
             reward = member_rewards.squeeze(-1).mean(0) - c.penalty * uncertainty
             next_features = torch.cat([h_next, z_next], -1)
@@ -329,11 +322,13 @@ class Lompo(torch.nn.Module):
     # ----- actor-critic (SAC on latent features) -----
 
     def ac_update(self) -> dict[str, float]:
-        """One SAC update on a batch drawn half from the real and half from the imagined latent buffer."""
+        """One SAC update on a batch drawn from the real and the imagined latent buffers (`real_fraction` real)."""
         c = self.config
-        half = c.ac_batch // 2
-        real, imagined = self.real.sample(half), self.imagined.sample(c.ac_batch - half)
-        batch = {key: torch.cat([real[key], imagined[key]]) for key in real}
+        n_real = round(c.ac_batch * c.real_fraction)
+        parts = [self.real.sample(n_real)] if n_real else []
+        if n_real < c.ac_batch:
+            parts.append(self.imagined.sample(c.ac_batch - n_real))
+        batch = {key: torch.cat([part[key] for part in parts]) for key in parts[0]}
         alpha = self.log_alpha.exp().detach()
         with torch.no_grad():
             next_action, next_log_prob = self.actor(batch["next_features"])
@@ -418,28 +413,16 @@ class LatentPolicy:
 # ----- Algorithm 1 -----
 
 
-def _proprio_stats(cache: DatasetCache) -> tuple[np.ndarray, np.ndarray]:
-    mean = cache.proprio.mean(0)
-    std = cache.proprio.std(0) + 1e-3  # constant joints would divide by zero
-    return mean, std
-
-
 def build(config: LompoConfig, cache: DatasetCache, device: torch.device) -> Lompo:
     agent = Lompo(config, cache.actions.shape[1], cache.proprio.shape[1], device)
-    if cache.proprio.shape[1]:
-        mean, std = _proprio_stats(cache)
-        agent.encoder.proprio_mean.copy_(torch.as_tensor(mean))
-        agent.encoder.proprio_std.copy_(torch.as_tensor(std))
+    runs.set_proprio_stats(agent.encoder, cache)
     return agent
 
 
 def load_policy(folder: Path, device: torch.device) -> LatentPolicy:
     """The trained policy of a finished run folder (for `evaluate`)."""
-    record = json.loads((folder / "config.json").read_text())
+    record, state = runs.load_finished(folder, device)
     config = LompoConfig(**{k: tuple(v) if k == "conv_channels" else v for k, v in record["config"].items()})
-    state = runs.load_checkpoint(folder / "checkpoint.pt", device)
-    if state is None:
-        raise UserError(f"{folder} has no checkpoint; train first")
     agent = Lompo(config, record["action_dim"], record["proprio_dim"], device)
     agent.load_state_dict(state["training"]["modules"])
     return agent.policy()
@@ -454,65 +437,39 @@ def train(
     seed: int,
     device: torch.device,
     progress: runs.Progress | None = None,
+    algo: str = NAME,
 ) -> dict[str, Any]:
-    """Run Algorithm 1 on `dataset_id`, resuming from `folder`'s checkpoint; returns the final result record."""
+    """Run Algorithm 1 on `dataset_id`, resuming from `folder`'s checkpoint; returns the final result record.
+    `algo` names the record (LMBRL and Offline SLAC run this same schedule with parts switched off)."""
     progress = progress or runs.NoProgress()
     config = resolve_for_task(config, task)
     cache = open_cache(dataset_id)
-    context = {
-        "algo": NAME,
-        "dataset_id": dataset_id,
-        "task": task,
-        "seed": seed,
-        "device": str(device),
-        "action_dim": int(cache.actions.shape[1]),
-        "proprio_dim": int(cache.proprio.shape[1]),
-        "code_version": code_permalink(),
-    }
-    runs.save_config(folder, config, **context)
+    runs.start_run(folder, config, algo=algo, dataset_id=dataset_id, task=task, seed=seed, device=device, cache=cache)
     torch.manual_seed(seed)
     agent = build(config, cache, device)
     sampler = SequenceSampler(cache, config.model_batch, config.seq_len, seed=seed, pin_memory=device.type == "cuda")
-    checkpoint_path = folder / "checkpoint.pt"
-    state = runs.load_checkpoint(checkpoint_path, device)
-    progress_state = {"phase": "model", "model_step": 0, "epoch": 0, "history": [], "evaluations": [], "seconds": 0}
+    run = runs.RunState(folder, phase="model", model_step=0, epoch=0)
+    state = run.load(device)
     if state is not None:
         agent.load_training_state(state["training"])
         sampler.set_state(state["sampler"])
-        runs.set_rng_state(state["rng"])
-        progress_state = state["progress"]
-    started = time.perf_counter() - progress_state["seconds"]
+    p = run.data
 
     def next_batch() -> dict[str, torch.Tensor]:
         return to_torch(sampler.sample(), device)
 
     def checkpoint() -> None:
-        progress_state["seconds"] = time.perf_counter() - started
-        runs.save_checkpoint(
-            checkpoint_path,
-            {
-                "training": agent.training_state(),
-                "sampler": sampler.get_state(),
-                "rng": runs.rng_state(),
-                "progress": progress_state,
-            },
-        )
-        metrics = {key: progress_state[key] for key in ("history", "evaluations")}
-        runs.write_json(folder / "metrics.json", metrics)
-
-    def evaluate(episodes: int, report: Any = None) -> list[float]:
-        # Evaluation seeds are apart from the dataset's (generation uses small seeds), the same for every check.
-        return runs.evaluate_policy(agent.policy(), task, episodes, seed=10_000 * (seed + 1), progress=report)
+        run.save(agent.training_state(), sampler.get_state())
 
     # 1. The variational model.
-    if progress_state["phase"] == "model":
+    if p["phase"] == "model":
         progress.start("model (Eq. 8)", config.model_steps)
-        while progress_state["model_step"] < config.model_steps:
+        while p["model_step"] < config.model_steps:
             losses = agent.model_update(next_batch())
-            progress_state["model_step"] += 1
-            step = progress_state["model_step"]
+            p["model_step"] += 1
+            step = p["model_step"]
             if step % config.log_every == 0 or step == 1:
-                progress_state["history"].append({"phase": "model", "step": step, **losses})
+                run.log("model", step, losses)
             progress.update(step, f"loss {losses['model_loss']:.1f}")
             if step % config.checkpoint_every == 0:
                 checkpoint()
@@ -526,52 +483,43 @@ def train(
             agent.add_imagined(next_batch(), random_actions=True)
             progress.update(config.initial_real + min(agent.imagined.size, config.initial_latent))
         progress.finish()
-        progress_state["phase"] = "policy"
+        p["phase"] = "policy"
         checkpoint()
 
     # 3. Actor-critic epochs.
-    if progress_state["phase"] == "policy":
+    if p["phase"] == "policy":
         progress.start("actor-critic (SAC)", config.epochs * config.ac_steps)
-        while progress_state["epoch"] < config.epochs:
-            epoch = progress_state["epoch"]
+        while p["epoch"] < config.epochs:
+            epoch = p["epoch"]
             for i in range(config.ac_steps):
                 losses = agent.ac_update()
                 step = epoch * config.ac_steps + i + 1
                 if step % config.log_every == 0:
-                    progress_state["history"].append({"phase": "policy", "step": step, **losses})
+                    run.log("policy", step, losses)
                 progress.update(step, f"epoch {epoch + 1}/{config.epochs} Q {losses['q']:.1f}")
             for _ in range(config.epoch_real_batches):
                 agent.add_real(next_batch())
-            rollout = {}
             for _ in range(config.epoch_latent_batches):
-                rollout = agent.add_imagined(next_batch(), random_actions=False)
-            progress_state["history"].append({"phase": "rollout", "step": epoch + 1, **rollout})
-            progress_state["epoch"] = epoch + 1
+                run.log("rollout", epoch + 1, agent.add_imagined(next_batch(), random_actions=False))
+            p["epoch"] = epoch + 1
             if (epoch + 1) % config.eval_every == 0 and epoch + 1 < config.epochs:
-                returns = evaluate(config.eval_episodes)
-                progress_state["evaluations"].append({"epoch": epoch + 1, "mean_return": float(np.mean(returns))})
+                returns = runs.evaluate_policy(agent.policy(), task, config.eval_episodes, runs.evaluation_seed(seed))
+                p["evaluations"].append({"epoch": epoch + 1, "mean_return": float(np.mean(returns))})
             checkpoint()
         progress.finish()
-        progress_state["phase"] = "evaluate"
+        p["phase"] = "evaluate"
         checkpoint()
 
     # 4. Final evaluation: the result record.
-    result_path = folder / "result.json"
-    if progress_state["phase"] == "evaluate" or not result_path.exists():
-        progress.start("evaluation", config.eval_episodes)
-        returns = evaluate(config.eval_episodes, progress.update)
-        progress.finish()
-        record = runs.result_record(
-            algo=NAME,
-            dataset_id=dataset_id,
-            task=task,
-            profile=profile,
-            seed=seed,
-            returns=returns,
-            seconds=progress_state["seconds"],
-        )
-        progress_state["evaluations"].append({"epoch": config.epochs, "mean_return": record["mean_return"]})
-        progress_state["phase"] = "done"
-        checkpoint()
-        runs.write_json(result_path, record)
-    return json.loads(result_path.read_text())
+    return runs.finish_run(
+        run,
+        algo=algo,
+        dataset_id=dataset_id,
+        task=task,
+        profile=profile,
+        seed=seed,
+        policy=agent.policy(),
+        episodes=config.eval_episodes,
+        save=checkpoint,
+        progress=progress,
+    )

@@ -32,6 +32,11 @@ def paper_conv_channels(task: str) -> tuple[int, ...]:
     return (32, 64, 128, 256) if task == "walker_walk" else (32, 64, 128, 256, 256)
 
 
+def scaled_conv_channels(conv_channels: Sequence[int] | None, conv_scale: float, task: str) -> tuple[int, ...]:
+    """An encoder's channels: as given, or Appendix C's for the task times `conv_scale` (smaller profiles)."""
+    return tuple(conv_channels or (max(1, round(c * conv_scale)) for c in paper_conv_channels(task)))
+
+
 def paper_width(task: str) -> int:
     """Appendix C: GRU and forward/inference MLP width, 512 for Adroit Pen and 256 elsewhere."""
     return 512 if task == "adroit_pen" else 256
@@ -45,11 +50,19 @@ class ConvEncoder(nn.Module):
     (64 -> 32 -> 16 -> 8 -> 4 -> 2), which the paper does not state. Both end in 256 x 2 x 2 at the paper's sizes.
     """
 
-    def __init__(self, channels: Sequence[int], proprio_dim: int = 0, proprio_embed: int = 64, image_size: int = 64):
+    def __init__(
+        self,
+        channels: Sequence[int],
+        proprio_dim: int = 0,
+        proprio_embed: int = 64,
+        image_size: int = 64,
+        frames: int = 1,
+    ):
         super().__init__()
         padding = 0 if len(channels) <= 4 else 1
+        self.frames = frames  # > 1: stacked frames (..., F, H, W, 3) enter as 3F channels (model-free learners)
         layers: list[nn.Module] = []
-        in_ch, size = 3, image_size
+        in_ch, size = 3 * frames, image_size
         for ch in channels:
             layers += [nn.Conv2d(in_ch, ch, 4, 2, padding), Act()]
             in_ch, size = ch, (size + 2 * padding - 4) // 2 + 1
@@ -72,13 +85,32 @@ class ConvEncoder(nn.Module):
     def normalize_proprio(self, proprio: torch.Tensor) -> torch.Tensor:
         return (proprio - self.proprio_mean) / self.proprio_std
 
-    def forward(self, pixels: torch.Tensor, proprio: torch.Tensor | None = None) -> torch.Tensor:
-        lead = pixels.shape[:-3]
-        features = self.convs(self.preprocess(pixels.reshape(-1, *pixels.shape[-3:])))
-        features = features.reshape(*lead, -1)
+    def forward(self, pixels: torch.Tensor, proprio: torch.Tensor | None = None, augment: bool = False) -> torch.Tensor:
+        """Features (..., out_dim) of uint8 pixels (..., H, W, 3), or (..., F, H, W, 3) with F stacked frames.
+        `augment` applies DrQ's random shift (the model-free learners train with it)."""
+        image_dims = 3 if self.frames == 1 else 4
+        lead = pixels.shape[:-image_dims]
+        x = self.preprocess(pixels.reshape(-1, *pixels.shape[-3:]))
+        x = x.reshape(-1, 3 * self.frames, *x.shape[-2:])
+        if augment:
+            x = random_shift(x)
+        features = self.convs(x).reshape(*lead, -1)
         if self.proprio_net is not None:
             features = torch.cat([features, self.proprio_net(self.normalize_proprio(proprio))], -1)
         return features
+
+
+def random_shift(images: torch.Tensor, pad: int = 4) -> torch.Tensor:
+    """DrQ's augmentation: pad by replicating the border, then crop back at a random offset per image."""
+    n, _, h, w = images.shape
+    padded = F.pad(images, (pad, pad, pad, pad), mode="replicate")
+    shift = torch.randint(0, 2 * pad + 1, (n, 2), device=images.device)
+    rows = (torch.arange(h, device=images.device) + shift[:, :1]).view(n, 1, h, 1).expand(n, 1, h, w)
+    cols = (torch.arange(w, device=images.device) + shift[:, 1:]).view(n, 1, 1, w).expand(n, 1, h, w)
+    flat = rows * (w + 2 * pad) + cols
+    channels = padded.shape[1]
+    out = padded.flatten(2).gather(2, flat.flatten(2).expand(n, channels, h * w))
+    return out.view(n, channels, h, w)
 
 
 class ConvDecoder(nn.Module):

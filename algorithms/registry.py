@@ -16,9 +16,17 @@ from lompo_bench.errors import UserError
 # name -> module path; imported on use, so listing algorithms needs no torch.
 ALGORITHMS: dict[str, str] = {
     "lompo": "algorithms.lompo",
+    "lmbrl": "algorithms.lmbrl",
+    "offline_slac": "algorithms.offline_slac",
+    "cql": "algorithms.cql",
+    "bc": "algorithms.bc",
 }
 DESCRIPTIONS: dict[str, str] = {
     "lompo": "LOMPO: variational latent model with a forward ensemble, penalized latent rollouts, latent SAC",
+    "lmbrl": "latent model-based RL (MBPO-style latent rollouts): LOMPO without the uncertainty penalty",
+    "offline_slac": "Offline SLAC: the same latent model, SAC on inferred real transitions only",
+    "cql": "CQL(H) from stacked frames: conservative SAC with a DrQ-style encoder",
+    "bc": "behavior cloning from stacked frames",
 }
 
 

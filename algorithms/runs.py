@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from lompo_bench.data import to_torch
 from lompo_bench.errors import UserError
 from lompo_bench.provenance import code_permalink
 
@@ -46,6 +47,13 @@ class NoProgress:
 
     def finish(self) -> None:
         pass
+
+
+def pick_profile(algo: str, profiles: dict[str, Any], profile: str, **overrides: Any) -> Any:
+    """An algorithm's config for `profile` (smoke / cpu / paper), with `overrides` applied; one line if unknown."""
+    if profile not in profiles:
+        raise UserError(f"unknown profile {profile!r} for {algo}: choose from {', '.join(profiles)}")
+    return dataclasses.replace(profiles[profile], **overrides)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -99,6 +107,49 @@ def save_config(folder: Path, config: Any, **context: Any) -> dict[str, Any]:
     folder.mkdir(parents=True, exist_ok=True)
     write_json(path, record)
     return record
+
+
+def start_run(
+    folder: Path,
+    config: Any,
+    *,
+    algo: str,
+    dataset_id: str,
+    task: str,
+    seed: int,
+    device: Any,
+    cache: Any,
+    **extra: Any,
+) -> dict[str, Any]:
+    """Save (or check, on a rerun) the run's resolved config with what it trains on and where."""
+    return save_config(
+        folder,
+        config,
+        algo=algo,
+        dataset_id=dataset_id,
+        task=task,
+        seed=seed,
+        device=str(device),
+        action_dim=int(cache.actions.shape[1]),
+        proprio_dim=int(cache.proprio.shape[1]),
+        code_version=code_permalink(),
+        **extra,
+    )
+
+
+def load_finished(folder: Path, device: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A finished run's saved config record and last checkpoint (for `evaluate`)."""
+    state = load_checkpoint(folder / "checkpoint.pt", device)
+    if state is None or not (folder / "config.json").exists():
+        raise UserError(f"{folder} holds no trained run; train first")
+    return json.loads((folder / "config.json").read_text()), state
+
+
+def set_proprio_stats(encoder: Any, cache: Any) -> None:
+    """Give the encoder the dataset's proprio mean and std (stored in its buffers, so checkpoints carry them)."""
+    if cache.proprio.shape[1]:
+        encoder.proprio_mean.copy_(torch.as_tensor(cache.proprio.mean(0)))
+        encoder.proprio_std.copy_(torch.as_tensor(cache.proprio.std(0) + 1e-3))  # constant joints: no zero division
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
@@ -206,3 +257,157 @@ def result_record(
         "code_version": code_permalink(),
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+
+
+def evaluation_seed(seed: int) -> int:
+    """Evaluation episodes start from seeds apart from the dataset's (generation uses small seeds)."""
+    return 10_000 * (seed + 1)
+
+
+class RunState:
+    """A run's bookkeeping that checkpoints carry: phase, counters, loss and evaluation history, seconds spent."""
+
+    def __init__(self, folder: Path, **counters: Any):
+        self.folder = folder
+        self.data: dict[str, Any] = {"phase": "train", **counters, "history": [], "evaluations": [], "seconds": 0.0}
+        self._started = time.perf_counter()
+
+    def restore(self, data: dict[str, Any]) -> None:
+        self.data = data
+        self._started = time.perf_counter() - data["seconds"]
+
+    def log(self, phase: str, step: int, values: dict[str, float]) -> None:
+        self.data["history"].append({"phase": phase, "step": step, **values})
+
+    def save(self, training: dict[str, Any], sampler_state: dict[str, Any]) -> None:
+        self.data["seconds"] = time.perf_counter() - self._started
+        state = {"training": training, "sampler": sampler_state, "rng": rng_state(), "progress": self.data}
+        save_checkpoint(self.folder / "checkpoint.pt", state)
+        write_json(self.folder / "metrics.json", {k: self.data[k] for k in ("history", "evaluations")})
+
+    def load(self, device: Any) -> dict[str, Any] | None:
+        """The saved checkpoint (its RNG and bookkeeping already restored), or None for a fresh run."""
+        state = load_checkpoint(self.folder / "checkpoint.pt", device)
+        if state is not None:
+            set_rng_state(state["rng"])
+            self.restore(state["progress"])
+        return state
+
+
+def finish_run(
+    run: RunState,
+    *,
+    algo: str,
+    dataset_id: str,
+    task: str,
+    profile: str,
+    seed: int,
+    policy: EpisodePolicy,
+    episodes: int,
+    save: Callable[[], None],
+    progress: Progress,
+) -> dict[str, Any]:
+    """The final evaluation of a trained policy: the result record, written once (a finished run returns it)."""
+    result_path = run.folder / "result.json"
+    if run.data["phase"] != "done" or not result_path.exists():
+        progress.start("evaluation", episodes)
+        returns = evaluate_policy(policy, task, episodes, evaluation_seed(seed), progress=progress.update)
+        progress.finish()
+        record = result_record(
+            algo=algo,
+            dataset_id=dataset_id,
+            task=task,
+            profile=profile,
+            seed=seed,
+            returns=returns,
+            seconds=run.data["seconds"],
+        )
+        run.data["evaluations"].append({"final": True, "mean_return": record["mean_return"]})
+        run.data["phase"] = "done"
+        save()
+        write_json(result_path, record)
+    return json.loads(result_path.read_text())
+
+
+class FrameStackPolicy:
+    """Acting for the model-free learners: keeps the last `frames` frames (the first one repeated at an episode's
+    start, as `TransitionSampler` stacks them) and maps them, with proprio, to an action."""
+
+    def __init__(self, act_fn: Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor], frames: int, device: Any):
+        self.act_fn, self.frames, self.device = act_fn, frames, device
+        self.stack: list[np.ndarray] = []
+
+    def reset(self) -> None:
+        self.stack = []
+
+    @torch.no_grad()
+    def act(self, observation: dict[str, np.ndarray]) -> np.ndarray:
+        frame = observation["pixels"]
+        self.stack = (self.stack or [frame] * self.frames)[1:] + [frame]
+        pixels = torch.as_tensor(np.stack(self.stack), device=self.device).unsqueeze(0)
+        proprio = observation.get("proprio")
+        if proprio is not None:
+            proprio = torch.as_tensor(proprio, dtype=torch.float32, device=self.device).unsqueeze(0)
+        return self.act_fn(pixels, proprio)[0].cpu().numpy()
+
+
+def train_model_free(
+    agent: Any,
+    sampler: Any,
+    *,
+    algo: str,
+    stage: str,
+    config: Any,
+    dataset_id: str,
+    task: str,
+    profile: str,
+    seed: int,
+    folder: Path,
+    device: Any,
+    progress: Progress | None,
+) -> dict[str, Any]:
+    """The schedule of the single-phase learners (BC, CQL): `config.steps` calls of `agent.update(batch)` with the
+    loss history, evaluations every `config.eval_every` steps, checkpoints every `config.checkpoint_every` (a
+    killed run continues from the last one), then the final evaluation. `agent` exposes update,
+    training_state, load_training_state and policy_for_task; `sampler` get_state / set_state."""
+    progress = progress or NoProgress()
+    run = RunState(folder, step=0)
+    state = run.load(device)
+    if state is not None:
+        agent.load_training_state(state["training"])
+        sampler.set_state(state["sampler"])
+
+    def checkpoint() -> None:
+        run.save(agent.training_state(), sampler.get_state())
+
+    if run.data["phase"] == "train":
+        progress.start(stage, config.steps)
+        while run.data["step"] < config.steps:
+            losses = agent.update(to_torch(sampler.sample(), device))
+            run.data["step"] += 1
+            step = run.data["step"]
+            if step % config.log_every == 0 or step == 1:
+                run.log("train", step, losses)
+            progress.update(step, " ".join(f"{k} {v:.3g}" for k, v in list(losses.items())[:2]))
+            if step % config.eval_every == 0 and step < config.steps:
+                returns = evaluate_policy(
+                    agent.policy_for_task(device), task, config.eval_episodes, evaluation_seed(seed)
+                )
+                run.data["evaluations"].append({"step": step, "mean_return": float(np.mean(returns))})
+            if step % config.checkpoint_every == 0:
+                checkpoint()
+        progress.finish()
+        run.data["phase"] = "evaluate"
+        checkpoint()
+    return finish_run(
+        run,
+        algo=algo,
+        dataset_id=dataset_id,
+        task=task,
+        profile=profile,
+        seed=seed,
+        policy=agent.policy_for_task(device),
+        episodes=config.eval_episodes,
+        save=checkpoint,
+        progress=progress,
+    )

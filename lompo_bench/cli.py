@@ -111,9 +111,11 @@ def demo(
     task: Annotated[list[str] | None, typer.Option(help="Task to include (repeatable); default: all.")] = None,
     steps: Annotated[int | None, typer.Option(help="Agent steps per task; default: one episode.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the envs and the random policy.")] = 0,
-    dataset: Annotated[bool, typer.Option(help="Also make a smoke Pen expert dataset and sample from it.")] = True,
+    dataset: Annotated[
+        bool, typer.Option(help="Also make a smoke Pen expert dataset, sample it and train LOMPO (smoke) on it.")
+    ] = True,
 ) -> None:
-    """End to end on the built-in default: random rollouts of every task, then a smoke dataset sampled back."""
+    """End to end on the built-in default: random rollouts of every task, a smoke dataset, a smoke LOMPO run."""
     from rich.progress import Progress
 
     from lompo_bench.demo import run_demo
@@ -136,7 +138,7 @@ def demo(
     if dataset:
         from lompo_bench.demo import run_dataset_demo
 
-        with console.status("smoke dataset: SAC from state, rendering, Minari, sampler"):
+        with console.status("smoke dataset (SAC from state, rendering, Minari, sampler), then LOMPO (smoke)"):
             console.print(run_dataset_demo(out, seed=seed).line(), soft_wrap=True)
 
 

@@ -127,17 +127,22 @@ class DemoDataset:
     transitions: int
     expert_return: float
     batch_shape: tuple[int, ...]  # pixels of one SequenceSampler batch read back from the dataset
+    lompo_return: float  # LOMPO (smoke profile) trained on the dataset, evaluated in the task
+    run_dir: str
     seconds: float
 
     def line(self) -> str:
         return (
             f"dataset {self.dataset_id}: {self.transitions} transitions (smoke SAC expert return "
-            f"{self.expert_return:.1f}), sampled a batch of pixels {self.batch_shape} in {self.seconds:.0f} s"
+            f"{self.expert_return:.1f}), sampled a batch of pixels {self.batch_shape}; LOMPO (smoke) trained on it "
+            f"returns {self.lompo_return:.1f}, run in {self.run_dir}; {self.seconds:.0f} s"
         )
 
 
 def run_dataset_demo(out_dir: Path, *, task: str = "adroit_pen", seed: int = 0) -> DemoDataset:
-    """Smoke-profile generation of one expert dataset, then a batch through the cache and the sampler."""
+    """Smoke-profile generation of one expert dataset, a batch through the cache and the sampler, and a smoke
+    LOMPO run on it (train, evaluate, result record): every layer once, in seconds."""
+    from algorithms.jobs import train
     from dataset_gen.pipeline import generate
     from lompo_bench.data import SequenceSampler, open_cache
 
@@ -146,6 +151,14 @@ def run_dataset_demo(out_dir: Path, *, task: str = "adroit_pen", seed: int = 0) 
     ((dataset_id, info),) = report.datasets.items()
     spec = get_task_spec(task)
     batch = SequenceSampler(open_cache(dataset_id), batch_size=4, seq_len=spec.episode_length, seed=seed).sample()
+    record = train("lompo", dataset_id, profile="smoke", seed=seed, out=out_dir / "runs")
+    run = out_dir / "runs" / "lompo" / dataset_id / f"smoke-seed{seed}"
     return DemoDataset(
-        dataset_id, info["transitions"], report.expert_return, batch["pixels"].shape, time.perf_counter() - start
+        dataset_id,
+        info["transitions"],
+        report.expert_return,
+        batch["pixels"].shape,
+        record["mean_return"],
+        str(run),
+        time.perf_counter() - start,
     )

@@ -16,8 +16,33 @@ def frame_code(episode: int, t: int) -> int:
     return (episode * 37 + t) % 251
 
 
-def write_synthetic_dataset(dataset_id: str, lengths: list[int], task: str = "adroit_pen") -> None:
-    """Episodes of the given lengths in `task`'s layout, contents derived from (episode, t)."""
+def square_position(t: np.ndarray) -> np.ndarray:
+    return (3 * t) % 48
+
+
+def moving_square_frames(n: int, rng: np.random.Generator) -> np.ndarray:
+    """n 64x64 frames: dim noise under a bright square at `square_position(t)`, so a model has something to learn."""
+    image = rng.integers(0, 64, (n, 64, 64, 3), dtype=np.uint8)
+    for t, x in enumerate(square_position(np.arange(n))):
+        image[t, 20:36, x : x + 16] = 220
+    return image
+
+
+def learnable_actions_and_rewards(n: int, action_dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """Actions and rewards of steps 0..n-1 as functions of what frame t shows (the square's position), so a
+    policy can clone them and a model can predict them."""
+    phase = 2 * np.pi * square_position(np.arange(n))[:, None] / 48
+    actions = 0.8 * np.sin(phase + np.arange(action_dim)[None, :])
+    return actions.astype(np.float32), (square_position(np.arange(n)) / 48).astype(np.float32)
+
+
+def write_synthetic_dataset(
+    dataset_id: str, lengths: list[int], task: str = "adroit_pen", learnable: bool = False
+) -> None:
+    """Episodes of the given lengths in `task`'s layout, contents derived from (episode, t): every pixel holds
+    `frame_code(e, t)` and rewards are 1000 e + t; with `learnable` the frames are
+    `moving_square_frames` and actions and rewards functions of them (`learnable_actions_and_rewards`)."""
+    rng = np.random.default_rng(0)
     env = make_task(task)
     spaces = env.observation_space.spaces
     action_dim = env.action_space.shape[0]
@@ -28,12 +53,17 @@ def write_synthetic_dataset(dataset_id: str, lengths: list[int], task: str = "ad
             t_obs = np.arange(n + 1)
             pixels = np.empty((n + 1, *spaces["pixels"].shape), dtype=np.uint8)
             pixels[:] = np.array([frame_code(e, t) for t in t_obs], dtype=np.uint8)[:, None, None, None]
+            actions = np.full((n, action_dim), e / 100, dtype=np.float32)
+            rewards = (1000.0 * e + np.arange(n)).astype(np.float64)
+            if learnable:
+                pixels = moving_square_frames(n + 1, rng)
+                actions, rewards = learnable_actions_and_rewards(n, action_dim)
             episode = Episode(
                 physics=np.zeros((n + 1, 1)),
                 state=np.tile((1000 * e + t_obs)[:, None], (1, spaces["state"].shape[0])).astype(np.float32),
                 proprio=np.tile((1000 * e + t_obs)[:, None], (1, spaces["proprio"].shape[0])).astype(np.float32),
-                actions=np.full((n, action_dim), e / 100, dtype=np.float32),
-                rewards=(1000.0 * e + np.arange(n)).astype(np.float64),
+                actions=actions,
+                rewards=rewards,
                 terminations=np.zeros(n, dtype=bool),
                 truncations=np.arange(n) == n - 1,
                 start_step=0,
@@ -53,21 +83,16 @@ def _spec(task: str):
 
 
 def vd4rl_file(path: Path, lengths: list[int], seed: int) -> None:
-    """Episodes of `lengths` steps back to back, V-D4RL style: step 0 holds a zero action and reward. Each image is
-    noise over a bright square that moves with t, so a model has something to learn."""
+    """Episodes of `lengths` steps back to back, V-D4RL style: step 0 holds a zero action and reward; frames from
+    `moving_square_frames`."""
     rng = np.random.default_rng(seed)
     parts = {k: [] for k in ("image", "action", "reward", "discount", "is_first", "is_last", "is_terminal")}
     for n in lengths:
-        image = rng.integers(0, 64, (n + 1, 64, 64, 3), dtype=np.uint8)
-        for t in range(n + 1):
-            x = (3 * t) % 48
-            image[t, 20:36, x : x + 16] = 220
-        parts["image"].append(image)
-        action = rng.uniform(-1, 1, (n + 1, 6)).astype(np.float32)
-        action[0] = 0
+        parts["image"].append(moving_square_frames(n + 1, rng))
+        action, reward = learnable_actions_and_rewards(n + 1, 6)  # action[t] is taken at frame t - 1, as V-D4RL
+        action[1:], reward[1:] = action[:-1].copy(), reward[:-1].copy()
+        action[0], reward[0] = 0, 0
         parts["action"].append(action)
-        reward = rng.uniform(0, 1, n + 1).astype(np.float32)
-        reward[0] = 0
         parts["reward"].append(reward)
         parts["discount"].append(np.ones(n + 1, np.float32))
         parts["is_first"].append(np.arange(n + 1) == 0)

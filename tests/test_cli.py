@@ -69,7 +69,7 @@ def test_unknown_flag_exits_2() -> None:
     assert result.exit_code == 2
 
 
-def test_demo_writes_sheets_and_summary_and_samples_a_smoke_dataset(tmp_path: Path, monkeypatch) -> None:
+def test_demo_writes_sheets_and_summary_samples_a_smoke_dataset_and_trains_on_it(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
     result = runner.invoke(app, ["demo", "--out", str(tmp_path), "--task", "walker", "--task", "door", "--steps", "12"])
     assert result.exit_code == 0, result.output
@@ -82,6 +82,9 @@ def test_demo_writes_sheets_and_summary_and_samples_a_smoke_dataset(tmp_path: Pa
     assert "dataset lompo/adroit_pen/expert-smoke-v0: 50 transitions" in result.output
     assert "(4, 50, 64, 64, 3)" in result.output
     assert (tmp_path / "minari" / "lompo" / "adroit_pen" / "expert-smoke-v0" / "lompo_cache").is_dir()
+    assert "LOMPO (smoke) trained on it returns" in result.output
+    run = tmp_path / "runs" / "lompo" / "lompo" / "adroit_pen" / "expert-smoke-v0" / "smoke-seed0"
+    assert json.loads((run / "result.json").read_text())["algo"] == "lompo"
 
 
 def test_demo_unknown_task_exits_2(tmp_path: Path) -> None:

@@ -1,0 +1,143 @@
+"""BC from pixels, the paper's first comparison: "direct behavior cloning from raw image observations".
+
+A conv encoder (Appendix C's, per task) over a stack of the last `frames` frames (and proprio where the task has
+it), DrQ's trunk and a 3-layer MLP regress the dataset's actions (mean squared error on the tanh output). The paper
+gives no BC details; ours is V-D4RL's pixel BC in shape: frame stacking, random-shift augmentation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from algorithms import runs
+from algorithms.nets import ConvEncoder, mlp, scaled_conv_channels
+from lompo_bench.data import TransitionSampler, open_cache
+from lompo_bench.data.cache import DatasetCache
+
+NAME = "bc"
+
+
+@dataclass(frozen=True)
+class BCConfig:
+    conv_channels: tuple[int, ...] | None = None  # None: Appendix C's encoder for the task
+    conv_scale: float = 1.0  # multiplies the paper's channels when conv_channels is None
+    frames: int = 3  # frame stack: one frame shows no velocity (DrQ, V-D4RL)
+    trunk: int = 50  # DrQ's projection of the conv features (Linear, LayerNorm, tanh)
+    hidden: int = 256  # 3-layer policy MLP, as the paper's actor (Appendix C)
+    steps: int = 100_000  # ours; V-D4RL trains its BC for 100K updates
+    batch: int = 256
+    lr: float = 3e-4
+    augment: bool = True  # random shift by up to 4 px
+    eval_every: int = 10_000
+    eval_episodes: int = 10
+    checkpoint_every: int = 2_000
+    log_every: int = 100
+
+
+PROFILES = {
+    "paper": BCConfig(),
+    "cpu": BCConfig(conv_scale=0.5, steps=6_000, batch=64, eval_every=2_000, eval_episodes=5, checkpoint_every=500),
+    "smoke": BCConfig(
+        conv_scale=0.125,
+        trunk=8,
+        hidden=16,
+        steps=100,
+        batch=16,
+        eval_every=50,
+        eval_episodes=1,
+        checkpoint_every=25,
+        log_every=5,
+    ),
+}
+
+
+def make_config(profile: str, **overrides: Any) -> BCConfig:
+    return runs.pick_profile(NAME, PROFILES, profile, **overrides)
+
+
+class BehaviorCloning(nn.Module):
+    def __init__(self, config: BCConfig, action_dim: int, proprio_dim: int):
+        super().__init__()
+        self.config = config
+        self.encoder = ConvEncoder(config.conv_channels, proprio_dim, frames=config.frames)
+        self.trunk = nn.Sequential(nn.Linear(self.encoder.out_dim, config.trunk), nn.LayerNorm(config.trunk), nn.Tanh())
+        self.policy = mlp(config.trunk, config.hidden, action_dim, 3)
+        self.optimizer = torch.optim.Adam(self.parameters(), lr=config.lr)
+
+    def forward(self, pixels: torch.Tensor, proprio: torch.Tensor | None, augment: bool = False) -> torch.Tensor:
+        features = self.trunk(self.encoder(pixels, proprio if self.encoder.proprio_dim else None, augment))
+        return torch.tanh(self.policy(features))
+
+    def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        predicted = self(batch["pixels"], batch["proprio"], augment=self.config.augment)
+        loss = (predicted - batch["actions"]).pow(2).sum(-1).mean()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return {"bc_loss": loss.item()}
+
+    def policy_for_task(self, device: torch.device) -> runs.FrameStackPolicy:
+        return runs.FrameStackPolicy(lambda pixels, proprio: self(pixels, proprio), self.config.frames, device)
+
+    def training_state(self) -> dict[str, Any]:
+        return {"modules": self.state_dict(), "optimizer": self.optimizer.state_dict()}
+
+    def load_training_state(self, state: dict[str, Any]) -> None:
+        self.load_state_dict(state["modules"])
+        self.optimizer.load_state_dict(state["optimizer"])
+
+
+def build(config: BCConfig, cache: DatasetCache, device: torch.device) -> BehaviorCloning:
+    agent = BehaviorCloning(config, cache.actions.shape[1], cache.proprio.shape[1])
+    runs.set_proprio_stats(agent.encoder, cache)
+    return agent.to(device)
+
+
+def load_policy(folder: Path, device: torch.device) -> runs.FrameStackPolicy:
+    record, state = runs.load_finished(folder, device)
+    config = BCConfig(**{**record["config"], "conv_channels": tuple(record["config"]["conv_channels"])})
+    agent = BehaviorCloning(config, record["action_dim"], record["proprio_dim"]).to(device)
+    agent.load_training_state(state["training"])
+    return agent.policy_for_task(device)
+
+
+def train(
+    dataset_id: str,
+    task: str,
+    profile: str,
+    config: BCConfig,
+    folder: Path,
+    seed: int,
+    device: torch.device,
+    progress: runs.Progress | None = None,
+) -> dict[str, Any]:
+    """Behavior cloning on `dataset_id`, resuming from `folder`'s checkpoint; returns the result record."""
+    cache = open_cache(dataset_id)
+    # The saved config is the one that ran: the task's encoder channels filled in.
+    config = dataclasses.replace(
+        config, conv_channels=scaled_conv_channels(config.conv_channels, config.conv_scale, task)
+    )
+    runs.start_run(folder, config, algo=NAME, dataset_id=dataset_id, task=task, seed=seed, device=device, cache=cache)
+    torch.manual_seed(seed)
+    agent = build(config, cache, device)
+    sampler = TransitionSampler(cache, config.batch, frame_stack=config.frames, seed=seed)
+    return runs.train_model_free(
+        agent,
+        sampler,
+        algo=NAME,
+        stage="behavior cloning",
+        config=config,
+        dataset_id=dataset_id,
+        task=task,
+        profile=profile,
+        seed=seed,
+        folder=folder,
+        device=device,
+        progress=progress,
+    )
