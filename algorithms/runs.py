@@ -243,6 +243,10 @@ def result_record(
         "dataset_id": dataset_id,
         "task": task,
         "kind": metadata.get("lompo_kind"),
+        "dataset_profile": metadata.get("lompo_profile"),  # smoke / cpu / paper for generated datasets
+        "dataset_source": metadata.get("lompo_source", "lompo-bench"),  # "vd4rl" for imports
+        "ablation_factor": metadata.get("lompo_ablation_factor"),  # Appendix B's D'Claw sub-sampling, else None
+        "dataset_transitions": metadata.get("total_steps"),
         "profile": profile,
         "seed": seed,
         "episodes": len(returns),

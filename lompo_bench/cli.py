@@ -370,6 +370,7 @@ _PROFILE = Annotated[str, typer.Option(help="smoke (seconds), cpu (< 1 h on 2 co
 _SEED = Annotated[int, typer.Option(help="Seed of the run (network init, batches, evaluation).")]
 _DEVICE = Annotated[str, typer.Option(help="auto (the GPU when there is one), cpu or cuda[:N].")]
 _RUNS = Annotated[Path | None, typer.Option("--out", help="Runs folder; default: $LOMPO_BENCH_HOME/runs.")]
+_RUNS_IN = Annotated[Path | None, typer.Option("--runs", help="Runs folder; default: $LOMPO_BENCH_HOME/runs.")]
 
 
 def _print_result(record: dict[str, Any]) -> None:
@@ -419,6 +420,61 @@ def evaluate(
             algo, dataset, profile=profile, seed=seed, episodes=episodes, device=device, out=out, progress=bars
         )
     _print_result(record)
+
+
+@app.command()
+def report(
+    runs: _RUNS_IN = None,
+    profile: Annotated[str, typer.Option(help="The algorithms' profile to tabulate: smoke, cpu or paper.")] = "cpu",
+    data_profile: Annotated[str | None, typer.Option(help="The datasets' profile (default: --profile).")] = None,
+    out: Annotated[Path, typer.Option("--to", help="Folder for scores.json and the tables.")] = Path("leaderboard_out"),
+) -> None:
+    """Rebuild the paper's Table I (ours beside the paper's numbers) and the ablation from finished runs."""
+    from algorithms.runs import runs_root
+    from leaderboard.report import build_report
+
+    result = build_report(runs or runs_root(), out, profile=profile, dataset_profile=data_profile)
+    console.print(result.table_one, soft_wrap=True, markup=False)
+    console.print(f"{result.runs} runs in {result.cells} cells; written: {', '.join(map(str, result.files))}")
+
+
+@app.command()
+def reproduce(
+    profile: _PROFILE = "cpu",
+    env: Annotated[
+        list[str] | None, typer.Option("--env", help="Task (repeatable); default: the paper's four.")
+    ] = None,
+    algo: Annotated[list[str] | None, typer.Option("--algo", help="Algorithm (repeatable); default: all five.")] = None,
+    seeds: Annotated[int, typer.Option(help="Training seeds per (algorithm, dataset).")] = 1,
+    ablation: Annotated[bool, typer.Option(help="Also Appendix B's D'Claw dataset-size ablation.")] = False,
+    plan_only: Annotated[bool, typer.Option("--plan", help="Only list the jobs and which are done.")] = False,
+    device: _DEVICE = "auto",
+    runs: _RUNS_IN = None,
+    out: Annotated[Path, typer.Option("--to", help="Folder for scores.json and the tables.")] = Path("leaderboard_out"),
+) -> None:
+    """Generate the datasets, train every algorithm on them and rebuild Table I: every job resumes, done ones are
+    skipped, so rerun the same command after an interruption."""
+    from algorithms.runs import runs_root
+    from leaderboard.report import build_report
+    from leaderboard.reproduce import execute, plan
+
+    jobs = plan(profile, tasks=env, algos=algo, seeds=seeds, ablation=ablation)
+    root = runs or runs_root()
+    if plan_only:
+        for index, job in enumerate(jobs):
+            status = "done" if job.done(root) else "todo"
+            console.print(f"{index + 1:>3}. [{status}] {job.describe()}", markup=False, soft_wrap=True)
+        return
+
+    def announce(index: int, job: Any, status: str) -> None:
+        verb = "done already:" if status == "skip" else "running:"
+        console.print(f"[{index + 1}/{len(jobs)}] {verb} {job.describe()}", soft_wrap=True, markup=False)
+
+    with _stage_progress() as bars:
+        ran = execute(jobs, runs, progress=bars, on_job=announce, device=device)
+    result = build_report(root, out, profile=profile)
+    console.print(result.table_one, soft_wrap=True, markup=False)
+    console.print(f"{ran} jobs run, {len(jobs) - ran} were done; tables in {out}", soft_wrap=True)
 
 
 def main() -> None:

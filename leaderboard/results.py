@@ -1,0 +1,106 @@
+"""Stage two of the leaderboard: raw per-seed result records (each run's `result.json`) -> one versioned score file.
+
+Reads plain JSON only (no torch). A score cell is one algorithm (at one profile) on one dataset, over its seeds:
+the normalized scores (D4RL's, from the references the record carries), their mean and standard deviation, and
+whether any reference behind them is provisional.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lompo_bench.errors import UserError
+
+SCORES_FORMAT = 1
+RECORD_FORMAT = 1
+
+
+@dataclass
+class ScoreCell:
+    algo: str
+    profile: str  # the algorithm's profile
+    dataset_id: str
+    task: str
+    kind: str | None
+    dataset_profile: str | None
+    dataset_source: str
+    ablation_factor: int | None
+    dataset_transitions: int | None
+    seeds: list[int] = field(default_factory=list)
+    returns: list[float] = field(default_factory=list)  # mean return per seed
+    scores: list[float] = field(default_factory=list)  # normalized score per seed (empty without references)
+    provisional: bool = False
+
+    @property
+    def mean(self) -> float | None:
+        return float(np.mean(self.scores)) if self.scores else None
+
+    @property
+    def std(self) -> float | None:
+        return float(np.std(self.scores)) if self.scores else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "mean": self.mean, "std": self.std}
+
+
+def read_records(runs_root: Path) -> list[dict[str, Any]]:
+    """Every finished run's result record under `runs_root` (`<algo>/<dataset id>/<profile>-seed<n>/result.json`).
+    A record that is not valid JSON or of another format is a one-line error naming the file."""
+    if not runs_root.is_dir():
+        raise UserError(f"no runs folder at {runs_root}; train something first (lompo-bench train ...)")
+    records = []
+    for path in sorted(runs_root.rglob("result.json")):
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError) as error:
+            raise UserError(f"cannot read result record {path}: {error}") from None
+        if record.get("format") != RECORD_FORMAT:
+            raise UserError(f"{path} is a result record of format {record.get('format')}, not {RECORD_FORMAT}")
+        records.append(record)
+    return records
+
+
+def aggregate(records: list[dict[str, Any]]) -> list[ScoreCell]:
+    """One cell per (algorithm, profile, dataset), seeds gathered, in a stable order."""
+    cells: dict[tuple[str, str, str], ScoreCell] = {}
+    for record in sorted(records, key=lambda r: (r["algo"], r["profile"], r["dataset_id"], r["seed"])):
+        key = (record["algo"], record["profile"], record["dataset_id"])
+        cell = cells.get(key)
+        if cell is None:
+            cell = cells[key] = ScoreCell(
+                algo=record["algo"],
+                profile=record["profile"],
+                dataset_id=record["dataset_id"],
+                task=record["task"],
+                kind=record.get("kind"),
+                dataset_profile=record.get("dataset_profile"),
+                dataset_source=record.get("dataset_source", "lompo-bench"),
+                ablation_factor=record.get("ablation_factor"),
+                dataset_transitions=record.get("dataset_transitions"),
+            )
+        cell.seeds.append(record["seed"])
+        cell.returns.append(record["mean_return"])
+        if record.get("normalized_score") is not None:
+            cell.scores.append(record["normalized_score"])
+        cell.provisional = cell.provisional or bool(record.get("reference_provisional"))
+    return list(cells.values())
+
+
+def write_scores(cells: list[ScoreCell], path: Path, runs_root: Path) -> None:
+    """The versioned score file: what tables and plots are built from."""
+    data = {
+        "format": SCORES_FORMAT,
+        "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "runs_root": str(runs_root),
+        "cells": [cell.to_dict() for cell in cells],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    tmp.replace(path)

@@ -1,0 +1,166 @@
+"""The leaderboard: paper numbers, result records -> score file -> Table I and the ablation, the reproduce plan,
+and one smoke reproduction end to end through the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from leaderboard.paper import ALGORITHMS, TABLE_I
+from leaderboard.report import build_report
+from leaderboard.reproduce import plan
+from leaderboard.results import aggregate, read_records
+from leaderboard.tables import ablation_markdown, table_one_markdown, table_one_rows
+from lompo_bench.cli import app
+from lompo_bench.errors import UserError
+
+
+def _record(root: Path, algo: str, dataset_id: str, seed: int, score: float | None, **extra) -> None:
+    task, kind = dataset_id.split("/")[1], dataset_id.split("/")[2].split("-cpu")[0]
+    record = {
+        "format": 1,
+        "algo": algo,
+        "dataset_id": dataset_id,
+        "task": task,
+        "kind": kind,
+        "dataset_profile": "cpu",
+        "dataset_source": "lompo-bench",
+        "ablation_factor": None,
+        "dataset_transitions": 20000,
+        "profile": "cpu",
+        "seed": seed,
+        "mean_return": 10.0 * (seed + 1),
+        "normalized_score": score,
+        "reference_provisional": True,
+        **extra,
+    }
+    folder = root / algo / dataset_id / f"cpu-seed{seed}"
+    folder.mkdir(parents=True)
+    (folder / "result.json").write_text(json.dumps(record))
+
+
+def test_table_one_holds_the_papers_numbers() -> None:
+    assert len(TABLE_I) == 11  # Door Open has no medium-replay row
+    assert all(set(row) == set(ALGORITHMS) for row in TABLE_I.values())
+    assert TABLE_I[("walker_walk", "medium-expert")]["lompo"] == 91.7
+    assert TABLE_I[("dclaw_screw", "medium-expert")]["lompo"] == 100.4
+    assert TABLE_I[("adroit_pen", "medium-replay")]["bc"] == 46.7
+    assert TABLE_I[("door_open", "expert")] == {"lompo": 0.0, "lmbrl": 0.0, "offline_slac": 0.0, "cql": 0.0, "bc": 97.4}
+
+
+def test_records_aggregate_over_seeds_into_table_one_beside_the_paper(tmp_path: Path) -> None:
+    _record(tmp_path, "lompo", "lompo/walker_walk/medium-expert-cpu-v0", 0, 60.0)
+    _record(tmp_path, "lompo", "lompo/walker_walk/medium-expert-cpu-v0", 1, 70.0)
+    _record(tmp_path, "bc", "lompo/door_open/expert-cpu-v0", 0, None)  # no expert reference
+    _record(tmp_path, "cql", "vd4rl/walker_walk/expert-v0", 0, 5.0, dataset_source="vd4rl", dataset_profile=None)
+    cells = aggregate(read_records(tmp_path))
+    assert len(cells) == 3
+    lompo = next(c for c in cells if c.algo == "lompo")
+    assert lompo.seeds == [0, 1] and lompo.mean == pytest.approx(65.0) and lompo.std == pytest.approx(5.0)
+    table = table_one_markdown(cells, "cpu", "cpu")
+    assert "| Walker Walk | medium-expert | 65.0 ± 5.0† / 91.7 | - / 76.3 |" in table
+    assert "| Door Open | expert | - / 0.0 | - / 0.0 | - / 0.0 | - / 0.0 | R 10.0 / 97.4 |" in table
+    assert "5.0" not in table.split("\n")[4]  # the imported V-D4RL run is not a Table I cell
+    rows = table_one_rows(cells, "cpu", "cpu")
+    assert rows[1]["lompo_seeds"] == "2" and rows[1]["lompo_paper"] == "91.7"
+    assert "| Walker Walk | medium-expert | - / 91.7" in table_one_markdown(cells, "paper", "paper")
+
+
+def test_ablation_table_orders_dataset_sizes(tmp_path: Path) -> None:
+    for factor, score, size in ((1, 80.0, 60000), (5, 70.0, 12000), (25, 40.0, 2400)):
+        name = "medium-expert-ablation" if factor == 1 else f"medium-expert-ablation-div{factor}"
+        _record(
+            tmp_path, "lompo", f"lompo/dclaw_screw/{name}-cpu-v0", 0, score,
+            ablation_factor=factor, dataset_transitions=size, kind="medium-expert",
+        )  # fmt: skip
+    cells = aggregate(read_records(tmp_path))
+    table = ablation_markdown(cells, "cpu", "cpu")
+    assert "| Algorithm | full (60000 transitions) | 1/5 (12000 transitions) | 1/25 (2400 transitions) |" in table
+    assert "| LOMPO | 80.0† | 70.0† | 40.0† |" in table
+    assert "- / 100.4" in table_one_markdown(cells, "cpu", "cpu")  # ablation runs stay out of Table I
+
+
+def test_report_writes_the_score_file_and_tables_and_refuses_bad_input(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    _record(runs, "lompo", "lompo/adroit_pen/expert-cpu-v0", 0, 12.5)
+    report = build_report(runs, tmp_path / "out", profile="cpu")
+    assert report.runs == 1 and report.cells == 1
+    scores = json.loads((tmp_path / "out" / "scores.json").read_text())
+    assert scores["format"] == 1 and scores["cells"][0]["mean"] == 12.5
+    assert "12.5† / 96.1" in (tmp_path / "out" / "table_one.md").read_text()
+    assert "lompo_paper" in (tmp_path / "out" / "table_one.csv").read_text().splitlines()[0]
+    with pytest.raises(UserError, match="--profile"):
+        build_report(runs, tmp_path / "out", profile="huge")
+    with pytest.raises(UserError, match="no runs folder"):
+        build_report(tmp_path / "nothing", tmp_path / "out")
+    (runs / "lompo" / "lompo/adroit_pen/expert-cpu-v0" / "cpu-seed0" / "result.json").write_text("{broken")
+    with pytest.raises(UserError, match="cannot read result record"):
+        build_report(runs, tmp_path / "out")
+
+
+def test_building_tables_needs_no_torch() -> None:
+    code = "import sys, leaderboard.report, leaderboard.tables, leaderboard.results; print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
+
+
+def test_reproduce_plan_covers_table_one_in_order() -> None:
+    jobs = plan("cpu", seeds=2)
+    generates = [j for j in jobs if j.action == "generate"]
+    trains = [j for j in jobs if j.action == "train"]
+    assert [j.task for j in generates] == ["walker_walk", "dclaw_screw", "adroit_pen", "door_open"]
+    assert len(trains) == 11 * 5 * 2
+    assert generates[3].kinds == ("medium-expert", "expert")  # no Door medium-replay in the paper
+    # Every training comes after the generation of its dataset.
+    made = set()
+    for job in jobs:
+        if job.action == "train":
+            assert job.dataset_ids[0] in made
+        made.update(job.dataset_ids if job.action != "train" else ())
+    ablation = plan("paper", tasks=["dclaw"], algos=["lompo"], ablation=True)
+    assert ablation[-1].dataset_ids == ("lompo/dclaw_screw/medium-expert-ablation-div25-v0",)
+    with pytest.raises(UserError, match="unknown algorithm"):
+        plan("cpu", algos=["nope"])
+    with pytest.raises(UserError, match="--seeds"):
+        plan("cpu", seeds=0)
+
+
+runner = CliRunner()
+
+
+def test_reproduce_smoke_runs_the_jobs_then_skips_them_and_reports(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    monkeypatch.setenv("LOMPO_BENCH_HOME", str(tmp_path / "home"))
+    args = ["reproduce", "--profile", "smoke", "--env", "pen", "--algo", "bc", "--to", str(tmp_path / "lb")]
+    result = runner.invoke(app, [*args, "--plan"])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("[todo]") == 4  # generate + 3 trainings
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "4 jobs run, 0 were done" in result.output
+    pen_rows = [line for line in result.output.splitlines() if line.startswith("| Adroit Pen")]
+    assert len(pen_rows) == 3 and all("- / " not in row.split("|")[7] for row in pen_rows)  # BC filled in
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0 and "0 jobs run, 4 were done" in result.output
+    result = runner.invoke(app, ["report", "--profile", "smoke", "--to", str(tmp_path / "lb2")])
+    assert result.exit_code == 0 and (tmp_path / "lb2" / "table_one.md").exists()
+
+
+def test_report_and_reproduce_bad_input_exit_2(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("LOMPO_BENCH_HOME", str(tmp_path / "home"))
+    for command in (
+        ["report"],  # no runs yet
+        ["report", "--profile", "giant", "--runs", str(tmp_path)],
+        ["reproduce", "--env", "nope", "--plan"],
+        ["reproduce", "--algo", "nope", "--plan"],
+        ["reproduce", "--seeds", "0", "--plan"],
+    ):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 2, (command, result.output)
+        assert "Traceback" not in result.output
+        assert len([line for line in result.output.splitlines() if line.strip()]) == 1, (command, result.output)
