@@ -23,30 +23,10 @@ import torch
 
 from lompo_bench.data import to_torch
 from lompo_bench.errors import UserError
+from lompo_bench.progress import NoProgress, Progress
 from lompo_bench.provenance import code_permalink
 
 CHECKPOINT_VERSION = 1
-
-
-class Progress(Protocol):
-    """Stage progress, as the CLI's bars implement it (the same protocol as dataset generation's)."""
-
-    def start(self, stage: str, total: int) -> None: ...
-
-    def update(self, completed: int, message: str = "") -> None: ...
-
-    def finish(self) -> None: ...
-
-
-class NoProgress:
-    def start(self, stage: str, total: int) -> None:
-        pass
-
-    def update(self, completed: int, message: str = "") -> None:
-        pass
-
-    def finish(self) -> None:
-        pass
 
 
 def pick_profile(algo: str, profiles: dict[str, Any], profile: str, **overrides: Any) -> Any:

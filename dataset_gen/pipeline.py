@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -43,27 +43,9 @@ from dataset_gen.recording import Episode, EpisodeRef, EpisodeStore
 from dataset_gen.render import plan_units, read_unit_frames, render_units
 from dataset_gen.splits import SPLIT_RULE, medium_point, split_training_episodes, subsample, trim_to_size
 from lompo_bench.errors import UserError
+from lompo_bench.progress import NoProgress, Progress
 from lompo_bench.provenance import code_permalink
 from lompo_bench.tasks import get_task_spec, make_task
-
-
-class Progress(Protocol):
-    """How the pipeline reports: one bar per stage (the CLI draws them with rich; tests pass nothing)."""
-
-    def start(self, stage: str, total: int) -> None: ...
-    def update(self, completed: int, message: str = "") -> None: ...
-    def finish(self) -> None: ...
-
-
-class _Silent:
-    def start(self, stage: str, total: int) -> None:
-        pass
-
-    def update(self, completed: int, message: str = "") -> None:
-        pass
-
-    def finish(self) -> None:
-        pass
 
 
 def default_workdir_root() -> Path:
@@ -262,7 +244,7 @@ def generate(
     config = generation_config(task, profile)
     kinds = resolve_kinds(kinds)
     workers = resolve_workers(workers)
-    run = _Run(config, seed, out or default_workdir_root(), progress or _Silent())
+    run = _Run(config, seed, out or default_workdir_root(), progress or NoProgress())
     summary = run.train()
     chosen, info = _split(run, summary, kinds)
     report = GenerationReport(run.spec.name, profile, seed, summary["expert_return"])
@@ -300,7 +282,7 @@ def generate_ablation(
     config = generation_config("dclaw", profile)
     workers = resolve_workers(workers)
     root = out or default_workdir_root()
-    runs = [_Run(config, seed + i, root, progress or _Silent()) for i in range(ABLATION_RUNS)]
+    runs = [_Run(config, seed + i, root, progress or NoProgress()) for i in range(ABLATION_RUNS)]
     pool: list[EpisodeRef] = []
     folders: dict[str, Path] = {}
     expert_returns = []
