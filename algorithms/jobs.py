@@ -70,6 +70,7 @@ def evaluate(
         seed=seed,
         returns=returns,
         seconds=json.loads((folder / "result.json").read_text())["train_seconds"],
+        code_version=context["code_version"],
     )
     runs.write_json(folder / "evaluation.json", record)
     return record

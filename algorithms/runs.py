@@ -205,7 +205,15 @@ def normalized_score(value: float, ref_min: float, ref_max: float | None) -> flo
 
 
 def result_record(
-    *, algo: str, dataset_id: str, task: str, profile: str, seed: int, returns: list[float], seconds: float
+    *,
+    algo: str,
+    dataset_id: str,
+    task: str,
+    profile: str,
+    seed: int,
+    returns: list[float],
+    seconds: float,
+    code_version: str,
 ) -> dict[str, Any]:
     """The result of one run as the leaderboard reads it; references from the dataset's metadata."""
     from lompo_bench.data.store import read_metadata
@@ -238,7 +246,8 @@ def result_record(
         "ref_max_score": ref_max,
         "reference_provisional": metadata.get("lompo_reference_provisional", spec.ref_provisional),
         "train_seconds": seconds,
-        "code_version": code_permalink(),
+        "code_version": code_version,  # the code the run was trained with (config.json)
+        "evaluation_code_version": code_permalink(),  # the code that ran this evaluation
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 
@@ -305,6 +314,7 @@ def finish_run(
             seed=seed,
             returns=returns,
             seconds=run.data["seconds"],
+            code_version=json.loads((run.folder / "config.json").read_text())["code_version"],
         )
         run.data["evaluations"].append({"final": True, "mean_return": record["mean_return"]})
         run.data["phase"] = "done"

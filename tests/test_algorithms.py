@@ -59,6 +59,7 @@ def test_smoke_training_runs_end_to_end_and_the_model_loss_goes_down(env, algo, 
     assert record["algo"] == algo and record["dataset_id"] == dataset_id and record["episodes"] == 1
     assert np.isfinite(record["mean_return"])
     saved = json.loads((folder / "config.json").read_text())
+    assert record["code_version"] == saved["code_version"]  # the code that trained, recorded at the start
     assert saved["task"] == ("adroit_pen" if dataset_id == PEN_ID else "walker_walk")
     assert len(saved["config"]["conv_channels"]) == (5 if dataset_id == PEN_ID else 4)  # Appendix C per task
     # The latent model's loss (Eq. 8); BC's regression loss; CQL's Bellman error.
