@@ -103,7 +103,7 @@ def load_policy(folder: Path, device: torch.device) -> runs.FrameStackPolicy:
     record, state = runs.load_finished(folder, device)
     config = BCConfig(**{**record["config"], "conv_channels": tuple(record["config"]["conv_channels"])})
     agent = BehaviorCloning(config, record["action_dim"], record["proprio_dim"]).to(device)
-    agent.load_training_state(state["training"])
+    agent.load_state_dict(state["training"]["modules"])
     return agent.policy_for_task(device)
 
 

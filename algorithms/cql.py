@@ -201,7 +201,7 @@ def load_policy(folder: Path, device: torch.device) -> runs.FrameStackPolicy:
     record, state = runs.load_finished(folder, device)
     config = CQLConfig(**{**record["config"], "conv_channels": tuple(record["config"]["conv_channels"])})
     agent = ConservativeSAC(config, record["action_dim"], record["proprio_dim"])
-    agent.to(device).load_training_state(state["training"])
+    agent.to(device).load_state_dict(state["training"]["modules"])
     return agent.policy_for_task(device)
 
 
