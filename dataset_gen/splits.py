@@ -5,13 +5,14 @@ about half the expert level performance; medium-expert: the second half of the r
 reaches medium-level performance; expert: data sampled from the stochastic SAC expert policy."
 
 Our rule (stored in every dataset's metadata as `lompo_split_rule`):
-1. expert level E = mean return of the final SAC policy (deterministic) over at least 10 evaluation episodes;
-   random level R = the task's `ref_min_score` (uniform random policy, 100 episodes).
+1. the expert policy is the better of SAC's final policy and its best-evaluated one (saved at each new best
+   evaluation), both re-evaluated on the same 10+ episodes; expert level E = the expert's mean return there
+   (deterministic actions); random level R = the task's `ref_min_score` (uniform random policy, 100 episodes).
 2. medium threshold M = R + 0.5 (E - R); the medium point is the first evaluation during training whose return
    is >= M (evaluations run every `eval_every` agent steps, at an episode end); if none is, the last one.
 3. medium-replay: training episodes that ended at or before the medium point. medium-expert: training episodes
    that started at or after it (the replay buffer's part after medium level, to the end of training).
-   expert: rollouts of the final policy, sampling its stochastic actions.
+   expert: rollouts of the expert policy, sampling its stochastic actions.
 4. Each kind is trimmed to its size by drawing whole episodes uniformly without replacement (seeded) until the
    size is reached, then restored to recording order. A kind with fewer transitions than its size keeps all.
 """

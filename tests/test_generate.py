@@ -232,3 +232,23 @@ def test_bad_kinds_and_workers_fail_before_any_work(tmp_path) -> None:
         with pytest.raises(UserError):
             generate(TASK, profile="smoke", out=tmp_path, **kwargs)
     assert not (tmp_path / TASK / "smoke-seed0" / "train").exists()
+
+
+def test_the_expert_is_the_better_of_the_final_and_the_best_evaluated_policy(smoke_run) -> None:
+    from stable_baselines3 import SAC
+
+    from dataset_gen.experts import evaluate
+
+    report, _, work, _ = smoke_run
+    train_dir = next(work.rglob("train/done.json")).parent
+    summary = json.loads((train_dir / "done.json").read_text())
+    assert (train_dir / "best.zip").exists()  # saved at the best evaluation during training
+    assert summary["expert_return"] >= summary["final_policy_return"]
+    assert summary["expert_source"] == "final" or summary["expert_source"].startswith("best evaluation (step ")
+    assert report.expert_return == summary["expert_return"]
+    # expert.zip is the chosen policy: re-evaluated on the same episodes it scores the expert return.
+    env = make_task(TASK, pixels=False)
+    episodes = max(10, generation_config(TASK, "smoke").eval_episodes)
+    returns = evaluate(SAC.load(train_dir / "expert.zip", device="cpu"), env, episodes, seed=20_000)
+    env.close()
+    assert float(np.mean(returns)) == pytest.approx(summary["expert_return"])
