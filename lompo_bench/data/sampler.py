@@ -138,13 +138,28 @@ class TransitionSampler(_PixelReader):
         }
 
 
+_COPY_STREAMS: dict[Any, Any] = {}
+
+
 def to_torch(batch: dict[str, np.ndarray], device: Any = "cpu") -> dict[str, Any]:
-    """A sampled batch as torch tensors on `device`. On the CPU the tensors share the batch's memory (no copy);
-    to a GPU the copy is non-blocking, which overlaps with compute when the sampler pinned its buffer."""
+    """A sampled batch as torch tensors on `device`. On the CPU the tensors share the batch's memory (no copy).
+
+    To a GPU the copy runs on a side stream, and returns once the copy (only the copy) is done: the sampler
+    reuses its buffers at the next `sample()`, so the host must not run ahead of the copy, while the GPU's
+    compute on the default stream goes on meanwhile. Pinned buffers make the copy itself faster."""
     import torch
 
     device = torch.device(device)
     tensors = {key: torch.from_numpy(np.ascontiguousarray(value)) for key, value in batch.items()}
     if device.type == "cpu":
         return tensors
-    return {key: tensor.to(device, non_blocking=True) for key, tensor in tensors.items()}
+    stream = _COPY_STREAMS.get(device)
+    if stream is None:
+        stream = _COPY_STREAMS[device] = torch.cuda.Stream(device)
+    with torch.cuda.stream(stream):
+        out = {key: tensor.to(device, non_blocking=True) for key, tensor in tensors.items()}
+    stream.synchronize()
+    compute = torch.cuda.current_stream(device)
+    for tensor in out.values():
+        tensor.record_stream(compute)  # allocated on the copy stream, used on the compute stream
+    return out
