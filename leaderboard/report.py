@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from leaderboard.plots import table_one_plot
 from leaderboard.results import aggregate, read_records, write_scores
 from leaderboard.tables import ablation_markdown, table_one_csv, table_one_markdown
 from lompo_bench.errors import UserError
@@ -21,9 +22,9 @@ class Report:
 
 
 def build_report(runs_root: Path, out_dir: Path, profile: str = "cpu", dataset_profile: str | None = None) -> Report:
-    """Read every result record under `runs_root`, write `scores.json`, `table_one.md`, `table_one.csv` and
-    `ablation.md` into `out_dir`. `profile` selects the algorithms' profile, `dataset_profile` the datasets'
-    (default: the same)."""
+    """Read every result record under `runs_root`, write `scores.json`, `table_one.md`, `table_one.csv`,
+    `table_one.png` and `ablation.md` into `out_dir`. `profile` selects the algorithms' profile,
+    `dataset_profile` the datasets' (default: the same)."""
     dataset_profile = dataset_profile or profile
     for name, value in (("--profile", profile), ("--data-profile", dataset_profile)):
         if value not in PROFILES:
@@ -41,4 +42,6 @@ def build_report(runs_root: Path, out_dir: Path, profile: str = "cpu", dataset_p
     }
     for path, text in files.items():
         path.write_text(text)
-    return Report(len(records), len(cells), table, (scores, *files))
+    plot = out_dir / "table_one.png"
+    table_one_plot(cells, profile, dataset_profile, plot)
+    return Report(len(records), len(cells), table, (scores, *files, plot))

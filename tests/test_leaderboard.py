@@ -94,6 +94,10 @@ def test_report_writes_the_score_file_and_tables_and_refuses_bad_input(tmp_path:
     assert scores["format"] == 1 and scores["cells"][0]["mean"] == 12.5
     assert "12.5† / 96.1" in (tmp_path / "out" / "table_one.md").read_text()
     assert "lompo_paper" in (tmp_path / "out" / "table_one.csv").read_text().splitlines()[0]
+    from PIL import Image
+
+    with Image.open(tmp_path / "out" / "table_one.png") as plot:
+        assert plot.size[0] > 600 and plot.getcolors(1 << 16) is not None and len(plot.getcolors(1 << 16)) > 5
     with pytest.raises(UserError, match="--profile"):
         build_report(runs, tmp_path / "out", profile="huge")
     with pytest.raises(UserError, match="no runs folder"):
