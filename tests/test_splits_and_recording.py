@@ -43,7 +43,7 @@ def test_trim_keeps_whole_episodes_in_order_and_is_seeded() -> None:
 
 
 def test_split_rule_text_is_stored_whole() -> None:
-    assert SPLIT_RULE.startswith("1. expert level E") and "\n" not in SPLIT_RULE
+    assert SPLIT_RULE.startswith("1. the expert policy is the better of") and "\n" not in SPLIT_RULE
     for part in ("2. medium threshold", "3. medium-replay", "4. Each kind is trimmed", "keeps all."):
         assert part in SPLIT_RULE
 
