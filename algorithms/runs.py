@@ -23,6 +23,7 @@ import torch
 
 from lompo_bench.data import to_torch
 from lompo_bench.errors import UserError
+from lompo_bench.paths import runs_root
 from lompo_bench.progress import NoProgress, Progress
 from lompo_bench.provenance import code_permalink
 
@@ -47,11 +48,6 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise UserError(f"device {name!r} asked for, but torch sees no CUDA GPU here (use --device auto or cpu)")
     return device
-
-
-def runs_root() -> Path:
-    """`$LOMPO_BENCH_HOME/runs`, by default `~/.lompo_bench/runs`."""
-    return Path(os.environ.get("LOMPO_BENCH_HOME", Path.home() / ".lompo_bench")) / "runs"
 
 
 def run_dir(algo: str, dataset_id: str, profile: str, seed: int, root: Path | None = None) -> Path:

@@ -43,6 +43,7 @@ from dataset_gen.recording import Episode, EpisodeRef, EpisodeStore
 from dataset_gen.render import plan_units, read_unit_frames, render_units
 from dataset_gen.splits import SPLIT_RULE, medium_point, split_training_episodes, subsample, trim_to_size
 from lompo_bench.errors import UserError
+from lompo_bench.paths import lompo_home
 from lompo_bench.progress import NoProgress, Progress
 from lompo_bench.provenance import code_permalink
 from lompo_bench.tasks import get_task_spec, make_task
@@ -50,7 +51,7 @@ from lompo_bench.tasks import get_task_spec, make_task
 
 def default_workdir_root() -> Path:
     """`$LOMPO_BENCH_HOME/generate`, by default `~/.lompo_bench/generate`."""
-    return Path(os.environ.get("LOMPO_BENCH_HOME", Path.home() / ".lompo_bench")) / "generate"
+    return lompo_home() / "generate"
 
 
 @dataclass

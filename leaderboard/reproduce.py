@@ -14,6 +14,7 @@ from typing import Any
 
 from dataset_gen.config import ABLATION_FACTORS, ablation_dataset_id, dataset_id
 from leaderboard.paper import ALGORITHMS, TABLE_I
+from lompo_bench import paths
 from lompo_bench.errors import UserError
 
 
@@ -86,10 +87,9 @@ def execute(
     """Run the jobs not yet done, in order; returns how many ran. `on_job(index, job, status)` reports each one
     ("skip" when done already, "start" before it runs)."""
     from algorithms.jobs import train
-    from algorithms.runs import runs_root as default_runs_root
     from dataset_gen.pipeline import generate, generate_ablation
 
-    root = runs_root or default_runs_root()
+    root = runs_root or paths.runs_root()
     ran = 0
     for index, job in enumerate(jobs):
         if job.done(root):

@@ -430,8 +430,8 @@ def report(
     out: Annotated[Path, typer.Option("--to", help="Folder for scores.json and the tables.")] = Path("leaderboard_out"),
 ) -> None:
     """Rebuild the paper's Table I (ours beside the paper's numbers) and the ablation from finished runs."""
-    from algorithms.runs import runs_root
     from leaderboard.report import build_report
+    from lompo_bench.paths import runs_root
 
     result = build_report(runs or runs_root(), out, profile=profile, dataset_profile=data_profile)
     console.print(result.table_one, soft_wrap=True, markup=False)
@@ -454,9 +454,9 @@ def reproduce(
 ) -> None:
     """Generate the datasets, train every algorithm on them and rebuild Table I: every job resumes, done ones are
     skipped, so rerun the same command after an interruption."""
-    from algorithms.runs import runs_root
     from leaderboard.report import build_report
     from leaderboard.reproduce import execute, plan
+    from lompo_bench.paths import runs_root
 
     jobs = plan(profile, tasks=env, algos=algo, seeds=seeds, ablation=ablation)
     root = runs or runs_root()

@@ -1,0 +1,16 @@
+"""Where lompo-bench keeps its work: `$LOMPO_BENCH_HOME` (default `~/.lompo_bench`), with `generate/` for dataset
+generation work folders and `runs/` for training runs. Datasets themselves live where Minari looks."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def lompo_home() -> Path:
+    return Path(os.environ.get("LOMPO_BENCH_HOME", Path.home() / ".lompo_bench"))
+
+
+def runs_root() -> Path:
+    """`$LOMPO_BENCH_HOME/runs`: one folder per training run."""
+    return lompo_home() / "runs"
