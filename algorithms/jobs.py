@@ -11,6 +11,8 @@ from algorithms import runs
 from algorithms.registry import get_algorithm
 from lompo_bench.data.store import dataset_path, dataset_task
 from lompo_bench.errors import UserError
+from lompo_bench.files import write_json
+from lompo_bench.paths import run_dir
 
 
 def train(
@@ -28,7 +30,7 @@ def train(
     dataset_path(dataset_id)  # a missing dataset fails here, before anything is built
     task = dataset_task(dataset_id)
     torch_device = runs.resolve_device(device)
-    folder = runs.run_dir(module.NAME, dataset_id, profile, seed, out)
+    folder = run_dir(module.NAME, dataset_id, profile, seed, out)
     return module.train(dataset_id, task, profile, config, folder, seed, torch_device, progress)
 
 
@@ -47,7 +49,7 @@ def evaluate(
     module.make_config(profile)
     if episodes < 1:
         raise UserError(f"--episodes must be at least 1, not {episodes}")
-    folder = runs.run_dir(module.NAME, dataset_id, profile, seed, out)
+    folder = run_dir(module.NAME, dataset_id, profile, seed, out)
     if not (folder / "result.json").exists():
         raise UserError(
             f"no finished {module.NAME} run for {dataset_id} ({profile}, seed {seed}) in {folder}; "
@@ -72,5 +74,5 @@ def evaluate(
         seconds=json.loads((folder / "result.json").read_text())["train_seconds"],
         code_version=context["code_version"],
     )
-    runs.write_json(folder / "evaluation.json", record)
+    write_json(folder / "evaluation.json", record)
     return record

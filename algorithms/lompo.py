@@ -210,14 +210,13 @@ class Lompo(torch.nn.Module):
         self.log_alpha = torch.nn.Parameter(torch.zeros(()))
         self.target_entropy = -float(action_dim)
         self.to(device)
-        model_params = [
+        self.model_params = [
             *self.encoder.parameters(),
             *self.rssm.parameters(),
             *self.decoder.parameters(),
             *self.reward_head.parameters(),
         ]
-        self.model_params = model_params
-        self.model_optimizer = torch.optim.Adam(model_params, lr=c.model_lr)
+        self.model_optimizer = torch.optim.Adam(self.model_params, lr=c.model_lr)
         self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=c.actor_lr)
         self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=c.critic_lr)
         self.alpha_optimizer = torch.optim.Adam([self.log_alpha], lr=c.alpha_lr)

@@ -23,7 +23,7 @@ import torch
 
 from lompo_bench.data import to_torch
 from lompo_bench.errors import UserError
-from lompo_bench.paths import runs_root
+from lompo_bench.files import to_json, write_json
 from lompo_bench.progress import NoProgress, Progress
 from lompo_bench.provenance import code_permalink
 
@@ -50,32 +50,13 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def run_dir(algo: str, dataset_id: str, profile: str, seed: int, root: Path | None = None) -> Path:
-    return (root or runs_root()) / algo / dataset_id / f"{profile}-seed{seed}"
-
-
-def write_json(path: Path, data: Any) -> None:
-    """Write JSON through a temporary file and a rename, so a killed job never leaves half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=_jsonable))
-    os.replace(tmp, path)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, tuple):
-        return list(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
 def save_config(folder: Path, config: Any, **context: Any) -> dict[str, Any]:
     """Save the resolved config beside the run; refuse to continue a run that was started with another config."""
     record = {"config": dataclasses.asdict(config), **context}
     path = folder / "config.json"
     if path.exists():
         old = json.loads(path.read_text())
-        if json.loads(json.dumps(old["config"])) != json.loads(json.dumps(record["config"], default=_jsonable)):
+        if old["config"] != json.loads(to_json(record["config"])):
             raise UserError(
                 f"{folder} holds a run with another config; delete it or pick another --seed / --out to start afresh"
             )
@@ -95,7 +76,6 @@ def start_run(
     seed: int,
     device: Any,
     cache: Any,
-    **extra: Any,
 ) -> dict[str, Any]:
     """Save (or check, on a rerun) the run's resolved config with what it trains on and where."""
     return save_config(
@@ -109,7 +89,6 @@ def start_run(
         action_dim=int(cache.actions.shape[1]),
         proprio_dim=int(cache.proprio.shape[1]),
         code_version=code_permalink(),
-        **extra,
     )
 
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from dataset_gen.config import GenerationConfig
 from dataset_gen.recording import EpisodeRecorder, drop_chunks_from
+from lompo_bench.files import write_json
 from lompo_bench.tasks import PixelTask, make_task
 
 ProgressFn = Callable[[int, int, str], None]  # (done, total, message)
@@ -214,9 +215,7 @@ def train_expert(
     }
     env.close()
     eval_env.close()
-    tmp = done_file.with_suffix(".tmp")
-    tmp.write_text(json.dumps(summary, indent=2))
-    os.replace(tmp, done_file)
+    write_json(done_file, summary)
     shutil.rmtree(checkpoint_dir, ignore_errors=True)  # the replay buffer is large and no longer needed
     return summary
 

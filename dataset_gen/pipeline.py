@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import shutil
 import time
 from collections.abc import Iterator
@@ -43,6 +42,7 @@ from dataset_gen.recording import Episode, EpisodeRef, EpisodeStore
 from dataset_gen.render import plan_units, read_unit_frames, render_units
 from dataset_gen.splits import SPLIT_RULE, medium_point, split_training_episodes, subsample, trim_to_size
 from lompo_bench.errors import UserError
+from lompo_bench.files import write_json
 from lompo_bench.paths import lompo_home
 from lompo_bench.progress import NoProgress, Progress
 from lompo_bench.provenance import code_permalink
@@ -68,12 +68,6 @@ class GenerationReport:
         return self.__dict__.copy()
 
 
-def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
-
-
 def _refs_to_json(refs: list[EpisodeRef]) -> list[list[Any]]:
     return [[r.source, r.chunk, r.index] for r in refs]
 
@@ -89,7 +83,7 @@ class _Run:
         resolved = {"seed": seed, **config.to_dict()}
         if saved.exists() and json.loads(saved.read_text()) != json.loads(json.dumps(resolved)):
             raise UserError(f"{self.workdir} holds a run with another config; use another --out or delete it")
-        _write_json(saved, resolved)
+        write_json(saved, resolved)
         self.spec = get_task_spec(config.task)
         self.seconds: dict[str, float] = {}
         self.frames_rendered, self.render_seconds = 0, 0.0
@@ -226,7 +220,7 @@ def _split(run: _Run, summary: dict[str, Any], kinds: tuple[str, ...]) -> tuple[
         store = run.expert_rollouts(expert_return, config.sizes["expert"])
         chosen["expert"] = trim_to_size(store.episodes, config.sizes["expert"], rng)
     info = {"lompo_medium_point": point, "lompo_medium_threshold_fraction": config.medium_fraction}
-    _write_json(run.workdir / "splits.json", {k: _refs_to_json(v) for k, v in chosen.items()} | info)
+    write_json(run.workdir / "splits.json", {k: _refs_to_json(v) for k, v in chosen.items()} | info)
     return chosen, info
 
 
@@ -267,7 +261,7 @@ def generate(
     report.stage_seconds["train SAC (all sessions)"] = summary["training_seconds"]
     if run.render_seconds:
         report.frames_per_second = run.frames_rendered / run.render_seconds
-    _write_json(run.workdir / "report.json", report.to_dict())
+    write_json(run.workdir / "report.json", report.to_dict())
     return report
 
 

@@ -35,12 +35,20 @@ class Job:
         return f"generate {what} ({self.profile}, seed {self.seed})"
 
     def done(self, runs_root: Path) -> bool:
-        from lompo_bench.data.store import datasets_root
-
         if self.action == "train":
-            folder = runs_root / str(self.algo) / self.dataset_ids[0] / f"{self.profile}-seed{self.seed}"
-            return (folder / "result.json").exists()
-        return all((datasets_root() / ds / "data" / "metadata.json").exists() for ds in self.dataset_ids)
+            return (paths.run_dir(str(self.algo), self.dataset_ids[0], self.profile, self.seed, runs_root)
+                    / "result.json").exists()  # fmt: skip
+        return all(_dataset_exists(ds) for ds in self.dataset_ids)
+
+
+def _dataset_exists(dataset_id: str) -> bool:
+    from lompo_bench.data.store import DatasetNotFound, dataset_path
+
+    try:
+        dataset_path(dataset_id)
+    except DatasetNotFound:
+        return False
+    return True
 
 
 def plan(

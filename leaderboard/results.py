@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from lompo_bench.errors import UserError
+from lompo_bench.files import write_json
 
 SCORES_FORMAT = 1
 RECORD_FORMAT = 1
@@ -101,6 +102,4 @@ def write_scores(cells: list[ScoreCell], path: Path, runs_root: Path) -> None:
         "cells": [cell.to_dict() for cell in cells],
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2))
-    tmp.replace(path)
+    write_json(path, data)

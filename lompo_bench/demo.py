@@ -145,6 +145,7 @@ def run_dataset_demo(out_dir: Path, *, task: str = "adroit_pen", seed: int = 0) 
     from algorithms.jobs import train
     from dataset_gen.pipeline import generate
     from lompo_bench.data import SequenceSampler, open_cache
+    from lompo_bench.paths import run_dir
 
     start = time.perf_counter()
     report = generate(task, kinds=("expert",), profile="smoke", seed=seed, workers=1, out=out_dir / "generate")
@@ -152,7 +153,7 @@ def run_dataset_demo(out_dir: Path, *, task: str = "adroit_pen", seed: int = 0) 
     spec = get_task_spec(task)
     batch = SequenceSampler(open_cache(dataset_id), batch_size=4, seq_len=spec.episode_length, seed=seed).sample()
     record = train("lompo", dataset_id, profile="smoke", seed=seed, out=out_dir / "runs")
-    run = out_dir / "runs" / "lompo" / dataset_id / f"smoke-seed{seed}"
+    run = run_dir("lompo", dataset_id, "smoke", seed, out_dir / "runs")
     return DemoDataset(
         dataset_id,
         info["transitions"],

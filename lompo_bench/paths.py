@@ -14,3 +14,8 @@ def lompo_home() -> Path:
 def runs_root() -> Path:
     """`$LOMPO_BENCH_HOME/runs`: one folder per training run."""
     return lompo_home() / "runs"
+
+
+def run_dir(algo: str, dataset_id: str, profile: str, seed: int, root: Path | None = None) -> Path:
+    """The folder of one training run: `<runs root>/<algo>/<dataset id>/<profile>-seed<seed>`."""
+    return (root or runs_root()) / algo / dataset_id / f"{profile}-seed{seed}"

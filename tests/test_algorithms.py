@@ -18,6 +18,7 @@ from lompo_bench.data import SequenceSampler, open_cache, to_torch
 from lompo_bench.data.store import read_metadata
 from lompo_bench.data.vd4rl import import_vd4rl
 from lompo_bench.errors import UserError
+from lompo_bench.paths import run_dir
 from lompo_bench.tasks import get_task_spec
 from tests.helpers import vd4rl_file, write_synthetic_dataset
 
@@ -54,7 +55,7 @@ def _history(folder: Path, phase: str, key: str) -> list[float]:
 @pytest.mark.parametrize("dataset_id", [PEN_ID, VD4RL_ID])
 def test_smoke_training_runs_end_to_end_and_the_model_loss_goes_down(env, algo, dataset_id) -> None:
     record = jobs.train(algo, dataset_id, profile="smoke", seed=0, device="cpu")
-    folder = runs.run_dir(algo, dataset_id, "smoke", 0, env)
+    folder = run_dir(algo, dataset_id, "smoke", 0, env)
     assert record == json.loads((folder / "result.json").read_text())
     assert record["algo"] == algo and record["dataset_id"] == dataset_id and record["episodes"] == 1
     assert np.isfinite(record["mean_return"])
@@ -105,10 +106,10 @@ def test_a_killed_run_resumes_to_the_same_result_as_an_uninterrupted_one(env, tm
         jobs.train(
             algo, PEN_ID, profile="smoke", seed=3, device="cpu", out=tmp_path / "b", progress=_KillAt(stage, step)
         )
-    assert not (runs.run_dir(algo, PEN_ID, "smoke", 3, tmp_path / "b") / "result.json").exists()
+    assert not (run_dir(algo, PEN_ID, "smoke", 3, tmp_path / "b") / "result.json").exists()
     resumed = jobs.train(algo, PEN_ID, profile="smoke", seed=3, device="cpu", out=tmp_path / "b")
     assert resumed["returns"] == whole["returns"]
-    a, b = (runs.run_dir(algo, PEN_ID, "smoke", 3, tmp_path / x) for x in "ab")
+    a, b = (run_dir(algo, PEN_ID, "smoke", 3, tmp_path / x) for x in "ab")
     assert json.loads((a / "metrics.json").read_text()) == json.loads((b / "metrics.json").read_text())
     weights_a = torch.load(a / "checkpoint.pt", weights_only=False)["training"]["modules"]
     weights_b = torch.load(b / "checkpoint.pt", weights_only=False)["training"]["modules"]
@@ -118,13 +119,13 @@ def test_a_killed_run_resumes_to_the_same_result_as_an_uninterrupted_one(env, tm
 def test_different_seeds_give_different_runs(env, tmp_path) -> None:
     first = jobs.train("lompo", PEN_ID, profile="smoke", seed=0, device="cpu")
     other = jobs.train("lompo", PEN_ID, profile="smoke", seed=1, device="cpu")
-    a, b = (runs.run_dir("lompo", PEN_ID, "smoke", s, env) for s in (0, 1))
+    a, b = (run_dir("lompo", PEN_ID, "smoke", s, env) for s in (0, 1))
     assert _history(a, "model", "model_loss") != _history(b, "model", "model_loss")
     assert first["seed"] == 0 and other["seed"] == 1
 
 
 def test_a_run_folder_with_another_config_is_refused(env) -> None:
-    folder = runs.run_dir("lompo", PEN_ID, "smoke", 0, env)
+    folder = run_dir("lompo", PEN_ID, "smoke", 0, env)
     config = lompo.resolve_for_task(lompo.make_config("smoke"), "adroit_pen")
     runs.save_config(folder, dataclasses.replace(config, penalty=1.0))
     with pytest.raises(UserError, match="another config"):
@@ -146,7 +147,7 @@ def test_evaluate_reloads_the_trained_policy_and_acts_as_it_did(env) -> None:
     jobs.train("lompo", PEN_ID, profile="smoke", device="cpu")
     record = jobs.evaluate("lompo", PEN_ID, profile="smoke", episodes=2, device="cpu")
     assert record["episodes"] == 2 and len(record["returns"]) == 2
-    folder = runs.run_dir("lompo", PEN_ID, "smoke", 0, env)
+    folder = run_dir("lompo", PEN_ID, "smoke", 0, env)
     assert json.loads((folder / "evaluation.json").read_text()) == record
     # The reloaded policy is the trained one: same actions for the same observations.
     cache = open_cache(PEN_ID)

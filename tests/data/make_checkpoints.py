@@ -31,14 +31,15 @@ def fixed_observation() -> dict[str, np.ndarray]:
 def main() -> None:
     scratch = Path(tempfile.mkdtemp())
     os.environ["MINARI_DATASETS_PATH"] = str(scratch / "minari")
-    from algorithms import jobs, runs
+    from algorithms import jobs
     from algorithms.registry import get_algorithm
+    from lompo_bench.paths import run_dir
     from tests.helpers import write_synthetic_dataset
 
     write_synthetic_dataset(DATASET, [20, 25, 30], learnable=True)
     for algo in ("lompo", "cql", "bc"):
         jobs.train(algo, DATASET, profile="smoke", device="cpu", out=scratch / "runs")
-        source = runs.run_dir(algo, DATASET, "smoke", 0, scratch / "runs")
+        source = run_dir(algo, DATASET, "smoke", 0, scratch / "runs")
         target = HERE / algo
         shutil.rmtree(target, ignore_errors=True)
         target.mkdir(parents=True)
