@@ -42,7 +42,7 @@ class BCConfig:
 
 PROFILES = {
     "paper": BCConfig(),
-    "cpu": BCConfig(conv_scale=0.5, steps=6_000, batch=64, eval_every=2_000, eval_episodes=5, checkpoint_every=500),
+    "cpu": BCConfig(conv_scale=0.5, steps=6_000, batch=64, eval_every=2_000, eval_episodes=10, checkpoint_every=500),
     "smoke": BCConfig(
         conv_scale=0.125,
         trunk=8,

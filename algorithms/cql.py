@@ -44,7 +44,7 @@ class CQLConfig:
     alpha_lr: float = 3e-4
     discount: float = 0.99
     tau: float = 5e-3  # critic and encoder targets
-    cql_weight: float = 1.0  # weight of the conservative term (CQL's alpha; 1-10 in its continuous tasks)
+    cql_weight: float = 10.0  # weight of the conservative term (CQL's alpha): V-D4RL's value for pixels
     cql_actions: int = 10  # sampled actions per state for the log-sum-exp (CQL's default)
     backup_entropy: bool = False  # entropy term in the Bellman target: off, as in CQL's official offline runs
     augment: bool = True  # random shift by up to 4 px
@@ -58,7 +58,9 @@ PROFILES = {
     "paper": CQLConfig(),
     # 5,000 steps (320 s on 2 cores) left Walker medium-expert at random level (-1.7): CQL from pixels needs
     # far more updates than BC, so the cpu profile spends most of its hour on them.
-    "cpu": CQLConfig(conv_scale=0.5, steps=30_000, batch=64, eval_every=5_000, eval_episodes=5, checkpoint_every=1_000),
+    "cpu": CQLConfig(
+        conv_scale=0.5, steps=30_000, batch=64, eval_every=5_000, eval_episodes=10, checkpoint_every=1_000
+    ),
     "smoke": CQLConfig(
         conv_scale=0.125,
         trunk=8,
@@ -111,12 +113,14 @@ class ConservativeSAC(nn.Module):
         """CQL(H): logsumexp over actions of Q, estimated with importance-weighted uniform and policy samples,
         minus Q of the dataset's action; summed over the two critics."""
         n, k = features.shape[0], self.config.cql_actions
-        repeated = features.detach().unsqueeze(1).expand(n, k, -1).reshape(n * k, -1)
+        # Live features, as Q at the data's action sees them: both sides of the gap reach the encoder the same way
+        # (V-D4RL's drqbc/cql.py). Detaching only this side left the encoder one conservative gradient, the one
+        # pushing Q(s, a_data) up.
+        repeated = features.unsqueeze(1).expand(n, k, -1).reshape(n * k, -1)
         uniform = torch.rand(n * k, self.action_dim, device=features.device) * 2 - 1
         uniform_log_density = self.action_dim * math.log(0.5)
         with torch.no_grad():
-            policy_actions, policy_log_prob = self.actor(repeated)
-        # Q at the sampled actions takes gradients through the critic, not the encoder (features detached above).
+            policy_actions, policy_log_prob = self.actor(repeated.detach())
         gap = torch.zeros((), device=features.device)
         q_uniform = self.critic(repeated, uniform)
         q_policy = self.critic(repeated, policy_actions)

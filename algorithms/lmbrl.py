@@ -2,7 +2,7 @@
 latent space similar to LOMPO, but does not apply an uncertainty penalty" (Section V-A).
 
 It is LOMPO's machinery (`algorithms/lompo.py`: the same variational model with its forward ensemble, MBPO-style
-rollouts through a random member, the same 50/50 real/imagined SAC) with the penalty switched off, so a
+rollouts through a random member, the same 50/50 real/imagined actor-critic) with the penalty switched off, so a
 difference between the two in the table is the penalty's doing and nothing else.
 """
 

@@ -1,21 +1,30 @@
 """LOMPO (Rafailov et al., 2021): Latent Offline Model-Based Policy Optimization. The whole algorithm is here:
 the variational model's update (Eq. 8), the latent rollouts with the uncertainty-penalized reward (Eq. 9), the
-SAC update on a 50/50 mix of real and imagined latent transitions, and Algorithm 1's schedule.
+actor-critic update on a 50/50 mix of real and imagined latent transitions, and Algorithm 1's schedule.
 
-Algorithm 1, as run by `train`:
-1. `model_steps` updates of the variational model on sequence batches of the dataset (the model is then frozen);
-2. fill the real latent buffer with `initial_real` transitions inferred from the data, and the imagined buffer with
-   `initial_latent` transitions from `rollout_horizon`-step rollouts of uniform random actions;
-3. `epochs` times: `ac_steps` SAC updates on batches half real, half imagined; then add `epoch_real_batches`
-   inferred batches and `epoch_latent_batches` rollout batches with the current policy.
-
-Where ours departs from the paper or leaves a choice open, the comment at the field or line says so.
+Where the paper is silent, this follows the official code (github.com/rmrafailov/LOMPO, and V-D4RL's port of it,
+`baselines/lompo/run.py`); where the paper states a choice and the code differs, the paper wins and the comment
+at the line says so. Algorithm 1, as run by `train`:
+1. `model_steps` updates of the variational model (Eq. 8). The model is then frozen. It is trained once per
+   dataset, model config and seed, and shared by every run that needs the very same model (LOMPO and LMBRL differ
+   only in the penalty): `<runs root>/_world_models/...`;
+2. the real latent buffer: every dataset episode encoded from its first step, each transition exactly once; the
+   imagined buffer: filled to `initial_latent` transitions by rollouts of the initial actor plus exploration noise;
+3. cycles of `ac_cycle` actor-critic updates; after each, one more real episode is encoded (round robin) and
+   imagined rollouts start from every posterior state of one model batch, acting with the current actor plus
+   exploration noise. Both buffers are FIFOs the size of the dataset.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
+import fcntl
+import hashlib
+import json
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from algorithms import runs
 from algorithms.nets import (
@@ -30,6 +40,7 @@ from algorithms.nets import (
     Actor,
     ConvDecoder,
     ConvEncoder,
+    DeterministicActor,
     TwinCritic,
     gaussian_kl,
     gaussian_log_prob,
@@ -37,10 +48,22 @@ from algorithms.nets import (
     paper_width,
     scaled_conv_channels,
 )
-from lompo_bench.data import SequenceSampler, open_cache, to_torch
+from lompo_bench.data import EpisodeReader, SequenceSampler, open_cache, to_torch
 from lompo_bench.data.cache import DatasetCache
+from lompo_bench.errors import UserError
+from lompo_bench.files import write_json
+from lompo_bench.paths import world_model_dir
 
 NAME = "lompo"
+ACTORS = ("deterministic", "sac")
+# The config fields that determine the trained world model: runs that agree on these (and on dataset and seed)
+# share one model. MODEL_FORMAT changes whenever the model's training changes meaning, so no stale model is reused.
+MODEL_FIELDS = (
+    "conv_channels", "deter", "hidden", "stoch", "ensemble", "model_steps", "model_batch", "seq_len", "model_lr",
+    "grad_clip", "kl_scale",
+)  # fmt: skip
+MODEL_FORMAT = 2
+ENCODE_CHUNK = 1024  # frames per encoder call when encoding whole episodes (bounds activation memory)
 
 
 @dataclass(frozen=True)
@@ -50,64 +73,61 @@ class LompoConfig:
     conv_scale: float = 1.0  # multiplies the paper's channels when conv_channels is None (smaller profiles)
     deter: int | None = None  # GRU units: 256, Pen 512
     hidden: int | None = None  # forward / inference MLP units: 256, Pen 512
-    stoch: int = 32  # stochastic latent size (not stated in the paper; the official code's order of size)
+    stoch: int = 64  # stochastic latent size: official code (not in the paper); lambda = 5 was set for it
     ensemble: int = 7  # forward models sharing the GRU (official code)
     model_steps: int = 25_000  # official code
     model_batch: int = 64  # sequences per model batch (official code: 64 x 50)
     seq_len: int = 50
-    model_lr: float = 6e-4
-    model_grad_clip: float = 100.0
-    free_nats: float = 3.0  # Dreamer's free nats on the KL term (not stated in the paper)
-    kl_scale: float = 1.0
+    model_lr: float = 6e-4  # official code
+    grad_clip: float = 100.0  # official code: gradient norm clipped at 100 in every optimizer (model, actor, critic)
+    kl_scale: float = 1.0  # official code: KL weight 1 and no free nats
     # Latent buffers and rollouts (Eq. 9).
-    real_buffer: int = 500_000  # transitions; ours (the paper gives no sizes)
-    latent_buffer: int = 500_000
-    initial_real: int = 100_000
-    initial_latent: int = 100_000
-    rollout_starts: int = 1024  # start states per rollout batch, drawn from inferred states; ours
+    real_buffer: int | None = None  # transitions; None: the dataset's transition count (official code)
+    latent_buffer: int | None = None  # transitions; None: the dataset's transition count (official code)
+    initial_latent: int = 50_000  # imagined transitions before the first update (official `start_training`)
     rollout_horizon: int = 5  # official code
+    rollout_noise: float = 0.2  # official code: N(0, 0.2) added to the deterministic actor's actions in rollouts
     penalty: float = 5.0  # lambda (official code)
-    # Actor-critic: SAC on latent features; 3 layers of 256 units (Appendix C).
-    epochs: int = 100  # ours: 100 x 5,000 = 500K actor-critic updates
-    ac_steps: int = 5_000
-    epoch_real_batches: int = 1
-    epoch_latent_batches: int = 1
-    ac_batch: int = 256  # official code: 256
-    real_fraction: float = 0.5  # share of real transitions in each batch: the paper's fixed 50/50 mix
+    # Actor-critic on latent features.
+    actor: str = "deterministic"  # official code: deterministic actor, no entropy term; "sac": tanh-Gaussian SAC
+    ac_layers: int = 3  # hidden layers of actor and critic: Appendix C's "3 layers and 256 units", read as the
+    #                     official critic builds it (3 hidden layers; the official actor has 4, the paper says 3)
     ac_hidden: int = 256
+    ac_updates: int = 150_000  # official `agent_train_steps`
+    ac_cycle: int = 200  # updates between data refreshes (official `agent_iters_per_step`)
+    cycle_real_episodes: int = 1  # real episodes encoded into the real buffer after each cycle (official code)
+    cycle_rollout_batches: int = 1  # model batches whose posterior states start rollouts after each cycle (official)
+    ac_batch: int = 512  # official code: 256 real + 256 imagined transitions per update
+    real_fraction: float = 0.5  # share of real transitions in each batch: the paper's fixed 50/50 mix
     actor_lr: float = 3e-4
     critic_lr: float = 3e-4
-    alpha_lr: float = 3e-4
+    alpha_lr: float = 3e-4  # "sac" only
     discount: float = 0.99
     tau: float = 5e-3
     # Evaluation and bookkeeping.
-    eval_every: int = 10  # epochs between evaluations in the task
+    eval_every: int = 50  # cycles between evaluations in the task
     eval_episodes: int = 10
-    checkpoint_every: int = 500  # model updates between checkpoints (the policy phase saves every epoch)
+    checkpoint_every: int = 500  # model updates between checkpoints of the model phase
+    checkpoint_cycles: int = 25  # cycles between checkpoints of the policy phase
     log_every: int = 50  # updates between entries of the loss history
 
 
 PROFILES: dict[str, LompoConfig] = {
     # The paper's sizes (with the official code's values where the paper is silent). GPU-scale: ~80M frames.
     "paper": LompoConfig(),
-    # Learns in under an hour on 2 CPU cores: half-width convs, 128-unit model, 16 x 32 batches.
+    # Learns in under an hour on 2 CPU cores: half-width convs, 128-unit model, 16 x 32 model batches, 20K
+    # actor-critic updates. Rollouts start from one model batch (512 states, 2,560 imagined transitions a cycle):
+    # a 20K-transition dataset's imagined buffer turns over 13% a cycle, as the official code's 16,000 in 100K.
     "cpu": LompoConfig(
         conv_scale=0.5,
         deter=128,
         hidden=128,
-        stoch=16,
         model_steps=3_000,
         model_batch=16,
         seq_len=32,
-        real_buffer=100_000,
-        latent_buffer=100_000,
-        initial_real=20_000,
-        initial_latent=20_000,
-        rollout_starts=512,
-        epochs=20,
-        ac_steps=1_000,
-        eval_every=5,
-        eval_episodes=5,
+        initial_latent=10_000,  # half the dataset-sized imagined buffer, as the official 50K of V-D4RL's 100K
+        ac_updates=20_000,
+        eval_every=25,
         checkpoint_every=250,
     ),
     # Seconds: every code path, tiny numbers. For tests and the demo.
@@ -120,19 +140,16 @@ PROFILES: dict[str, LompoConfig] = {
         model_steps=60,
         model_batch=8,
         seq_len=8,
-        real_buffer=2_000,
-        latent_buffer=2_000,
-        initial_real=100,
         initial_latent=100,
-        rollout_starts=16,
         rollout_horizon=3,
-        epochs=2,
-        ac_steps=10,
-        ac_batch=32,
         ac_hidden=16,
-        eval_every=1,
+        ac_updates=20,
+        ac_cycle=5,
+        ac_batch=32,
+        eval_every=2,
         eval_episodes=1,
         checkpoint_every=20,
+        checkpoint_cycles=1,
         log_every=4,
     ),
 }
@@ -144,6 +161,8 @@ def make_config(profile: str, **overrides: Any) -> LompoConfig:
 
 def resolve_for_task(config: LompoConfig, task: str) -> LompoConfig:
     """Fill the sizes the config leaves to the task (Appendix C), so the saved config is the one that ran."""
+    if config.actor not in ACTORS:
+        raise UserError(f"unknown actor {config.actor!r}: choose from {', '.join(ACTORS)}")
     return dataclasses.replace(
         config,
         conv_channels=scaled_conv_channels(config.conv_channels, config.conv_scale, task),
@@ -158,8 +177,15 @@ def decoder_channels(conv_channels: tuple[int, ...]) -> tuple[int, ...]:
     return (*reversed(conv_channels[:3]), *[conv_channels[0]] * (len(conv_channels) - 4), 3)
 
 
+def model_key(config: LompoConfig) -> str:
+    """A digest of what determines the trained world model (a resolved config's MODEL_FIELDS and MODEL_FORMAT)."""
+    fields = {"format": MODEL_FORMAT, **{name: getattr(config, name) for name in MODEL_FIELDS}}
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=list).encode()).hexdigest()[:12]
+
+
 class ReplayBuffer:
-    """A ring buffer of latent transitions (features, action, reward, next features, terminal) on the device."""
+    """A FIFO of latent transitions (features, action, reward, next features, terminal) on the device, each with
+    `born`: the actor-critic update count when it was added (how old the policy that made it is)."""
 
     def __init__(self, capacity: int, feature_dim: int, action_dim: int, device: torch.device):
         self.capacity, self.size, self.cursor = capacity, 0, 0
@@ -169,19 +195,25 @@ class ReplayBuffer:
             "rewards": torch.zeros(capacity, device=device),
             "next_features": torch.zeros(capacity, feature_dim, device=device),
             "terminals": torch.zeros(capacity, device=device),
+            "born": torch.zeros(capacity, dtype=torch.long, device=device),
         }
 
-    def add(self, **batch: torch.Tensor) -> None:
+    def add(self, born: int, **batch: torch.Tensor) -> None:
         n = batch["rewards"].numel()
-        index = (self.cursor + torch.arange(n, device=batch["rewards"].device)) % self.capacity
-        for key, value in batch.items():
-            self.data[key][index] = value.detach().reshape(n, *self.data[key].shape[1:]).to(self.data[key].dtype)
+        rows = {key: value.detach().reshape(n, *self.data[key].shape[1:]) for key, value in batch.items()}
+        if n > self.capacity:  # only the newest `capacity` rows would survive: write just those
+            rows = {key: value[n - self.capacity :] for key, value in rows.items()}
+            n = self.capacity
+        rows["born"] = torch.full((n,), born, dtype=torch.long)
+        index = (self.cursor + torch.arange(n, device=self.data["rewards"].device)) % self.capacity
+        for key, value in rows.items():
+            self.data[key][index] = value.to(self.data[key].dtype)
         self.cursor = (self.cursor + n) % self.capacity
         self.size = min(self.size + n, self.capacity)
 
     def sample(self, n: int) -> dict[str, torch.Tensor]:
         index = torch.randint(0, self.size, (n,), device=self.data["rewards"].device)
-        return {key: value[index] for key, value in self.data.items()}
+        return {key: value[index] for key, value in self.data.items() if key != "born"}
 
     def state_dict(self) -> dict[str, Any]:
         return {"size": self.size, "cursor": self.cursor, "data": {k: v[: self.size] for k, v in self.data.items()}}
@@ -192,42 +224,26 @@ class ReplayBuffer:
             self.data[key][: self.size] = value
 
 
-class Lompo(torch.nn.Module):
-    """The variational model (encoder, RSSM with forward ensemble, decoder, reward head) and the latent SAC agent."""
+class WorldModel(nn.Module):
+    """The variational model of Eq. 8: conv encoder, RSSM (one GRU shared by the inference model and the K forward
+    models' stochastic heads), decoder and reward head, with its own optimizer."""
 
-    def __init__(self, config: LompoConfig, action_dim: int, proprio_dim: int, device: torch.device):
+    def __init__(self, config: LompoConfig, action_dim: int, proprio_dim: int):
         super().__init__()
         c = config
-        self.config, self.action_dim, self.device = c, action_dim, device
+        self.config = c
         self.encoder = ConvEncoder(c.conv_channels, proprio_dim)
         self.rssm = RSSM(self.encoder.out_dim, action_dim, c.deter, c.stoch, c.hidden, c.ensemble)
-        feature_dim = self.rssm.feature_dim
-        self.decoder = ConvDecoder(feature_dim, decoder_channels(c.conv_channels), proprio_dim, c.hidden)
-        self.reward_head = mlp(feature_dim, c.hidden, 1, 2)  # "a two-layer fully connected network"
-        self.actor = Actor(feature_dim, action_dim, c.ac_hidden)
-        self.critic = TwinCritic(feature_dim, action_dim, c.ac_hidden)
-        self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
-        self.log_alpha = torch.nn.Parameter(torch.zeros(()))
-        self.target_entropy = -float(action_dim)
-        self.to(device)
-        self.model_params = [
-            *self.encoder.parameters(),
-            *self.rssm.parameters(),
-            *self.decoder.parameters(),
-            *self.reward_head.parameters(),
-        ]
-        self.model_optimizer = torch.optim.Adam(self.model_params, lr=c.model_lr)
-        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=c.actor_lr)
-        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=c.critic_lr)
-        self.alpha_optimizer = torch.optim.Adam([self.log_alpha], lr=c.alpha_lr)
-        self.real = ReplayBuffer(c.real_buffer, feature_dim, action_dim, device)
-        self.imagined = ReplayBuffer(c.latent_buffer, feature_dim, action_dim, device)
+        self.decoder = ConvDecoder(self.rssm.feature_dim, decoder_channels(c.conv_channels), proprio_dim, c.hidden)
+        # "The reward reconstruction network is a two-layer fully connected network" (Appendix C), built as the
+        # official code builds it: two hidden layers of `hidden` units, then the linear output.
+        self.reward_head = mlp(self.rssm.feature_dim, c.hidden, 1, 3)
+        self.optimizer = torch.optim.Adam(self.parameters(), lr=c.model_lr)
 
-    # ----- variational model (Eq. 8) -----
-
-    def model_update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
-        """One step on Eq. 8: reconstruction of images (and proprioception) and rewards, plus the KL of the
-        inference model against one forward model picked at random for each time step."""
+    def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        """One step on Eq. 8 as the official code writes it: kl_scale x KL(inference || one forward model picked at
+        random for each time step) minus the log-likelihoods of image, reward (and proprioception) under
+        unit-variance Normals; no free nats. The NLLs below omit the Normals' constant (it has no gradient)."""
         c = self.config
         pixels, actions, rewards = batch["pixels"], batch["actions"], batch["rewards"]
         proprio = batch.get("proprio") if self.encoder.proprio_dim else None
@@ -235,129 +251,250 @@ class Lompo(torch.nn.Module):
         h, z, post_mean, post_std = self.rssm.observe(embed, actions)
         batch_size, steps = h.shape[:2]
         prior_mean, prior_std = self.rssm.prior(h.reshape(batch_size * steps, -1))  # (K, B*T, S): every head
+        post_mean, post_std = post_mean.reshape(1, batch_size * steps, -1), post_std.reshape(1, batch_size * steps, -1)
+        kl_heads = gaussian_kl(post_mean, post_std, prior_mean, prior_std)  # (K, B*T)
         head = torch.randint(0, c.ensemble, (steps,), device=h.device)  # one random forward model per time step
         pick = head.repeat(batch_size)  # rows are (b, t) in order, so row b*T + t uses head[t]
-        rows = torch.arange(batch_size * steps, device=h.device)
-        prior_mean = prior_mean[pick, rows].reshape(batch_size, steps, -1)
-        prior_std = prior_std[pick, rows].reshape(batch_size, steps, -1)
-        kl = gaussian_kl(post_mean, post_std, prior_mean, prior_std).mean()
+        kl = kl_heads[pick, torch.arange(batch_size * steps, device=h.device)].mean()
         features = torch.cat([h, z], -1)
         image, proprio_pred = self.decoder(features)
         target = ConvEncoder.preprocess(pixels.reshape(-1, *pixels.shape[-3:])).reshape(image.shape)
-        image_loss = (image - target).pow(2).sum((-3, -2, -1)).mean()  # unit-variance Gaussian likelihood
+        image_nll = 0.5 * (image - target).pow(2).sum((-3, -2, -1)).mean()
         # The reward of the action taken at t is predicted from the latent state it led to, t + 1.
-        reward_loss = (self.reward_head(features[:, 1:]).squeeze(-1) - rewards[:, :-1]).pow(2).mean()
-        loss = image_loss + reward_loss + c.kl_scale * torch.clamp(kl, min=c.free_nats)
-        losses = {"image_loss": image_loss.item(), "reward_loss": reward_loss.item(), "kl": kl.item()}
+        reward_nll = 0.5 * (self.reward_head(features[:, 1:]).squeeze(-1) - rewards[:, :-1]).pow(2).mean()
+        loss = c.kl_scale * kl + image_nll + reward_nll
+        per_head = kl_heads.detach().mean(1)  # every head's KL to the posterior: all must keep learning
+        losses = {
+            "image_nll": image_nll.item(),
+            "reward_nll": reward_nll.item(),
+            "kl": kl.item(),
+            "kl_heads_mean": per_head.mean().item(),
+            "kl_heads_max": per_head.max().item(),
+        }
         if proprio_pred is not None:
-            proprio_loss = (proprio_pred - self.encoder.normalize_proprio(proprio)).pow(2).sum(-1).mean()
-            loss = loss + proprio_loss
-            losses["proprio_loss"] = proprio_loss.item()
-        self.model_optimizer.zero_grad(set_to_none=True)
+            proprio_nll = 0.5 * (proprio_pred - self.encoder.normalize_proprio(proprio)).pow(2).sum(-1).mean()
+            loss = loss + proprio_nll
+            losses["proprio_nll"] = proprio_nll.item()
+        self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.model_params, c.model_grad_clip)
-        self.model_optimizer.step()
+        torch.nn.utils.clip_grad_norm_(self.parameters(), c.grad_clip)
+        self.optimizer.step()
         return {"model_loss": loss.item(), **losses}
 
     @torch.no_grad()
-    def infer(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Latent states (h, z) (B, T, .) sampled from the inference model along each sequence of the batch."""
-        proprio = batch.get("proprio") if self.encoder.proprio_dim else None
-        h, z, _, _ = self.rssm.observe(self.encoder(batch["pixels"], proprio), batch["actions"])
+    def infer(
+        self, pixels: torch.Tensor, proprio: torch.Tensor | None, actions: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Latent states (h, z) (B, T, .) filtered from the first step of each sequence, z sampled from the
+        inference model (as the official code's real and rollout-start states). Frames are encoded in chunks."""
+        batch, steps = pixels.shape[:2]
+        flat_pixels = pixels.reshape(batch * steps, *pixels.shape[2:])
+        flat_proprio = proprio.reshape(batch * steps, -1) if self.encoder.proprio_dim else None
+        embed = torch.cat(
+            [
+                self.encoder(
+                    flat_pixels[i : i + ENCODE_CHUNK],
+                    None if flat_proprio is None else flat_proprio[i : i + ENCODE_CHUNK],
+                )
+                for i in range(0, batch * steps, ENCODE_CHUNK)
+            ]
+        ).reshape(batch, steps, -1)
+        h, z, _, _ = self.rssm.observe(embed, actions)
         return h, z
 
-    @torch.no_grad()
-    def add_real(self, batch: dict[str, torch.Tensor]) -> None:
-        """Real latent transitions: consecutive inferred states of the data with its actions and rewards."""
-        h, z = self.infer(batch)
-        features = torch.cat([h, z], -1)
-        self.real.add(
-            features=features[:, :-1],
-            actions=batch["actions"][:, :-1],
-            rewards=batch["rewards"][:, :-1],
-            next_features=features[:, 1:],
-            terminals=batch["terminals"][:, :-1],
-        )
+    def training_state(self) -> dict[str, Any]:
+        return {"modules": self.state_dict(), "optimizer": self.optimizer.state_dict()}
+
+    def load_training_state(self, state: dict[str, Any]) -> None:
+        self.load_state_dict(state["modules"])
+        self.optimizer.load_state_dict(state["optimizer"])
+
+
+class Lompo(nn.Module):
+    """The frozen world model, the latent buffers and the actor-critic on latent features."""
+
+    def __init__(self, config: LompoConfig, model: WorldModel, real_capacity: int, latent_capacity: int):
+        super().__init__()
+        c = config
+        self.config, self.model = c, model
+        self.action_dim = model.rssm.action_dim
+        feature_dim = model.rssm.feature_dim
+        layers = c.ac_layers + 1  # hidden layers + the linear output
+        if c.actor == "deterministic":
+            self.actor: nn.Module = DeterministicActor(feature_dim, self.action_dim, c.ac_hidden, layers)
+        else:
+            self.actor = Actor(feature_dim, self.action_dim, c.ac_hidden, layers)
+            self.log_alpha = nn.Parameter(torch.zeros(()))
+            self.target_entropy = -float(self.action_dim)
+        self.critic = TwinCritic(feature_dim, self.action_dim, c.ac_hidden, layers)
+        self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
+        device = next(model.parameters()).device
+        self.to(device)
+        self.device = device
+        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=c.actor_lr)
+        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=c.critic_lr)
+        if c.actor == "sac":
+            self.alpha_optimizer = torch.optim.Adam([self.log_alpha], lr=c.alpha_lr)
+        self.real = ReplayBuffer(real_capacity, feature_dim, self.action_dim, device)
+        self.imagined = ReplayBuffer(latent_capacity, feature_dim, self.action_dim, device)
+
+    # ----- acting on latent features -----
+
+    def act(self, features: torch.Tensor, explore: bool) -> torch.Tensor:
+        """The actor's action; with `explore`, as in rollouts: the deterministic actor's action plus N(0,
+        rollout_noise) clipped to [-1, 1] (official code), or SAC's sampled action."""
+        if self.config.actor == "sac":
+            return self.actor(features, deterministic=not explore)[0]
+        action = self.actor(features)
+        if explore:
+            action = (action + self.config.rollout_noise * torch.randn_like(action)).clamp(-1.0, 1.0)
+        return action
+
+    # ----- the latent buffers -----
 
     @torch.no_grad()
-    def add_imagined(self, batch: dict[str, torch.Tensor], random_actions: bool) -> dict[str, float]:
-        """Roll the ensemble out from inferred states of the batch (Eq. 9): at each step a random forward model
-        gives the next state; the reward is the mean over the forward models of the reward head at a next state
-        sampled from each, minus `penalty` times the spread (std) of the members' log-likelihoods of that state."""
+    def add_real_episodes(self, reader: EpisodeReader, episodes: np.ndarray, born: int) -> None:
+        """Encode whole dataset episodes from their first step and add every transition once: inferred state at
+        t, the action taken there, its reward, the inferred state at t + 1 (official `_process_data_to_latent`).
+        Episodes of one length are encoded together, a bounded number of frames at a time."""
+        lengths = reader.cache.episode_lengths()[episodes]
+        for length in dict.fromkeys(lengths.tolist()):
+            group = episodes[lengths == length]
+            per_chunk = max(1, 4 * ENCODE_CHUNK // (length + 1))
+            for start in range(0, len(group), per_chunk):
+                data = to_torch(reader.read(group[start : start + per_chunk]), self.device)
+                actions = data["actions"]
+                # The last observation takes no action here: it only ends the episode's last transition.
+                padded = torch.cat([actions, torch.zeros_like(actions[:, :1])], 1)
+                h, z = self.model.infer(data["pixels"], data["proprio"], padded)
+                features = torch.cat([h, z], -1)
+                self.real.add(
+                    born,
+                    features=features[:, :-1],
+                    actions=actions,
+                    rewards=data["rewards"],
+                    next_features=features[:, 1:],
+                    terminals=data["terminals"],
+                )
+
+    @torch.no_grad()
+    def add_imagined(self, batch: dict[str, torch.Tensor], born: int) -> dict[str, float]:
+        """Roll the ensemble out from every posterior state of a model batch (Eq. 9), acting with the current actor
+        plus exploration noise. At each step one forward model, drawn at random for the whole batch (official
+        code), gives the next state; the reward is the mean over the forward models of the reward head at a next
+        state sampled from each (the paper's "ensemble estimates"; the official code takes the reward at the one
+        sampled next state), minus `penalty` times the std over the members of their log-likelihoods of the next
+        state (official `log_prob` penalty)."""
         c = self.config
-        h, z = self.infer(batch)
-        start = torch.randperm(h.shape[0] * h.shape[1], device=h.device)[: c.rollout_starts]
-        h, z = h.flatten(0, 1)[start], z.flatten(0, 1)[start]
-        rows = torch.arange(len(h), device=h.device)
-        penalties, rewards = [], []
+        proprio = batch.get("proprio") if self.model.encoder.proprio_dim else None
+        h, z = self.model.infer(batch["pixels"], proprio, batch["actions"])
+        h, z = h.flatten(0, 1), z.flatten(0, 1)
+        rssm = self.model.rssm
+        penalties, raw_rewards, rewards = [], [], []
         for _ in range(c.rollout_horizon):
             features = torch.cat([h, z], -1)
-            if random_actions:
-                action = torch.rand(len(h), self.action_dim, device=h.device) * 2 - 1
-            else:
-                action, _ = self.actor(features)
-            h_next = self.rssm.step(h, z, action)
-            mean, std = self.rssm.prior(h_next)  # (K, N, S)
+            action = self.act(features, explore=True)
+            h_next = rssm.step(h, z, action)
+            mean, std = rssm.prior(h_next)  # (K, N, S)
             samples = mean + std * torch.randn_like(std)  # one next state from every forward model
-            head = torch.randint(0, c.ensemble, (len(h),), device=h.device)
-            z_next = samples[head, rows]
+            z_next = samples[int(torch.randint(0, c.ensemble, ()))]
             log_likelihood = gaussian_log_prob(z_next.unsqueeze(0), mean, std)  # (K, N)
             uncertainty = log_likelihood.std(0) if c.ensemble > 1 else torch.zeros_like(log_likelihood[0])
-            member_rewards = self.reward_head(torch.cat([h_next.expand(c.ensemble, -1, -1), samples], -1))
-            reward = member_rewards.squeeze(-1).mean(0) - c.penalty * uncertainty
-            next_features = torch.cat([h_next, z_next], -1)
+            member_features = torch.cat([h_next.expand(c.ensemble, -1, -1), samples], -1)
+            raw_reward = self.model.reward_head(member_features).squeeze(-1).mean(0)
+            reward = raw_reward - c.penalty * uncertainty
             self.imagined.add(
+                born,
                 features=features,
                 actions=action,
                 rewards=reward,
-                next_features=next_features,
+                next_features=torch.cat([h_next, z_next], -1),
                 terminals=torch.zeros_like(reward),  # no task here terminates; imagined episodes never end
             )
-            penalties.append(uncertainty.mean().item())
-            rewards.append(reward.mean().item())
+            penalties.append(uncertainty)
+            raw_rewards.append(raw_reward)
+            rewards.append(reward)
             h, z = h_next, z_next
-        return {"rollout_uncertainty": float(np.mean(penalties)), "rollout_reward": float(np.mean(rewards))}
+        penalty = torch.stack(penalties)
+        return {
+            "penalty_mean": penalty.mean().item(),  # the uncertainty u before lambda
+            "penalty_std": penalty.std().item(),
+            "reward_model": torch.stack(raw_rewards).mean().item(),  # imagined reward before the penalty
+            "reward_penalized": torch.stack(rewards).mean().item(),
+            **self.imagined_freshness(born),
+        }
 
-    # ----- actor-critic (SAC on latent features) -----
+    def imagined_freshness(self, now: int) -> dict[str, float]:
+        """How much of the imagined buffer the current policy made (share added at update `now`) and the mean
+        age of its transitions in actor-critic updates."""
+        born = self.imagined.data["born"][: self.imagined.size]
+        if not len(born):
+            return {"imagined_current_share": 0.0, "imagined_mean_age": 0.0}
+        return {
+            "imagined_current_share": (born == now).float().mean().item(),
+            "imagined_mean_age": (now - born).float().mean().item(),
+        }
 
-    def ac_update(self) -> dict[str, float]:
-        """One SAC update on a batch drawn from the real and the imagined latent buffers (`real_fraction` real)."""
+    # ----- actor-critic -----
+
+    def _sample(self) -> tuple[dict[str, torch.Tensor], int]:
         c = self.config
         n_real = round(c.ac_batch * c.real_fraction)
         parts = [self.real.sample(n_real)] if n_real else []
         if n_real < c.ac_batch:
             parts.append(self.imagined.sample(c.ac_batch - n_real))
-        batch = {key: torch.cat([part[key] for part in parts]) for key in parts[0]}
-        alpha = self.log_alpha.exp().detach()
+        return {key: torch.cat([part[key] for part in parts]) for key in parts[0]}, n_real
+
+    def _step(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor, module: nn.Module) -> None:
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(module.parameters(), self.config.grad_clip)
+        optimizer.step()
+
+    def ac_update(self) -> dict[str, float]:
+        """One actor-critic update on a batch drawn `real_fraction` from the real buffer, the rest imagined.
+        "deterministic" (official code): twin critics regressed on r + discount x min target Q at the actor's next
+        action, the actor ascends min Q, no entropy. "sac": the same with SAC's entropy terms and learned alpha."""
+        c = self.config
+        batch, n_real = self._sample()
+        sac = c.actor == "sac"
+        alpha = self.log_alpha.exp().detach() if sac else None
         with torch.no_grad():
-            next_action, next_log_prob = self.actor(batch["next_features"])
-            target_q = torch.min(*self.critic_target(batch["next_features"], next_action)) - alpha * next_log_prob
+            if sac:
+                next_action, next_log_prob = self.actor(batch["next_features"])
+                target_q = torch.min(*self.critic_target(batch["next_features"], next_action)) - alpha * next_log_prob
+            else:
+                target_q = torch.min(*self.critic_target(batch["next_features"], self.actor(batch["next_features"])))
             target = batch["rewards"] + c.discount * (1 - batch["terminals"]) * target_q
         q1, q2 = self.critic(batch["features"], batch["actions"])
         critic_loss = F.mse_loss(q1, target) + F.mse_loss(q2, target)
-        self.critic_optimizer.zero_grad(set_to_none=True)
-        critic_loss.backward()
-        self.critic_optimizer.step()
+        self._step(self.critic_optimizer, critic_loss, self.critic)
 
-        action, log_prob = self.actor(batch["features"])
-        actor_loss = (alpha * log_prob - torch.min(*self.critic(batch["features"], action))).mean()
-        self.actor_optimizer.zero_grad(set_to_none=True)
-        actor_loss.backward()
-        self.actor_optimizer.step()
-
-        alpha_loss = -(self.log_alpha * (log_prob.detach() + self.target_entropy)).mean()
-        self.alpha_optimizer.zero_grad(set_to_none=True)
-        alpha_loss.backward()
-        self.alpha_optimizer.step()
+        if sac:
+            action, log_prob = self.actor(batch["features"])
+        else:
+            action, log_prob = self.actor(batch["features"]), None
+        q_policy = torch.min(*self.critic(batch["features"], action))
+        actor_loss = (alpha * log_prob - q_policy).mean() if sac else -q_policy.mean()
+        self._step(self.actor_optimizer, actor_loss, self.actor)
+        losses = {}
+        if sac:
+            alpha_loss = -(self.log_alpha * (log_prob.detach() + self.target_entropy)).mean()
+            self.alpha_optimizer.zero_grad(set_to_none=True)
+            alpha_loss.backward()
+            self.alpha_optimizer.step()
+            losses["alpha"] = alpha.item()
         with torch.no_grad():
             for target_param, param in zip(self.critic_target.parameters(), self.critic.parameters(), strict=True):
                 target_param.lerp_(param, c.tau)
-        return {
-            "critic_loss": critic_loss.item(),
-            "actor_loss": actor_loss.item(),
-            "alpha": alpha.item(),
-            "q": q1.mean().item(),
-        }
+            q_data = torch.min(q1, q2)
+            if n_real:
+                losses["q_real"] = q_data[:n_real].mean().item()
+                # Overestimation shows as Q at the policy's actions far above Q at the data's actions on real states.
+                losses["q_policy_minus_data"] = (q_policy - q_data)[:n_real].mean().item()
+            if n_real < c.ac_batch:
+                losses["q_imagined"] = q_data[n_real:].mean().item()
+        return {"critic_loss": critic_loss.item(), "actor_loss": actor_loss.item(), **losses}
 
     # ----- acting in the task -----
 
@@ -365,12 +502,12 @@ class Lompo(torch.nn.Module):
         return LatentPolicy(self)
 
     def training_state(self) -> dict[str, Any]:
+        optimizers = ["actor_optimizer", "critic_optimizer"]
+        if self.config.actor == "sac":
+            optimizers.append("alpha_optimizer")
         return {
             "modules": self.state_dict(),
-            "optimizers": {
-                name: getattr(self, name).state_dict()
-                for name in ("model_optimizer", "actor_optimizer", "critic_optimizer", "alpha_optimizer")
-            },
+            "optimizers": {name: getattr(self, name).state_dict() for name in optimizers},
             "real": self.real.state_dict(),
             "imagined": self.imagined.state_dict(),
         }
@@ -384,47 +521,120 @@ class Lompo(torch.nn.Module):
 
 
 class LatentPolicy:
-    """Acts in the task from pixels: filters the latent state with the inference model (its mean) and takes the
-    actor's deterministic action, as the policy was trained on inferred states (the paper's design)."""
+    """Acts in the task from pixels: filters the latent state with the inference model, sampling z as in training
+    (official `policy`: the actor only ever saw sampled states), and takes the actor's action without noise.
+    The samples come from the policy's own generator, so acting neither depends on nor disturbs training's."""
 
-    def __init__(self, agent: Lompo):
+    def __init__(self, agent: Lompo, seed: int = 0):
         self.agent = agent
+        self.generator = torch.Generator(agent.device).manual_seed(seed)
         self.reset()
 
     def reset(self) -> None:
-        self.h, self.z = self.agent.rssm.initial(1, self.agent.device)
+        self.h, self.z = self.agent.model.rssm.initial(1, self.agent.device)
         self.action = torch.zeros(1, self.agent.action_dim, device=self.agent.device)
 
     @torch.no_grad()
     def act(self, observation: dict[str, np.ndarray]) -> np.ndarray:
-        agent = self.agent
+        agent, model = self.agent, self.agent.model
         pixels = torch.as_tensor(observation["pixels"], device=agent.device).unsqueeze(0)
         proprio = None
-        if agent.encoder.proprio_dim:
+        if model.encoder.proprio_dim:
             proprio = torch.as_tensor(observation["proprio"], dtype=torch.float32, device=agent.device).unsqueeze(0)
-        embed = agent.encoder(pixels, proprio)
-        self.h = agent.rssm.step(self.h, self.z, self.action)
-        self.z, _ = agent.rssm.infer(self.h, embed)
-        self.action, _ = agent.actor(torch.cat([self.h, self.z], -1), deterministic=True)
+        embed = model.encoder(pixels, proprio)
+        self.h = model.rssm.step(self.h, self.z, self.action)
+        mean, std = model.rssm.infer(self.h, embed)
+        self.z = mean + std * torch.randn(std.shape, generator=self.generator, device=std.device)
+        self.action = agent.act(torch.cat([self.h, self.z], -1), explore=False)
         return self.action[0].cpu().numpy()
 
 
 # ----- Algorithm 1 -----
 
 
+def build_model(config: LompoConfig, cache: DatasetCache, device: torch.device) -> WorldModel:
+    model = WorldModel(config, cache.actions.shape[1], cache.proprio.shape[1]).to(device)
+    runs.set_proprio_stats(model.encoder, cache)
+    return model
+
+
 def build(config: LompoConfig, cache: DatasetCache, device: torch.device) -> Lompo:
-    agent = Lompo(config, cache.actions.shape[1], cache.proprio.shape[1], device)
-    runs.set_proprio_stats(agent.encoder, cache)
-    return agent
+    model = build_model(config, cache, device)
+    return Lompo(config, model, config.real_buffer or cache.num_steps, config.latent_buffer or cache.num_steps)
 
 
 def load_policy(folder: Path, device: torch.device) -> LatentPolicy:
     """The trained policy of a finished run folder (for `evaluate`)."""
     record, state = runs.load_finished(folder, device)
     config = LompoConfig(**{k: tuple(v) if k == "conv_channels" else v for k, v in record["config"].items()})
-    agent = Lompo(config, record["action_dim"], record["proprio_dim"], device)
+    model = WorldModel(config, record["action_dim"], record["proprio_dim"]).to(device)
+    agent = Lompo(config, model, 1, 1)  # acting needs no buffers
     agent.load_state_dict(state["training"]["modules"])
     return agent.policy()
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `lock_path` (other processes wanting it wait): one process trains a shared
+    model, the others then load it."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def shared_world_model(
+    dataset_id: str,
+    config: LompoConfig,
+    cache: DatasetCache,
+    run_folder: Path,
+    seed: int,
+    device: torch.device,
+    progress: runs.Progress,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Algorithm 1's model phase: the trained world model's weights and its record (loss history, seconds,
+    folder), trained here (resuming its own checkpoint) unless a run with the same model config and seed on the
+    same dataset trained it already."""
+    folder = world_model_dir(run_folder, dataset_id, seed, model_key(config))
+    final = folder / "model.pt"
+    with _exclusive(folder.with_name(folder.name + ".lock")):
+        if not final.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            fields = {name: getattr(config, name) for name in MODEL_FIELDS}
+            write_json(folder / "config.json", {"dataset_id": dataset_id, "seed": seed, "model_format": MODEL_FORMAT,
+                                                "model": fields})  # fmt: skip
+            torch.manual_seed(seed)
+            model = build_model(config, cache, device)
+            pin = device.type == "cuda"
+            sampler = SequenceSampler(cache, config.model_batch, config.seq_len, seed=seed, pin_memory=pin)
+            run = runs.RunState(folder, phase="model", model_step=0)
+            state = run.load(device)
+            if state is not None:
+                model.load_training_state(state["training"])
+                sampler.set_state(state["sampler"])
+
+            def checkpoint() -> None:
+                run.save(model.training_state(), sampler.get_state())
+
+            progress.start("model (Eq. 8)", config.model_steps)
+            while run.data["model_step"] < config.model_steps:
+                losses = model.update(to_torch(sampler.sample(), device))
+                run.data["model_step"] += 1
+                step = run.data["model_step"]
+                if step % config.log_every == 0 or step == 1:
+                    run.log("model", step, losses)
+                progress.update(step, f"loss {losses['model_loss']:.1f} KL {losses['kl']:.2f}")
+                if step % config.checkpoint_every == 0 or step == config.model_steps:
+                    checkpoint()
+            progress.finish()
+            record = {"modules": model.state_dict(), "history": run.data["history"], "seconds": run.data["seconds"]}
+            runs.save_checkpoint(final, record)
+            (folder / "checkpoint.pt").unlink()  # optimizer state and sampler: not needed once the model is done
+        saved = runs.load_checkpoint(final, device)
+    return saved["modules"], {"history": saved["history"], "seconds": saved["seconds"], "folder": str(folder)}
 
 
 def train(
@@ -444,67 +654,72 @@ def train(
     config = resolve_for_task(config, task)
     cache = open_cache(dataset_id)
     runs.start_run(folder, config, algo=algo, dataset_id=dataset_id, task=task, seed=seed, device=device, cache=cache)
-    torch.manual_seed(seed)
+    fresh = not (folder / "checkpoint.pt").exists()
+    # 1. The variational model (trained once, shared), before anything else draws random numbers here.
+    model_state, model_record = (
+        shared_world_model(dataset_id, config, cache, folder, seed, device, progress) if fresh else (None, None)
+    )
+    torch.manual_seed(seed)  # the policy phase starts alike whether this process trained the model or loaded it
     agent = build(config, cache, device)
-    sampler = SequenceSampler(cache, config.model_batch, config.seq_len, seed=seed, pin_memory=device.type == "cuda")
-    run = runs.RunState(folder, phase="model", model_step=0, epoch=0)
+    pin = device.type == "cuda"
+    sampler = SequenceSampler(cache, config.model_batch, config.seq_len, seed=seed, pin_memory=pin)
+    reader = EpisodeReader(cache)
+    run = runs.RunState(folder, phase="buffers", ac_step=0, next_episode=0)
     state = run.load(device)
     if state is not None:
         agent.load_training_state(state["training"])
         sampler.set_state(state["sampler"])
+    else:
+        agent.model.load_state_dict(model_state)
+        run.data["history"] = list(model_record["history"])
+        run.data["model_seconds"] = model_record["seconds"]
+        run.data["model_folder"] = model_record["folder"]
+    agent.model.requires_grad_(False)
     p = run.data
 
     def next_batch() -> dict[str, torch.Tensor]:
         return to_torch(sampler.sample(), device)
 
+    def add_real(count: int) -> None:
+        episodes = (p["next_episode"] + np.arange(count)) % cache.num_episodes
+        agent.add_real_episodes(reader, episodes, p["ac_step"])
+        p["next_episode"] = int((p["next_episode"] + count) % cache.num_episodes)
+
     def checkpoint() -> None:
         run.save(agent.training_state(), sampler.get_state())
 
-    # 1. The variational model.
-    if p["phase"] == "model":
-        progress.start("model (Eq. 8)", config.model_steps)
-        while p["model_step"] < config.model_steps:
-            losses = agent.model_update(next_batch())
-            p["model_step"] += 1
-            step = p["model_step"]
-            if step % config.log_every == 0 or step == 1:
-                run.log("model", step, losses)
-            progress.update(step, f"loss {losses['model_loss']:.1f}")
-            if step % config.checkpoint_every == 0:
-                checkpoint()
-        progress.finish()
-        # 2. Initial buffers (the model is frozen from here on).
-        progress.start("initial latent buffers", config.initial_real + config.initial_latent)
-        while agent.real.size < config.initial_real:
-            agent.add_real(next_batch())
-            progress.update(min(agent.real.size, config.initial_real))
-        while agent.imagined.size < config.initial_latent:
-            agent.add_imagined(next_batch(), random_actions=True)
-            progress.update(config.initial_real + min(agent.imagined.size, config.initial_latent))
+    # 2. Initial buffers: every real transition once; imagined ones from the initial actor.
+    if p["phase"] == "buffers":
+        initial_latent = min(config.initial_latent, agent.imagined.capacity)
+        progress.start("latent buffers", cache.num_episodes + initial_latent)
+        add_real(cache.num_episodes)
+        while agent.imagined.size < initial_latent:
+            run.log("rollout", 0, agent.add_imagined(next_batch(), born=0))
+            progress.update(cache.num_episodes + agent.imagined.size)
         progress.finish()
         p["phase"] = "policy"
         checkpoint()
 
-    # 3. Actor-critic epochs.
+    # 3. Actor-critic cycles, each followed by fresh real and imagined data.
     if p["phase"] == "policy":
-        progress.start("actor-critic (SAC)", config.epochs * config.ac_steps)
-        while p["epoch"] < config.epochs:
-            epoch = p["epoch"]
-            for i in range(config.ac_steps):
+        progress.start("actor-critic", config.ac_updates)
+        while p["ac_step"] < config.ac_updates:
+            for _ in range(min(config.ac_cycle, config.ac_updates - p["ac_step"])):
                 losses = agent.ac_update()
-                step = epoch * config.ac_steps + i + 1
-                if step % config.log_every == 0:
-                    run.log("policy", step, losses)
-                progress.update(step, f"epoch {epoch + 1}/{config.epochs} Q {losses['q']:.1f}")
-            for _ in range(config.epoch_real_batches):
-                agent.add_real(next_batch())
-            for _ in range(config.epoch_latent_batches):
-                run.log("rollout", epoch + 1, agent.add_imagined(next_batch(), random_actions=False))
-            p["epoch"] = epoch + 1
-            if (epoch + 1) % config.eval_every == 0 and epoch + 1 < config.epochs:
+                p["ac_step"] += 1
+                if p["ac_step"] % config.log_every == 0:
+                    run.log("policy", p["ac_step"], losses)
+                progress.update(p["ac_step"], f"critic loss {losses['critic_loss']:.3g}")
+            add_real(config.cycle_real_episodes)
+            for _ in range(config.cycle_rollout_batches):
+                run.log("rollout", p["ac_step"], agent.add_imagined(next_batch(), born=p["ac_step"]))
+            cycle = math.ceil(p["ac_step"] / config.ac_cycle)
+            finished = p["ac_step"] >= config.ac_updates
+            if cycle % config.eval_every == 0 and not finished:
                 returns = runs.evaluate_policy(agent.policy(), task, config.eval_episodes, runs.evaluation_seed(seed))
-                p["evaluations"].append({"epoch": epoch + 1, "mean_return": float(np.mean(returns))})
-            checkpoint()
+                p["evaluations"].append({"step": p["ac_step"], "mean_return": float(np.mean(returns))})
+            if cycle % config.checkpoint_cycles == 0 or finished:
+                checkpoint()
         progress.finish()
         p["phase"] = "evaluate"
         checkpoint()

@@ -209,6 +209,7 @@ class RSSM(nn.Module):
     ):
         super().__init__()
         self.deter, self.stoch, self.members, self.min_std = deter, stoch, members, min_std
+        self.action_dim = action_dim
         self.input = nn.Sequential(nn.Linear(stoch + action_dim, hidden), Act())
         self.gru = nn.GRUCell(hidden, deter)
         self.priors = EnsembleMLP(members, deter, hidden, 2 * stoch, 3)
@@ -285,6 +286,18 @@ class Actor(nn.Module):
         action = torch.tanh(raw)
         log_prob = gaussian_log_prob(raw, mean, std) - (2 * (math.log(2) - raw - F.softplus(-2 * raw))).sum(-1)
         return action, log_prob
+
+
+class DeterministicActor(nn.Module):
+    """The official LOMPO actor: an MLP ending in tanh, a deterministic action in (-1, 1); exploration noise, where
+    wanted, is added outside (TD3/DDPG-style)."""
+
+    def __init__(self, feature_dim: int, action_dim: int, hidden: int = 256, layers: int = 4):
+        super().__init__()
+        self.net = mlp(feature_dim, hidden, action_dim, layers)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.net(features))
 
 
 class TwinCritic(nn.Module):

@@ -2,10 +2,10 @@
 the image sequences, an actor-critic on its latent states) trained on the offline data only.
 
 Ours runs LOMPO's machinery (`algorithms/lompo.py`) with a single forward model and no imagined data at all:
-the actor-critic sees only real transitions inferred from the dataset. A departure from SLAC: SLAC's actor reads
-the observation history directly and its critic the sampled latents; here both act on the filtered latent state,
-as LOMPO's do ("we deploy model inference for the policy as well as the critic"), so the comparison isolates the
-use of model rollouts.
+the actor-critic (SAC, as SLAC's) sees only real transitions inferred from the dataset. A departure from SLAC:
+SLAC's actor reads the observation history directly and its critic the sampled latents; here both act on the
+filtered latent state, as LOMPO's do ("we deploy model inference for the policy as well as the critic"), so the
+comparison isolates the use of model rollouts.
 """
 
 from __future__ import annotations
@@ -19,7 +19,14 @@ from algorithms import lompo, runs
 NAME = "offline_slac"
 PROFILES = {
     name: dataclasses.replace(
-        config, ensemble=1, penalty=0.0, real_fraction=1.0, initial_latent=0, epoch_latent_batches=0
+        config,
+        ensemble=1,
+        penalty=0.0,
+        real_fraction=1.0,
+        initial_latent=0,
+        cycle_rollout_batches=0,
+        latent_buffer=1,  # never written
+        actor="sac",  # SLAC's actor-critic is SAC (LOMPO's official actor is deterministic)
     )
     for name, config in lompo.PROFILES.items()
 }

@@ -22,7 +22,7 @@ ALGORITHMS: dict[str, str] = {
     "bc": "algorithms.bc",
 }
 DESCRIPTIONS: dict[str, str] = {
-    "lompo": "LOMPO: variational latent model with a forward ensemble, penalized latent rollouts, latent SAC",
+    "lompo": "LOMPO: variational latent model with a forward ensemble, penalized latent rollouts, latent actor-critic",
     "lmbrl": "latent model-based RL (MBPO-style latent rollouts): LOMPO without the uncertainty penalty",
     "offline_slac": "Offline SLAC: the same latent model, SAC on inferred real transitions only",
     "cql": "CQL(H) from stacked frames: conservative SAC with a DrQ-style encoder",

@@ -27,7 +27,12 @@ from lompo_bench.files import to_json, write_json
 from lompo_bench.progress import NoProgress, Progress
 from lompo_bench.provenance import code_permalink
 
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2
+# Format 2 came with LOMPO's rework to the official implementation: LOMPO, LMBRL and Offline SLAC changed their
+# networks (the world model became its own module, a deeper reward head, 64-d latents, deeper actor and critic, a
+# deterministic actor), so a format-1 policy of theirs is a different algorithm's and is refused. BC's and CQL's
+# networks did not change: their format-1 checkpoints are read as they are.
+FORMAT_1_READABLE = ("bc", "cql")
 
 
 def pick_profile(algo: str, profiles: dict[str, Any], profile: str, **overrides: Any) -> Any:
@@ -121,9 +126,25 @@ def load_checkpoint(path: Path, device: torch.device) -> dict[str, Any] | None:
         state = torch.load(path, map_location=device, weights_only=False)
     except Exception as error:  # torch raises several types for a damaged file
         raise UserError(f"cannot read checkpoint {path}: {type(error).__name__}; delete it to start afresh") from None
-    if state.get("version") != CHECKPOINT_VERSION:
-        raise UserError(f"{path} has checkpoint format {state.get('version')}, this code reads {CHECKPOINT_VERSION}")
+    version = state.get("version")
+    if version == 1:
+        return _from_format_1(path, state)
+    if version != CHECKPOINT_VERSION:
+        raise UserError(f"{path} has checkpoint format {version}, this code reads {CHECKPOINT_VERSION}")
     return state
+
+
+def _from_format_1(path: Path, state: dict[str, Any]) -> dict[str, Any]:
+    """Convert a format-1 checkpoint to format 2 where the algorithm's networks did not change (BC, CQL); refuse
+    the others in one line that says why."""
+    config = path.parent / "config.json"
+    algo = json.loads(config.read_text()).get("algo") if config.exists() else None
+    if algo not in FORMAT_1_READABLE:
+        raise UserError(
+            f"{path} has checkpoint format 1 of {algo or 'an unknown algorithm'}: its networks predate LOMPO's "
+            f"rework to the official implementation (format 2), so it cannot act as trained; train it again"
+        )
+    return {**state, "version": CHECKPOINT_VERSION}
 
 
 def rng_state() -> dict[str, Any]:
@@ -288,7 +309,7 @@ def finish_run(
             profile=profile,
             seed=seed,
             returns=returns,
-            seconds=run.data["seconds"],
+            seconds=run.data["seconds"] + run.data.get("model_seconds", 0.0),  # a shared model's time counts
             code_version=json.loads((run.folder / "config.json").read_text())["code_version"],
         )
         run.data["evaluations"].append({"final": True, "mean_return": record["mean_return"]})

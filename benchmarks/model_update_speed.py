@@ -39,20 +39,23 @@ def synthetic_batch(config: lompo.LompoConfig, action_dim: int, proprio_dim: int
 
 def measure(config: lompo.LompoConfig, action_dim: int, proprio_dim: int, updates: int) -> dict[str, float]:
     torch.manual_seed(0)
-    agent = lompo.Lompo(config, action_dim, proprio_dim, torch.device("cpu"))
+    model = lompo.WorldModel(config, action_dim, proprio_dim)
+    agent = lompo.Lompo(config, model, real_capacity=1, latent_capacity=1_000_000)
     batch = synthetic_batch(config, action_dim, proprio_dim)
-    agent.model_update(batch)  # warm-up: allocators, kernels
+    model.update(batch)  # warm-up: allocators, kernels
     seconds = []
     for _ in range(updates):
         start = time.perf_counter()
-        agent.model_update(batch)
+        model.update(batch)
         seconds.append(time.perf_counter() - start)
     frames = config.model_batch * config.seq_len / float(np.median(seconds))
-    agent.add_imagined(batch, random_actions=True)
+    agent.add_imagined(batch, born=0)
     start = time.perf_counter()
     for _ in range(updates):
-        agent.add_imagined(batch, random_actions=False)
-    imagined = updates * config.rollout_starts * config.rollout_horizon / (time.perf_counter() - start)
+        agent.add_imagined(batch, born=0)
+    # Rollouts start from every posterior state of the batch (official code).
+    starts = config.model_batch * config.seq_len
+    imagined = updates * starts * config.rollout_horizon / (time.perf_counter() - start)
     return {"model_frames_per_s": frames, "imagined_per_s": imagined}
 
 

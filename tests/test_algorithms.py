@@ -14,7 +14,7 @@ import torch
 from algorithms import jobs, lompo, runs
 from algorithms.nets import RSSM, ConvDecoder, ConvEncoder, EnsembleMLP, paper_conv_channels
 from algorithms.registry import algorithm_names, get_algorithm
-from lompo_bench.data import SequenceSampler, open_cache, to_torch
+from lompo_bench.data import EpisodeReader, SequenceSampler, TransitionSampler, open_cache, to_torch
 from lompo_bench.data.store import read_metadata
 from lompo_bench.data.vd4rl import import_vd4rl
 from lompo_bench.errors import UserError
@@ -153,8 +153,7 @@ def test_evaluate_reloads_the_trained_policy_and_acts_as_it_did(env) -> None:
     cache = open_cache(PEN_ID)
     state = torch.load(folder / "checkpoint.pt", weights_only=False)["training"]["modules"]
     reloaded = lompo.load_policy(folder, torch.device("cpu"))
-    config = reloaded.agent.config
-    fresh = lompo.Lompo(config, cache.actions.shape[1], cache.proprio.shape[1], torch.device("cpu"))
+    fresh = lompo.build(reloaded.agent.config, cache, torch.device("cpu"))
     fresh.load_state_dict(state)
     observation = {"pixels": np.full((64, 64, 3), 90, np.uint8), "proprio": cache.proprio[3]}
     np.testing.assert_array_equal(reloaded.act(observation), fresh.policy().act(observation))
@@ -216,39 +215,66 @@ def _agent_with_buffers(env) -> tuple[lompo.Lompo, dict[str, torch.Tensor]]:
     return agent, batch
 
 
-def test_real_transitions_pair_consecutive_inferred_states_with_the_data(env) -> None:
-    agent, batch = _agent_with_buffers(env)
-    agent.add_real(batch)
-    steps = batch["actions"].shape[1] - 1
-    assert agent.real.size == batch["actions"].shape[0] * steps
-    torch.testing.assert_close(agent.real.data["actions"][: agent.real.size], batch["actions"][:, :-1].flatten(0, 1))
-    torch.testing.assert_close(agent.real.data["rewards"][: agent.real.size], batch["rewards"][:, :-1].flatten())
-    features = agent.real.data["features"][: agent.real.size].view(-1, steps, agent.rssm.feature_dim)
-    next_features = agent.real.data["next_features"][: agent.real.size].view(-1, steps, agent.rssm.feature_dim)
-    torch.testing.assert_close(next_features[:, :-1, : agent.rssm.deter], features[:, 1:, : agent.rssm.deter])
+def test_the_real_buffer_holds_every_transition_of_every_episode_exactly_once(env) -> None:
+    agent, _ = _agent_with_buffers(env)
+    cache = open_cache(PEN_ID)
+    assert agent.real.capacity == cache.num_steps  # dataset-sized, as the official code's
+    agent.add_real_episodes(EpisodeReader(cache), np.arange(cache.num_episodes), born=0)
+    data = {k: v[: agent.real.size] for k, v in agent.real.data.items()}
+    assert agent.real.size == cache.num_steps
+    torch.testing.assert_close(data["actions"], torch.as_tensor(cache.actions))  # in order, each step once
+    torch.testing.assert_close(data["rewards"], torch.as_tensor(cache.rewards))
+    # Consecutive transitions of an episode chain: the next state of step t is the state of step t + 1 ...
+    deter = agent.model.rssm.deter
+    lengths = cache.episode_lengths()
+    inside = np.ones(cache.num_steps, bool)
+    inside[cache.step_starts[1:] - 1] = False  # ... except across episode ends
+    chained = torch.as_tensor(inside[:-1])
+    torch.testing.assert_close(data["next_features"][:-1][chained, :deter], data["features"][1:][chained, :deter])
+    # ... and every episode starts from the model's initial state, as evaluation does (h after one step from 0).
+    first = torch.as_tensor(cache.step_starts[:-1])
+    h0, z0 = agent.model.rssm.initial(len(first), torch.device("cpu"))
+    h1 = agent.model.rssm.step(h0, z0, torch.zeros(len(first), agent.action_dim))
+    torch.testing.assert_close(data["features"][first, :deter], h1.detach())
+    assert len(lengths) == 3 and agent.real.size == lengths.sum()
 
 
 def test_rollout_penalty_is_zero_when_the_forward_models_agree_and_positive_when_they_do_not(env) -> None:
     agent, batch = _agent_with_buffers(env)
-    stats = agent.add_imagined(batch, random_actions=True)
-    assert stats["rollout_uncertainty"] > 0
+    stats = agent.add_imagined(batch, born=0)
+    assert stats["penalty_mean"] > 0
+    assert stats["reward_penalized"] == pytest.approx(stats["reward_model"] - 5.0 * stats["penalty_mean"], rel=1e-4)
     with torch.no_grad():
-        for layer in agent.rssm.priors.layers:  # every forward model becomes a copy of the first
+        for layer in agent.model.rssm.priors.layers:  # every forward model becomes a copy of the first
             layer.weight[:] = layer.weight[:1]
             layer.bias[:] = layer.bias[:1]
     agent.imagined.size = agent.imagined.cursor = 0
-    stats = agent.add_imagined(batch, random_actions=True)
-    assert stats["rollout_uncertainty"] == pytest.approx(0.0, abs=1e-4)
+    stats = agent.add_imagined(batch, born=7)
+    assert stats["penalty_mean"] == pytest.approx(0.0, abs=1e-4)
     config = agent.config
-    assert agent.imagined.size == config.rollout_starts * config.rollout_horizon
+    starts = config.model_batch * config.seq_len  # every posterior state of the batch starts a rollout
+    assert agent.imagined.size == min(starts * config.rollout_horizon, agent.imagined.capacity)
     data = {k: v[: agent.imagined.size] for k, v in agent.imagined.data.items()}
-    assert (data["terminals"] == 0).all()
+    assert (data["terminals"] == 0).all() and (data["born"] == 7).all()
+    assert stats["imagined_current_share"] == 1.0 and stats["imagined_mean_age"] == 0.0
+
+
+def test_rollouts_act_with_the_deterministic_actor_plus_clipped_noise(env) -> None:
+    agent, _ = _agent_with_buffers(env)
+    features = torch.randn(4000, agent.model.rssm.feature_dim)
+    clean = agent.act(features, explore=False)
+    noisy = agent.act(features, explore=True)
+    assert torch.equal(clean, agent.act(features, explore=False))  # no noise when acting in the task
+    assert noisy.abs().max() <= 1.0
+    inside = (clean.abs() < 0.5) & (noisy.abs() < 1.0)  # where clipping cannot act
+    assert (noisy - clean)[inside].std().item() == pytest.approx(agent.config.rollout_noise, rel=0.1)
 
 
 def test_actor_critic_updates_draw_half_real_half_imagined(env, monkeypatch) -> None:
     agent, batch = _agent_with_buffers(env)
-    agent.add_real(batch)
-    agent.add_imagined(batch, random_actions=True)
+    cache = open_cache(PEN_ID)
+    agent.add_real_episodes(EpisodeReader(cache), np.arange(cache.num_episodes), born=0)
+    agent.add_imagined(batch, born=0)
     asked = []
     for name in ("real", "imagined"):
         buffer = getattr(agent, name)
@@ -256,9 +282,87 @@ def test_actor_critic_updates_draw_half_real_half_imagined(env, monkeypatch) -> 
         monkeypatch.setattr(
             buffer, "sample", lambda n, original=original, name=name: asked.append((name, n)) or original(n)
         )
-    agent.ac_update()
+    losses = agent.ac_update()
     half = agent.config.ac_batch // 2
     assert asked == [("real", half), ("imagined", agent.config.ac_batch - half)]
+    assert {"q_real", "q_imagined", "q_policy_minus_data"} <= set(losses)
+
+
+def test_imagined_data_is_refreshed_from_the_current_policy_once_per_cycle(env) -> None:
+    jobs.train("lompo", PEN_ID, profile="smoke", seed=0, device="cpu")
+    folder = run_dir("lompo", PEN_ID, "smoke", 0, env)
+    config = lompo.make_config("smoke")
+    rollouts = [row for row in json.loads((folder / "metrics.json").read_text())["history"]
+                if row["phase"] == "rollout" and row["step"] > 0]  # fmt: skip
+    cycles = config.ac_updates // config.ac_cycle
+    assert [row["step"] for row in rollouts] == [config.ac_cycle * (i + 1) for i in range(cycles)]
+    assert all(row["imagined_current_share"] > 0 for row in rollouts)
+    born = torch.load(folder / "checkpoint.pt", weights_only=False)["training"]["imagined"]["data"]["born"]
+    assert set(born.tolist()) <= {config.ac_cycle * i for i in range(cycles + 1)}
+
+
+def test_evaluation_samples_the_latent_state_as_training_does(env) -> None:
+    agent, _ = _agent_with_buffers(env)
+    cache = open_cache(PEN_ID)
+    observation = {"pixels": np.full((64, 64, 3), 90, np.uint8), "proprio": cache.proprio[3]}
+    policy = agent.policy()
+    action = policy.act(observation)
+    with torch.no_grad():
+        pixels, proprio = torch.as_tensor(observation["pixels"])[None], torch.as_tensor(cache.proprio[3])[None]
+        embed = agent.model.encoder(pixels, proprio)
+        mean, std = agent.model.rssm.infer(policy.h, embed)
+    assert not torch.allclose(policy.z, mean)  # a sample, not the posterior mean
+    assert ((policy.z - mean).abs() < 6 * std).all()
+    np.testing.assert_array_equal(agent.policy().act(observation), action)  # its own seeded generator
+
+
+def test_lompo_and_lmbrl_share_one_trained_world_model(env) -> None:
+    jobs.train("lompo", PEN_ID, profile="smoke", seed=2, device="cpu")
+    jobs.train("lmbrl", PEN_ID, profile="smoke", seed=2, device="cpu")
+    jobs.train("offline_slac", PEN_ID, profile="smoke", seed=2, device="cpu")
+    folders = {algo: run_dir(algo, PEN_ID, "smoke", 2, env) for algo in ("lompo", "lmbrl", "offline_slac")}
+    models = {algo: torch.load(f / "checkpoint.pt", weights_only=False)["progress"]["model_folder"]
+              for algo, f in folders.items()}  # fmt: skip
+    assert models["lompo"] == models["lmbrl"] != models["offline_slac"]  # one forward model is another model
+    assert len(list((env / "_world_models" / PEN_ID).glob("seed2-*/model.pt"))) == 2
+    assert _history(folders["lompo"], "model", "model_loss") == _history(folders["lmbrl"], "model", "model_loss")
+    weights = [torch.load(folders[a] / "checkpoint.pt", weights_only=False)["training"]["modules"] for a in
+               ("lompo", "lmbrl")]  # fmt: skip
+    model_keys = [k for k in weights[0] if k.startswith("model.")]
+    assert model_keys and all(torch.equal(weights[0][k], weights[1][k]) for k in model_keys)
+
+
+def test_the_model_key_changes_with_the_model_config_only() -> None:
+    config = lompo.resolve_for_task(lompo.make_config("cpu"), "walker_walk")
+    assert lompo.model_key(config) == lompo.model_key(dataclasses.replace(config, penalty=0.0, actor="sac"))
+    assert lompo.model_key(config) != lompo.model_key(dataclasses.replace(config, stoch=32))
+    assert lompo.model_key(config) != lompo.model_key(dataclasses.replace(config, ensemble=1))
+
+
+def test_a_format_1_lompo_checkpoint_is_refused_with_the_reason(tmp_path) -> None:
+    (tmp_path / "config.json").write_text(json.dumps({"algo": "lompo", "config": {}}))
+    torch.save({"version": 1, "training": {"modules": {}}}, tmp_path / "checkpoint.pt")
+    with pytest.raises(UserError, match="format 1 of lompo.*rework to the official implementation"):
+        runs.load_checkpoint(tmp_path / "checkpoint.pt", torch.device("cpu"))
+    (tmp_path / "config.json").write_text(json.dumps({"algo": "cql", "config": {}}))
+    assert runs.load_checkpoint(tmp_path / "checkpoint.pt", torch.device("cpu"))["version"] == 2
+
+
+def test_cqls_conservative_term_trains_the_encoder_through_both_sides(env) -> None:
+    from algorithms import cql
+
+    config = cql.make_config("smoke")
+    config = dataclasses.replace(config, conv_channels=(4, 4, 4, 4, 4))
+    cache = open_cache(PEN_ID)
+    agent = cql.build(config, cache, torch.device("cpu"))
+    sampler = TransitionSampler(cache, 8, frame_stack=config.frames)
+    batch = to_torch(sampler.sample())
+    features = agent.features(batch["pixels"], batch["proprio"], augment=False)
+    q_data = tuple(q.detach() for q in agent.critic(features, batch["actions"]))  # only the log-sum-exp side
+    agent._conservative_gap(features, q_data).backward()
+    grads = [p.grad for p in agent.features.encoder.parameters() if p.grad is not None]
+    assert grads and any(g.abs().sum() > 0 for g in grads)
+    assert cql.make_config("cpu").cql_weight == 10.0  # V-D4RL's weight for pixels
 
 
 CHECKPOINTS = Path(__file__).parent / "data" / "checkpoints"
@@ -266,8 +370,9 @@ CHECKPOINTS = Path(__file__).parent / "data" / "checkpoints"
 
 @pytest.mark.parametrize("algo", sorted(p.name for p in CHECKPOINTS.iterdir()))
 def test_checkpoints_written_by_earlier_code_still_load_and_act_the_same(algo) -> None:
-    """tests/data/make_checkpoints.py wrote these with checkpoint format 1; a refactor that renames a module or
-    changes a network's shape breaks this test, and then needs a format bump and a converter."""
+    """tests/data/make_checkpoints.py wrote these (BC and CQL with checkpoint format 1, read through the format-2
+    converter; LOMPO with format 2); a refactor that renames a module or changes a network's shape breaks this
+    test, and then needs a format bump and a converter."""
     from tests.data.make_checkpoints import fixed_observation
 
     folder = CHECKPOINTS / algo

@@ -4,7 +4,7 @@ Imports only `lompo_bench.tasks` and `lompo_bench.errors` of ours.
 """
 
 from lompo_bench.data.cache import DatasetCache, build_cache, open_cache, verify_cache
-from lompo_bench.data.sampler import SequenceSampler, TransitionSampler, to_torch
+from lompo_bench.data.sampler import EpisodeReader, SequenceSampler, TransitionSampler, to_torch
 from lompo_bench.data.store import (
     CorruptDataset,
     DatasetNotFound,
@@ -18,6 +18,7 @@ __all__ = [
     "CorruptDataset",
     "DatasetCache",
     "DatasetNotFound",
+    "EpisodeReader",
     "SequenceSampler",
     "TransitionSampler",
     "build_cache",

@@ -138,6 +138,32 @@ class TransitionSampler(_PixelReader):
         }
 
 
+class EpisodeReader(_PixelReader):
+    """Whole episodes, in the dataset's order: what a latent model encodes from t = 0 to fill its real-transition
+    buffer (each transition once). Episodes of one length come back stacked, so they are encoded together."""
+
+    def read(self, episodes: np.ndarray | list[int]) -> dict[str, np.ndarray]:
+        """Episodes of equal length L, stacked: `pixels` uint8 (n, L + 1, H, W, 3), `proprio` (n, L + 1, .), and
+        per step `actions` (n, L, A), `rewards`, `terminals` (n, L)."""
+        episodes = np.asarray(episodes, dtype=np.int64)
+        lengths = self.cache.episode_lengths()[episodes]
+        if len(set(lengths.tolist())) != 1:
+            raise ValueError(f"episodes of different lengths read together: {sorted(set(lengths.tolist()))}")
+        length = int(lengths[0])
+        pixels = np.empty((len(episodes), length + 1, *self.cache.frame_shape), np.uint8)
+        for i, episode in enumerate(episodes):
+            self.cache.read_frames(self._fd, int(self.cache.obs_starts[episode]), pixels[i])
+        obs_idx = self.cache.obs_starts[episodes][:, None] + np.arange(length + 1)
+        step_idx = self.cache.step_starts[episodes][:, None] + np.arange(length)
+        return {
+            "pixels": pixels,
+            "proprio": self.cache.proprio[obs_idx],
+            "actions": self.cache.actions[step_idx],
+            "rewards": self.cache.rewards[step_idx],
+            "terminals": self.cache.terminals[step_idx],
+        }
+
+
 _COPY_STREAMS: dict[Any, Any] = {}
 
 
