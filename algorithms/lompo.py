@@ -93,7 +93,7 @@ class LompoConfig:
     ac_layers: int = 3  # hidden layers of actor and critic: Appendix C's "3 layers and 256 units", read as the
     #                     official critic builds it (3 hidden layers; the official actor has 4, the paper says 3)
     ac_hidden: int = 256
-    ac_updates: int = 150_000  # official `agent_train_steps`
+    ac_updates: int = 150_000  # `agent_train_steps` of V-D4RL's port (the original repository: 100K)
     ac_cycle: int = 200  # updates between data refreshes (official `agent_iters_per_step`)
     cycle_real_episodes: int = 1  # real episodes encoded into the real buffer after each cycle (official code)
     cycle_rollout_batches: int = 1  # model batches whose posterior states start rollouts after each cycle (official)
