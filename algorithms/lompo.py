@@ -611,14 +611,7 @@ def shared_world_model(
             pin = device.type == "cuda"
             sampler = SequenceSampler(cache, config.model_batch, config.seq_len, seed=seed, pin_memory=pin)
             run = runs.RunState(folder, phase="model", model_step=0)
-            state = run.load(device)
-            if state is not None:
-                model.load_training_state(state["training"])
-                sampler.set_state(state["sampler"])
-
-            def checkpoint() -> None:
-                run.save(model.training_state(), sampler.get_state())
-
+            run.resume(device, model, sampler)
             progress.start("model (Eq. 8)", config.model_steps)
             while run.data["model_step"] < config.model_steps:
                 losses = model.update(to_torch(sampler.sample(), device))
@@ -628,7 +621,7 @@ def shared_world_model(
                     run.log("model", step, losses)
                 progress.update(step, f"loss {losses['model_loss']:.1f} KL {losses['kl']:.2f}")
                 if step % config.checkpoint_every == 0 or step == config.model_steps:
-                    checkpoint()
+                    run.checkpoint(model, sampler)
             progress.finish()
             record = {"modules": model.state_dict(), "history": run.data["history"], "seconds": run.data["seconds"]}
             runs.save_checkpoint(final, record)
@@ -665,11 +658,7 @@ def train(
     sampler = SequenceSampler(cache, config.model_batch, config.seq_len, seed=seed, pin_memory=pin)
     reader = EpisodeReader(cache)
     run = runs.RunState(folder, phase="buffers", ac_step=0, next_episode=0)
-    state = run.load(device)
-    if state is not None:
-        agent.load_training_state(state["training"])
-        sampler.set_state(state["sampler"])
-    else:
+    if not run.resume(device, agent, sampler):
         agent.model.load_state_dict(model_state)
         run.data["history"] = list(model_record["history"])
         run.data["model_seconds"] = model_record["seconds"]
@@ -686,7 +675,7 @@ def train(
         p["next_episode"] = int((p["next_episode"] + count) % cache.num_episodes)
 
     def checkpoint() -> None:
-        run.save(agent.training_state(), sampler.get_state())
+        run.checkpoint(agent, sampler)
 
     # 2. Initial buffers: every real transition once; imagined ones from the initial actor.
     if p["phase"] == "buffers":

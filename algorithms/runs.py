@@ -282,6 +282,19 @@ class RunState:
             self.restore(state["progress"])
         return state
 
+    def resume(self, device: Any, learner: Any, sampler: Any) -> bool:
+        """Continue from the saved checkpoint, if any: RNG, bookkeeping, `learner.load_training_state(...)` and
+        `sampler.set_state(...)`. True when there was one."""
+        state = self.load(device)
+        if state is not None:
+            learner.load_training_state(state["training"])
+            sampler.set_state(state["sampler"])
+        return state is not None
+
+    def checkpoint(self, learner: Any, sampler: Any) -> None:
+        """Save what `resume` reads back: `learner.training_state()` and `sampler.get_state()`."""
+        self.save(learner.training_state(), sampler.get_state())
+
 
 def finish_run(
     run: RunState,
@@ -362,13 +375,10 @@ def train_model_free(
     training_state, load_training_state and policy_for_task; `sampler` get_state / set_state."""
     progress = progress or NoProgress()
     run = RunState(folder, step=0)
-    state = run.load(device)
-    if state is not None:
-        agent.load_training_state(state["training"])
-        sampler.set_state(state["sampler"])
+    run.resume(device, agent, sampler)
 
     def checkpoint() -> None:
-        run.save(agent.training_state(), sampler.get_state())
+        run.checkpoint(agent, sampler)
 
     if run.data["phase"] == "train":
         progress.start(stage, config.steps)
