@@ -204,10 +204,11 @@ class ReplayBuffer:
         if n > self.capacity:  # only the newest `capacity` rows would survive: write just those
             rows = {key: value[n - self.capacity :] for key, value in rows.items()}
             n = self.capacity
-        rows["born"] = torch.full((n,), born, dtype=torch.long)
-        index = (self.cursor + torch.arange(n, device=self.data["rewards"].device)) % self.capacity
+        device = self.data["rewards"].device
+        rows["born"] = torch.full((n,), born, dtype=torch.long, device=device)
+        index = (self.cursor + torch.arange(n, device=device)) % self.capacity
         for key, value in rows.items():
-            self.data[key][index] = value.to(self.data[key].dtype)
+            self.data[key][index] = value.to(device, self.data[key].dtype)
         self.cursor = (self.cursor + n) % self.capacity
         self.size = min(self.size + n, self.capacity)
 
