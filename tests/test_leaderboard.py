@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from leaderboard.paper import ALGORITHMS, TABLE_I
+from leaderboard.paper import ALGORITHMS, TABLE_I, TASK_TITLES
 from leaderboard.report import build_report
 from leaderboard.reproduce import plan
 from leaderboard.results import aggregate, read_records
@@ -171,3 +171,19 @@ def test_report_and_reproduce_bad_input_exit_2(tmp_path: Path, monkeypatch) -> N
         assert result.exit_code == 2, (command, result.output)
         assert "Traceback" not in result.output
         assert len([line for line in result.output.splitlines() if line.strip()]) == 1, (command, result.output)
+
+
+COMMITTED = Path(__file__).resolve().parent.parent / "leaderboard" / "results" / "cpu"
+
+
+def test_the_committed_cpu_records_rebuild_table_one_on_a_fresh_clone(tmp_path: Path) -> None:
+    """The reference runs committed under leaderboard/results/cpu/ stay readable by the current leaderboard code,
+    and each lands in its Table I cell (so `lompo-bench report --runs leaderboard/results/cpu` works anywhere)."""
+    records = read_records(COMMITTED)
+    assert records and all(r["profile"] == "cpu" and len(r["returns"]) == r["episodes"] for r in records)
+    report = build_report(COMMITTED, tmp_path, profile="cpu")
+    assert report.runs == len(records)
+    rows = {(row["environment"], row["dataset"]): row for row in table_one_rows(aggregate(records), "cpu", "cpu")}
+    for record in records:
+        cell = rows[(TASK_TITLES[record["task"]], record["kind"])]
+        assert cell[f"{record['algo']}_seeds"] != "0", record["dataset_id"]
