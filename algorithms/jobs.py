@@ -31,7 +31,8 @@ def train(
     task = dataset_task(dataset_id)
     torch_device = runs.resolve_device(device)
     folder = run_dir(module.NAME, dataset_id, profile, seed, out)
-    return module.train(dataset_id, task, profile, config, folder, seed, torch_device, progress)
+    with runs.exclusive_run(folder):
+        return module.train(dataset_id, task, profile, config, folder, seed, torch_device, progress)
 
 
 def evaluate(

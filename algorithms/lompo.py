@@ -17,14 +17,11 @@ at the line says so. Algorithm 1, as run by `train`:
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
-import fcntl
 import hashlib
 import json
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,7 +48,7 @@ from algorithms.nets import (
 from lompo_bench.data import EpisodeReader, SequenceSampler, open_cache, to_torch
 from lompo_bench.data.cache import DatasetCache
 from lompo_bench.errors import UserError
-from lompo_bench.files import write_json
+from lompo_bench.files import file_lock, write_json
 from lompo_bench.paths import world_model_dir
 
 NAME = "lompo"
@@ -580,19 +577,6 @@ def load_policy(folder: Path, device: torch.device) -> LatentPolicy:
     return agent.policy()
 
 
-@contextlib.contextmanager
-def _exclusive(lock_path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on `lock_path` (other processes wanting it wait): one process trains a shared
-    model, the others then load it."""
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def shared_world_model(
     dataset_id: str,
     config: LompoConfig,
@@ -607,7 +591,8 @@ def shared_world_model(
     same dataset trained it already."""
     folder = world_model_dir(run_folder, dataset_id, seed, model_key(config))
     final = folder / "model.pt"
-    with _exclusive(folder.with_name(folder.name + ".lock")):
+    # One process trains a shared model; others wanting it wait on the lock, then load it.
+    with file_lock(folder.with_name(folder.name + ".lock")):
         if not final.exists():
             folder.mkdir(parents=True, exist_ok=True)
             fields = {name: getattr(config, name) for name in MODEL_FIELDS}

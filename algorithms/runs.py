@@ -10,11 +10,12 @@ A run lives in `$LOMPO_BENCH_HOME/runs/<algo>/<dataset id>/<profile>-seed<seed>/
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -23,7 +24,7 @@ import torch
 
 from lompo_bench.data import to_torch
 from lompo_bench.errors import UserError
-from lompo_bench.files import to_json, write_json
+from lompo_bench.files import LockHeld, file_lock, to_json, write_json
 from lompo_bench.progress import NoProgress, Progress
 from lompo_bench.provenance import code_permalink
 
@@ -53,6 +54,21 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise UserError(f"device {name!r} asked for, but torch sees no CUDA GPU here (use --device auto or cpu)")
     return device
+
+
+@contextlib.contextmanager
+def exclusive_run(folder: Path) -> Iterator[None]:
+    """Hold the run folder for one training process: a second process on the same folder is refused in one line
+    (two writers would interleave checkpoints). The lock dies with its holder, so a killed run can be resumed."""
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(file_lock(folder / ".lock", wait=False))
+        except LockHeld as held:
+            raise UserError(
+                f"another process ({held.holder}) is training the run in {folder}; wait for it to finish "
+                "(rerun then to resume), or pick another --seed / --out"
+            ) from None
+        yield
 
 
 def save_config(folder: Path, config: Any, **context: Any) -> dict[str, Any]:

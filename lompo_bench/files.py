@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,3 +31,34 @@ def write_json(path: Path, data: Any) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(to_json(data))
     os.replace(tmp, path)
+
+
+class LockHeld(Exception):
+    """Raised by `file_lock(..., wait=False)` when another process holds the lock; `holder` is what that process
+    wrote into the lock file (its host and pid), so a message can name it."""
+
+    def __init__(self, path: Path, holder: str) -> None:
+        super().__init__(f"{path} is held by {holder or 'another process'}")
+        self.path, self.holder = path, holder
+
+
+@contextlib.contextmanager
+def file_lock(path: Path, wait: bool = True) -> Iterator[None]:
+    """Hold an exclusive advisory lock on `path` (created if missing) for the `with` block; processes wanting
+    it wait (`wait`) or get `LockHeld` at once. The kernel drops the lock when its holder dies, so a killed job
+    never leaves a stale lock behind; the file itself stays (deleting it would let two holders race)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            handle.seek(0)
+            raise LockHeld(path, handle.read().strip()) from None
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"{os.uname().nodename} pid {os.getpid()}\n")
+            handle.flush()
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -12,7 +12,9 @@ Minari's HDF5 keeps one group per episode; sampling thousands of short windows a
   and a sha256 of every cache file, for `datasets verify`.
 
 A cache whose fingerprint no longer matches its source is stale and rebuilt; a half-built cache lives in a
-hidden folder and is renamed into place, so a killed build never leaves a cache that looks whole.
+hidden folder and is renamed into place, so a killed build never leaves a cache that looks whole. Any number of
+processes may open a dataset at once: the check and the build happen under a file lock beside the cache, so one
+builds while the others wait, then use what it built.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from lompo_bench.data.store import CorruptDataset, dataset_path, hdf5_file, load_minari, read_metadata
+from lompo_bench.files import file_lock
 
 CACHE_DIR = "lompo_cache"
 CACHE_VERSION = 1
@@ -140,8 +143,18 @@ def is_stale(dataset_id: str) -> bool:
     return manifest is None or manifest.get("source") != source_fingerprint(dataset_id)
 
 
+def _lock(dataset_id: str) -> Any:
+    return file_lock(dataset_path(dataset_id) / f".{CACHE_DIR}.lock")
+
+
 def build_cache(dataset_id: str, progress: Any = None) -> Path:
-    """Write the cache of `dataset_id` from its Minari source, one episode at a time."""
+    """Write the cache of `dataset_id` from its Minari source (again, if one exists), under the cache's lock."""
+    with _lock(dataset_id):
+        return _build(dataset_id, progress)
+
+
+def _build(dataset_id: str, progress: Any) -> Path:
+    """Write the cache, one episode at a time; the caller holds the cache's lock."""
     dataset = load_minari(dataset_id)
     final = cache_path(dataset_id)
     partial = final.parent / f".{CACHE_DIR}.partial"
@@ -219,10 +232,11 @@ def build_cache(dataset_id: str, progress: Any = None) -> Path:
 
 
 def open_cache(dataset_id: str, progress: Any = None) -> DatasetCache:
-    """The dataset's cache, built first if missing or stale."""
-    if is_stale(dataset_id):
-        build_cache(dataset_id, progress)
-    return DatasetCache.open(cache_path(dataset_id))
+    """The dataset's cache, built first if missing or stale (safe beside other processes doing the same)."""
+    with _lock(dataset_id):
+        if is_stale(dataset_id):
+            _build(dataset_id, progress)
+        return DatasetCache.open(cache_path(dataset_id))
 
 
 def verify_cache(dataset_id: str) -> list[str]:
