@@ -41,8 +41,14 @@ def test_processes_opening_a_dataset_without_a_cache_all_get_the_one_built_cache
         "cache = open_cache(sys.argv[1]); print(cache.num_steps, cache.num_episodes)"
     )
     processes = [
-        subprocess.Popen([sys.executable, "-c", code, DS], env=env, cwd=REPO, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)  # fmt: skip
+        subprocess.Popen(
+            [sys.executable, "-c", code, DS],
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
         for _ in range(4)
     ]
     outputs = [process.communicate(timeout=300) for process in processes]
