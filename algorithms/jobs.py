@@ -1,5 +1,6 @@
-"""The two jobs a user starts (`lompo-bench train` and `evaluate`): checks every input before any work, finds the
-run folder, and calls the algorithm's module. The leaderboard's runners call these same functions."""
+"""The jobs a user starts (`lompo-bench train`, `train --model-only` and `evaluate`): checks every input before
+any work, finds the run folder, and calls the algorithm's module. The leaderboard's runners call these same
+functions."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from algorithms.registry import get_algorithm
 from lompo_bench.data.store import dataset_path, dataset_task
 from lompo_bench.errors import UserError
 from lompo_bench.files import write_json
-from lompo_bench.paths import run_dir
+from lompo_bench.paths import run_dir, runs_root
 
 
 def train(
@@ -33,6 +34,27 @@ def train(
     folder = run_dir(module.NAME, dataset_id, profile, seed, out)
     with runs.exclusive_run(folder):
         return module.train(dataset_id, task, profile, config, folder, seed, torch_device, progress)
+
+
+def train_model(
+    algo: str,
+    dataset_id: str,
+    profile: str = "cpu",
+    seed: int = 0,
+    device: str = "auto",
+    out: Path | None = None,
+    progress: runs.Progress | None = None,
+) -> Path:
+    """Train only the world model a run of `algo` would train first (shared by LOMPO and LMBRL runs of one dataset,
+    profile and seed under one runs folder); returns its folder. A first stage for cluster jobs."""
+    module = get_algorithm(algo)
+    config = module.make_config(profile)
+    if not hasattr(module, "train_world_model"):
+        raise UserError(f"{module.NAME} has no world model to train (only lompo, lmbrl and offline_slac have one)")
+    dataset_path(dataset_id)
+    task = dataset_task(dataset_id)
+    root = out or runs_root()
+    return module.train_world_model(dataset_id, task, config, seed, runs.resolve_device(device), root, progress)
 
 
 def evaluate(

@@ -49,7 +49,7 @@ from lompo_bench.data import EpisodeReader, SequenceSampler, open_cache, to_torc
 from lompo_bench.data.cache import DatasetCache
 from lompo_bench.errors import UserError
 from lompo_bench.files import file_lock, write_json
-from lompo_bench.paths import world_model_dir
+from lompo_bench.paths import root_of_run, world_model_dir
 
 NAME = "lompo"
 ACTORS = ("deterministic", "sac")
@@ -581,7 +581,7 @@ def shared_world_model(
     dataset_id: str,
     config: LompoConfig,
     cache: DatasetCache,
-    run_folder: Path,
+    root: Path,
     seed: int,
     device: torch.device,
     progress: runs.Progress,
@@ -589,7 +589,7 @@ def shared_world_model(
     """Algorithm 1's model phase: the trained world model's weights and its record (loss history, seconds,
     folder), trained here (resuming its own checkpoint) unless a run with the same model config and seed on the
     same dataset trained it already."""
-    folder = world_model_dir(run_folder, dataset_id, seed, model_key(config))
+    folder = world_model_dir(root, dataset_id, seed, model_key(config))
     final = folder / "model.pt"
     # One process trains a shared model; others wanting it wait on the lock, then load it.
     with file_lock(folder.with_name(folder.name + ".lock")):
@@ -622,6 +622,29 @@ def shared_world_model(
     return saved["modules"], {"history": saved["history"], "seconds": saved["seconds"], "folder": str(folder)}
 
 
+def world_model_key(config: LompoConfig, task: str) -> str:
+    """Which shared world model a run of `config` on `task` trains or reuses: runs of equal keys on one dataset
+    and seed (LOMPO and LMBRL of a profile) share one model, so a scheduler can train it once, first."""
+    return model_key(resolve_for_task(config, task))
+
+
+def train_world_model(
+    dataset_id: str,
+    task: str,
+    config: LompoConfig,
+    seed: int,
+    device: torch.device,
+    root: Path,
+    progress: runs.Progress | None = None,
+) -> Path:
+    """Algorithm 1's model phase alone, as a job of its own (cluster stages): trains the shared model under the
+    runs root `root` (or finds it trained) and returns its folder."""
+    config = resolve_for_task(config, task)
+    cache = open_cache(dataset_id)
+    shared_world_model(dataset_id, config, cache, root, seed, device, progress or runs.NoProgress())
+    return world_model_dir(root, dataset_id, seed, model_key(config))
+
+
 def train(
     dataset_id: str,
     task: str,
@@ -642,7 +665,9 @@ def train(
     fresh = not (folder / "checkpoint.pt").exists()
     # 1. The variational model (trained once, shared), before anything else draws random numbers here.
     model_state, model_record = (
-        shared_world_model(dataset_id, config, cache, folder, seed, device, progress) if fresh else (None, None)
+        shared_world_model(dataset_id, config, cache, root_of_run(folder, dataset_id), seed, device, progress)
+        if fresh
+        else (None, None)
     )
     torch.manual_seed(seed)  # the policy phase starts alike whether this process trained the model or loaded it
     agent = build(config, cache, device)

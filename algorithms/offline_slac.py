@@ -38,3 +38,5 @@ def make_config(profile: str, **overrides: Any) -> lompo.LompoConfig:
 
 train = partial(lompo.train, algo=NAME)
 load_policy = lompo.load_policy
+world_model_key = lompo.world_model_key
+train_world_model = lompo.train_world_model

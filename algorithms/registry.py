@@ -3,6 +3,9 @@
 Each module exposes NAME, PROFILES (smoke / cpu / paper), make_config(profile, **overrides),
 train(dataset_id, task, profile, config, folder, seed, device, progress) -> result record, and
 load_policy(folder, device) -> a policy with reset() / act(observation).
+Those with a latent world model that runs can share (LOMPO, LMBRL, Offline SLAC) also expose
+world_model_key(config, task) -> str and train_world_model(dataset_id, task, config, seed, device, root, progress),
+so a scheduler can train each shared model once, as a job of its own, before the runs that use it.
 """
 
 from __future__ import annotations

@@ -124,8 +124,9 @@ def generation_config(task: str, profile: str) -> GenerationConfig:
 
 
 def resolve_kinds(kind: str | tuple[str, ...]) -> tuple[str, ...]:
-    """`"all"`, one kind, or a tuple of kinds, as a checked tuple; `UserError` naming the first unknown one."""
-    kinds = KINDS if kind == "all" else ((kind,) if isinstance(kind, str) else tuple(kind))
+    """`"all"`, one kind, kinds joined by commas, or a tuple of kinds, as a checked tuple; `UserError` naming the
+    first unknown one."""
+    kinds = KINDS if kind == "all" else (tuple(kind.split(",")) if isinstance(kind, str) else tuple(kind))
     for name in kinds:
         if name not in KINDS:
             raise UserError(f"unknown dataset kind {name!r}; choose from {', '.join(KINDS)} or all")

@@ -1,12 +1,15 @@
-"""`lompo-bench reproduce`: the plan of jobs behind Table I (and the ablation), and a local executor that runs
-them one after another through the same functions the `generate` and `train` commands call.
+"""`lompo-bench reproduce`: the plan of jobs behind Table I (and the ablation) with their dependencies, the one job
+function every executor calls (the same functions as the `generate` and `train` commands), the local executor
+(one job after another) and the plan as shell lines in stages (`--emit-jobs`). The Ray executor
+(`leaderboard/cluster.py`) is a thin layer over the same plan and job function.
 
-Every job resumes (generation stages and training checkpoints), and a finished job is skipped, so the executor
+Every job resumes (generation stages and training checkpoints), and a finished job is skipped, so an executor
 can be killed and restarted at will; the table is rebuilt from whatever has finished.
 """
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,27 +20,51 @@ from leaderboard.paper import ALGORITHMS, TABLE_I
 from lompo_bench import paths
 from lompo_bench.errors import UserError
 
+STAGES = ("generate", "model", "train")  # a job depends only on jobs of earlier stages
+
 
 @dataclass(frozen=True)
 class Job:
-    action: str  # "generate", "generate-ablation" or "train"
+    action: str  # "generate", "generate-ablation", "model" or "train"
     task: str
     profile: str
-    dataset_ids: tuple[str, ...]  # what a generate job makes, or the one a train job reads
+    dataset_ids: tuple[str, ...]  # what a generate job makes, or the one a model or train job reads
     kinds: tuple[str, ...] = ()  # a generate job's dataset kinds
-    algo: str | None = None
+    algo: str | None = None  # a train job's algorithm; a model job's: one of the algorithms sharing the model
     seed: int = 0
+    model_key: str | None = None  # the shared world model a model job trains, or a train job uses (None: none)
+
+    @property
+    def stage(self) -> int:
+        return STAGES.index("generate" if self.action.startswith("generate") else self.action)
 
     def describe(self) -> str:
         if self.action == "train":
             return f"train {self.algo} on {self.dataset_ids[0]} ({self.profile}, seed {self.seed})"
+        if self.action == "model":
+            return f"world model {self.model_key} on {self.dataset_ids[0]} ({self.profile}, seed {self.seed})"
         what = "the D'Claw ablation datasets" if self.action == "generate-ablation" else f"{self.task} datasets"
         return f"generate {what} ({self.profile}, seed {self.seed})"
+
+    def command(self, runs_root: Path | None = None) -> str:
+        """The `lompo-bench` command line that runs this job alone (`--emit-jobs`)."""
+        out = f" --out {shlex.quote(str(runs_root))}" if runs_root else ""
+        if self.action == "generate":
+            return f"lompo-bench generate --env {self.task} --kind {','.join(self.kinds)} --profile {self.profile} " \
+                f"--seed {self.seed}"  # fmt: skip
+        if self.action == "generate-ablation":
+            return f"lompo-bench generate --env {self.task} --ablation --profile {self.profile} --seed {self.seed}"
+        model = " --model-only" if self.action == "model" else ""
+        return (f"lompo-bench train --algo {self.algo} --dataset {self.dataset_ids[0]} --profile {self.profile} "
+                f"--seed {self.seed}{model}{out}")  # fmt: skip
 
     def done(self, runs_root: Path) -> bool:
         if self.action == "train":
             return (paths.run_dir(str(self.algo), self.dataset_ids[0], self.profile, self.seed, runs_root)
                     / "result.json").exists()  # fmt: skip
+        if self.action == "model":
+            folder = paths.world_model_dir(runs_root, self.dataset_ids[0], self.seed, str(self.model_key))
+            return (folder / "model.pt").exists()
         return all(_dataset_exists(ds) for ds in self.dataset_ids)
 
 
@@ -57,32 +84,97 @@ def plan(
     algos: Sequence[str] | None = None,
     seeds: int = 1,
     ablation: bool = False,
+    kinds: Sequence[str] | None = None,
 ) -> list[Job]:
-    """The jobs behind Table I for `tasks` x `algos` x `seeds` (defaults: the paper's), in order: each task's
-    datasets, then the trainings on them; with `ablation`, Appendix B's D'Claw datasets and trainings."""
+    """The jobs behind Table I for `tasks` x `algos` x `seeds` (defaults: the paper's), in dependency order: each
+    task's datasets; the world models runs share (one per dataset, seed and model config: LOMPO's and LMBRL's is
+    one); then the trainings. `kinds` keeps only those dataset kinds. With `ablation`, Appendix B's D'Claw datasets
+    and trainings as well."""
     from algorithms.registry import get_algorithm
+    from dataset_gen.config import resolve_kinds
     from lompo_bench.tasks import get_task_spec
 
+    wanted = resolve_kinds(tuple(kinds)) if kinds else None
     if seeds < 1:
         raise UserError(f"--seeds must be at least 1, not {seeds}")
     paper_tasks = list(dict.fromkeys(task for task, _ in TABLE_I))
     task_list = [get_task_spec(t).name for t in tasks] if tasks else paper_tasks
-    algo_list = [get_algorithm(a).NAME for a in algos] if algos else list(ALGORITHMS)
+    modules = [get_algorithm(a) for a in algos] if algos else [get_algorithm(a) for a in ALGORITHMS]
+
+    def model_key(module: Any, task: str) -> str | None:
+        if not hasattr(module, "world_model_key"):
+            return None
+        return module.world_model_key(module.make_config(profile), task)
+
+    def trainings(task: str, ids: Sequence[str]) -> list[Job]:
+        models: dict[tuple[str, int, str], Job] = {}
+        runs: list[Job] = []
+        for ds in ids:
+            for module in modules:
+                key = model_key(module, task)
+                for seed in range(seeds):
+                    if key is not None and (ds, seed, key) not in models:
+                        models[ds, seed, key] = Job("model", task, profile, (ds,), algo=module.NAME, seed=seed,
+                                                    model_key=key)  # fmt: skip
+                    runs.append(Job("train", task, profile, (ds,), algo=module.NAME, seed=seed, model_key=key))
+        return [*models.values(), *runs]
+
     jobs: list[Job] = []
     for task in task_list:
-        kinds = [kind for t, kind in TABLE_I if t == task] or ["medium-replay", "medium-expert", "expert"]
-        ids = tuple(dataset_id(task, kind, profile) for kind in kinds)
-        jobs.append(Job("generate", task, profile, ids, kinds=tuple(kinds)))
-        for ds in ids:
-            for algo in algo_list:
-                jobs += [Job("train", task, profile, (ds,), algo=algo, seed=seed) for seed in range(seeds)]
+        task_kinds = [kind for t, kind in TABLE_I if t == task] or ["medium-replay", "medium-expert", "expert"]
+        task_kinds = [kind for kind in task_kinds if wanted is None or kind in wanted]
+        if not task_kinds:
+            continue
+        ids = tuple(dataset_id(task, kind, profile) for kind in task_kinds)
+        jobs.append(Job("generate", task, profile, ids, kinds=tuple(task_kinds)))
+        jobs += trainings(task, ids)
     if ablation:
         ids = tuple(ablation_dataset_id(f, profile) for f in ABLATION_FACTORS)
         jobs.append(Job("generate-ablation", "dclaw_screw", profile, ids))
-        for ds in ids:
-            for algo in algo_list:
-                jobs += [Job("train", "dclaw_screw", profile, (ds,), algo=algo, seed=seed) for seed in range(seeds)]
+        jobs += trainings("dclaw_screw", ids)
     return jobs
+
+
+def dependencies(jobs: Sequence[Job]) -> list[list[int]]:
+    """For each job, the indices of the jobs it needs done first: a dataset's generation before any model or run
+    on it; a shared world model before the runs that use it."""
+    makers = {ds: i for i, job in enumerate(jobs) if job.stage == 0 for ds in job.dataset_ids}
+    models = {(job.dataset_ids[0], job.seed, job.model_key): i for i, job in enumerate(jobs) if job.action == "model"}
+    needs: list[list[int]] = []
+    for job in jobs:
+        before = [makers[job.dataset_ids[0]]] if job.stage > 0 and job.dataset_ids[0] in makers else []
+        if job.action == "train" and (job.dataset_ids[0], job.seed, job.model_key) in models:
+            before.append(models[job.dataset_ids[0], job.seed, job.model_key])
+        needs.append(before)
+    return needs
+
+
+def pending(jobs: Sequence[Job], runs_root: Path) -> list[bool]:
+    """Which jobs still have work to do: a finished job has none, and neither has a world model whose runs are all
+    finished (on a cluster its file may live on another node)."""
+    todo = [not job.done(runs_root) for job in jobs]
+    needs = dependencies(jobs)
+    for i, job in enumerate(jobs):
+        if job.action == "model" and todo[i]:
+            todo[i] = any(todo[j] and i in needs[j] for j in range(len(jobs)))
+    return todo
+
+
+def run_job(job: Job, runs_root: Path | None = None, device: str = "auto", progress: Any = None) -> Any:
+    """Run one job through the functions the CLI's commands call: the one job function every executor uses.
+    Returns a train job's result record, a model job's folder, a generate job's dataset ids."""
+    from algorithms.jobs import train, train_model
+    from dataset_gen.pipeline import generate, generate_ablation
+
+    if job.action == "generate":
+        generate(job.task, kinds=job.kinds, profile=job.profile, seed=job.seed, progress=progress)
+        return job.dataset_ids
+    if job.action == "generate-ablation":
+        generate_ablation(profile=job.profile, seed=job.seed, progress=progress)
+        return job.dataset_ids
+    if job.action == "model":
+        return train_model(str(job.algo), job.dataset_ids[0], job.profile, job.seed, device, runs_root, progress)
+    return train(str(job.algo), job.dataset_ids[0], job.profile, job.seed, device, runs_root, progress)
 
 
 def execute(
@@ -92,28 +184,30 @@ def execute(
     on_job: Callable[[int, Job, str], None] | None = None,
     device: str = "auto",
 ) -> int:
-    """Run the jobs not yet done, in order; returns how many ran. `on_job(index, job, status)` reports each one
-    ("skip" when done already, "start" before it runs)."""
-    from algorithms.jobs import train
-    from dataset_gen.pipeline import generate, generate_ablation
-
-    root = runs_root or paths.runs_root()
+    """The local executor: run the pending jobs one after another, in plan order; returns how many ran.
+    `on_job(index, job, status)` reports each one ("skip" when it has nothing to do, "start" before it runs)."""
+    todo = pending(jobs, runs_root or paths.runs_root())
     ran = 0
     for index, job in enumerate(jobs):
-        if job.done(root):
+        if not todo[index]:
             if on_job is not None:
                 on_job(index, job, "skip")
             continue
         if on_job is not None:
             on_job(index, job, "start")
-        if job.action == "generate":
-            generate(job.task, kinds=job.kinds, profile=job.profile, seed=job.seed, progress=progress)
-        elif job.action == "generate-ablation":
-            generate_ablation(profile=job.profile, seed=job.seed, progress=progress)
-        else:
-            train(
-                str(job.algo), job.dataset_ids[0], profile=job.profile, seed=job.seed, device=device, out=runs_root,
-                progress=progress,
-            )  # fmt: skip
+        run_job(job, runs_root, device, progress)
         ran += 1
     return ran
+
+
+def emit_jobs(jobs: Sequence[Job], runs_root: Path | None = None) -> str:
+    """A shell script of the pending jobs, one `lompo-bench` line each, grouped by stage: every line of a stage may
+    run at once (Slurm array, `xargs -P`), and a stage starts when the one before it has finished."""
+    todo = pending(jobs, runs_root or paths.runs_root())
+    lines = ["#!/bin/sh", "# lompo-bench reproduce --emit-jobs: stages in order; the lines of one stage in parallel."]
+    for stage, name in enumerate(STAGES):
+        stage_jobs = [job for i, job in enumerate(jobs) if todo[i] and job.stage == stage]
+        if stage_jobs:
+            lines.append(f"# stage {stage + 1}: {name}, {len(stage_jobs)} job(s)")
+            lines += [job.command(runs_root) for job in stage_jobs]
+    return "\n".join(lines) + "\n"

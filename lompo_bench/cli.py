@@ -187,7 +187,7 @@ class _StageBars:
 @app.command()
 def generate(
     env: Annotated[str, typer.Option("--env", help="Task name or alias, e.g. dclaw.")],
-    kind: Annotated[str, typer.Option(help="medium-replay, medium-expert, expert or all.")] = "all",
+    kind: Annotated[str, typer.Option(help="medium-replay, medium-expert, expert, a comma list, or all.")] = "all",
     profile: Annotated[
         str, typer.Option(help="smoke (seconds), cpu (< 1 h on 2 cores) or paper (paper sizes).")
     ] = "cpu",
@@ -393,10 +393,23 @@ def train(
     seed: _SEED = 0,
     device: _DEVICE = "auto",
     out: _RUNS = None,
+    model_only: Annotated[
+        bool,
+        typer.Option(
+            "--model-only",
+            help="Train only the world model the run would train first (LOMPO and LMBRL share it): a cluster stage.",
+        ),
+    ] = False,
 ) -> None:
     """Train an algorithm on a dataset, evaluate it in the task, save the result (resumable: rerun to continue)."""
     from algorithms.jobs import train as run_train
+    from algorithms.jobs import train_model
 
+    if model_only:
+        with _stage_progress() as bars:
+            folder = train_model(algo, dataset, profile=profile, seed=seed, device=device, out=out, progress=bars)
+        console.print(f"world model of {algo} on {dataset} ({profile}, seed {seed}) in {folder}", soft_wrap=True)
+        return
     with _stage_progress() as bars:
         record = run_train(algo, dataset, profile=profile, seed=seed, device=device, out=out, progress=bars)
     _print_result(record)
@@ -445,9 +458,23 @@ def reproduce(
         list[str] | None, typer.Option("--env", help="Task (repeatable); default: the paper's four.")
     ] = None,
     algo: Annotated[list[str] | None, typer.Option("--algo", help="Algorithm (repeatable); default: all five.")] = None,
+    kind: Annotated[
+        list[str] | None, typer.Option("--kind", help="Dataset kind (repeatable); default: Table I's.")
+    ] = None,
     seeds: Annotated[int, typer.Option(help="Training seeds per (algorithm, dataset).")] = 1,
     ablation: Annotated[bool, typer.Option(help="Also Appendix B's D'Claw dataset-size ablation.")] = False,
     plan_only: Annotated[bool, typer.Option("--plan", help="Only list the jobs and which are done.")] = False,
+    emit_jobs: Annotated[
+        Path | None,
+        typer.Option("--emit-jobs", help="Write the pending jobs as shell lines in stages to this file, run nothing."),
+    ] = None,
+    executor: Annotated[str, typer.Option(help="local (one job after another) or ray (a Ray cluster).")] = "local",
+    address: Annotated[
+        str | None, typer.Option(help="Ray cluster: auto or HOST:PORT; default: $RAY_ADDRESS, else this machine.")
+    ] = None,
+    cpus_per_job: Annotated[float, typer.Option(help="Ray: CPUs each job reserves.")] = 1.0,
+    gpus_per_job: Annotated[float, typer.Option(help="Ray: GPUs each job reserves (fractions share one).")] = 0.0,
+    retries: Annotated[int, typer.Option(help="Ray: times a failed job is retried before it is reported.")] = 2,
     device: _DEVICE = "auto",
     runs: _RUNS_IN = None,
     out: Annotated[Path, typer.Option("--to", help="Folder for scores.json and the tables.")] = Path("leaderboard_out"),
@@ -455,26 +482,51 @@ def reproduce(
     """Generate the datasets, train every algorithm on them and rebuild Table I: every job resumes, done ones are
     skipped, so rerun the same command after an interruption."""
     from leaderboard.report import build_report
+    from leaderboard.reproduce import emit_jobs as write_jobs
     from leaderboard.reproduce import execute, plan
     from lompo_bench.paths import runs_root
 
-    jobs = plan(profile, tasks=env, algos=algo, seeds=seeds, ablation=ablation)
+    if executor not in ("local", "ray"):
+        raise UserError(f"unknown executor {executor!r}: choose local or ray")
+    jobs = plan(profile, tasks=env, algos=algo, seeds=seeds, ablation=ablation, kinds=kind)
     root = runs or runs_root()
     if plan_only:
         for index, job in enumerate(jobs):
             status = "done" if job.done(root) else "todo"
             console.print(f"{index + 1:>3}. [{status}] {job.describe()}", markup=False, soft_wrap=True)
         return
+    if emit_jobs is not None:
+        script = write_jobs(jobs, runs)
+        emit_jobs.write_text(script)
+        count = sum(1 for line in script.splitlines() if line.startswith("lompo-bench"))
+        console.print(f"{count} pending jobs written to {emit_jobs}", soft_wrap=True)
+        return
+    if executor == "ray":
+        from leaderboard.cluster import execute_ray
 
-    def announce(index: int, job: Any, status: str) -> None:
-        verb = "done already:" if status == "skip" else "running:"
-        console.print(f"[{index + 1}/{len(jobs)}] {verb} {job.describe()}", soft_wrap=True, markup=False)
+        def say(line: str) -> None:
+            console.print(line, soft_wrap=True, markup=False)
 
-    with _stage_progress() as bars:
-        ran = execute(jobs, runs, progress=bars, on_job=announce, device=device)
+        outcome = execute_ray(
+            jobs, runs, address=address, cpus_per_job=cpus_per_job, gpus_per_job=gpus_per_job, retries=retries,
+            device=device, on_event=say,
+        )  # fmt: skip
+        ran, failed = len(outcome.finished), len(outcome.failed) + len(outcome.blocked)
+    else:
+
+        def announce(index: int, job: Any, status: str) -> None:
+            verb = "done already:" if status == "skip" else "running:"
+            console.print(f"[{index + 1}/{len(jobs)}] {verb} {job.describe()}", soft_wrap=True, markup=False)
+
+        with _stage_progress() as bars:
+            ran = execute(jobs, runs, progress=bars, on_job=announce, device=device)
+        failed = 0
     result = build_report(root, out, profile=profile)
     console.print(result.table_one, soft_wrap=True, markup=False)
-    console.print(f"{ran} jobs run, {len(jobs) - ran} were done; tables in {out}", soft_wrap=True)
+    console.print(f"{ran} jobs run, {len(jobs) - ran - failed} were done; tables in {out}", soft_wrap=True)
+    if failed:
+        console.print(f"{failed} jobs failed or could not run (see above); rerun the command to retry them")
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -21,9 +21,13 @@ def run_dir(algo: str, dataset_id: str, profile: str, seed: int, root: Path | No
     return (root or runs_root()) / algo / dataset_id / f"{profile}-seed{seed}"
 
 
-def world_model_dir(run_folder: Path, dataset_id: str, seed: int, key: str) -> Path:
-    """Where a latent world model trained for a run lives, shared by every run under the same runs root that
-    trains the same model (LOMPO and LMBRL): `<runs root>/_world_models/<dataset id>/seed<seed>-<key>`, `key` a
-    digest of the model's config. `run_folder` is a `run_dir(...)` of that dataset."""
-    root = run_folder.parents[len(Path(dataset_id).parts) + 1]
+def world_model_dir(root: Path, dataset_id: str, seed: int, key: str) -> Path:
+    """Where a latent world model lives, shared by every run under the runs root `root` that trains the same model
+    (LOMPO and LMBRL): `<root>/_world_models/<dataset id>/seed<seed>-<key>`, `key` a digest of the model's
+    config."""
     return root / "_world_models" / dataset_id / f"seed{seed}-{key}"
+
+
+def root_of_run(run_folder: Path, dataset_id: str) -> Path:
+    """The runs root holding `run_folder`, a `run_dir(...)` of `dataset_id`."""
+    return run_folder.parents[len(Path(dataset_id).parts) + 1]
