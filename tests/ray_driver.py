@@ -3,7 +3,7 @@ after `ray start` of a head and a worker node). Run as a script, so Ray ships `s
 
 It runs a smoke plan on the cluster with a job function that fails one job's first attempt, and kills the worker
 node (its raylet and the raylet's children) while a job runs there; then the same plan locally into another runs
-folder; and prints one JSON line with what happened, for the test to check.
+folder and datasets folder; and prints one JSON line with what happened, for the test to check.
 
 usage: python tests/ray_driver.py ADDRESS WORKER_NODE_MANAGER_PORT WORK_DIR
 """
@@ -81,6 +81,8 @@ def main() -> None:
         on_event=events.append, status_every=5,
     )  # fmt: skip
     ray_seconds = time.monotonic() - start
+    # The same plan locally, generation included (its own copy of the dataset: same seed, same dataset).
+    os.environ["MINARI_DATASETS_PATH"] = str(WORK / "local_minari")
     start = time.monotonic()
     local_ran = execute(plan("smoke", **PLAN), WORK / "local_runs", device="cpu")
     local_seconds = time.monotonic() - start

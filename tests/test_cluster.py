@@ -39,7 +39,8 @@ trap '"$RAY" stop --force >/dev/null 2>&1 || true' EXIT
 
 def _namespaces_work() -> bool:
     try:
-        return subprocess.run(["unshare", "-rn", "true"], capture_output=True, timeout=10).returncode == 0
+        probe = ["unshare", "-rn", "ip", "link", "set", "lo", "up"]
+        return subprocess.run(probe, capture_output=True, timeout=10).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False
 
@@ -62,6 +63,9 @@ def test_a_smoke_plan_on_two_ray_nodes_survives_a_failure_and_a_dead_node(tmp_pa
         "RAY": str(RAY), "PYTHON": sys.executable, "REPO": str(REPO), "WORK": str(tmp_path), "RAY_TMP": ray_tmp,
         "MINARI_DATASETS_PATH": str(tmp_path / "minari"), "LOMPO_BENCH_HOME": str(tmp_path / "home"),
         "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO), "RAY_USAGE_STATS_ENABLED": "0",
+        # No token: the cluster is reachable from this namespace's loopback only (and a token file left in ~/.ray
+        # by another Ray would turn it on for the head and not the worker's start).
+        "RAY_AUTH_MODE": "disabled",
         # A dead node is noticed in ~2 s instead of ~30 s.
         "RAY_health_check_period_ms": "500", "RAY_health_check_failure_threshold": "4",
     }  # fmt: skip
@@ -73,10 +77,14 @@ def test_a_smoke_plan_on_two_ray_nodes_survives_a_failure_and_a_dead_node(tmp_pa
         if leftovers:
             subprocess.run(["kill", "-9", *leftovers])
         shutil.rmtree(ray_tmp, ignore_errors=True)
-    assert done.returncode == 0, done.stderr[-3000:] + (tmp_path / "head.log").read_text()[-2000:]
+    logs = "".join(
+        (tmp_path / f"{n}.log").read_text()[-1500:] for n in ("head", "worker") if (tmp_path / f"{n}.log").exists()
+    )
+    assert done.returncode == 0, done.stderr[-3000:] + logs
     assert not leftovers, "Ray processes were left running"
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["finished"] == result["jobs"] == 7 and not result["failed"] and not result["blocked"], result
+    assert result["local_ran"] == 7  # the local run generated its own copy of the dataset
 
     # The injected failure was retried, and succeeded.
     starts = [s["job"] for s in result["starts"]]
@@ -124,3 +132,27 @@ def test_emit_jobs_writes_the_pending_jobs_in_dependency_stages(tmp_path: Path, 
         result = CliRunner().invoke(app, ["reproduce", "--profile", "smoke", "--env", "pen", *command])
         assert result.exit_code == 2, (command, result.output)
         assert len([line for line in result.output.splitlines() if line.strip()]) == 1, result.output
+
+
+def test_model_only_trains_the_shared_world_model_that_lompo_and_lmbrl_then_load(tmp_path: Path, monkeypatch) -> None:
+    from tests.helpers import write_synthetic_dataset
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    monkeypatch.setenv("LOMPO_BENCH_HOME", str(tmp_path / "home"))
+    write_synthetic_dataset("test/pen/stage-v0", [20, 20])
+    args = ["--dataset", "test/pen/stage-v0", "--profile", "smoke", "--device", "cpu"]
+    result = CliRunner().invoke(app, ["train", "--algo", "lompo", *args, "--model-only"])
+    assert result.exit_code == 0 and "world model of lompo" in result.output, result.output
+    models = list((tmp_path / "home" / "runs" / "_world_models").rglob("model.pt"))
+    assert len(models) == 1
+    stamp = models[0].stat().st_mtime_ns
+    for algo in ("lompo", "lmbrl"):
+        result = CliRunner().invoke(app, ["train", "--algo", algo, *args])
+        assert result.exit_code == 0, result.output
+    assert models[0].stat().st_mtime_ns == stamp  # loaded, not trained again
+    config = json.loads(
+        (tmp_path / "home" / "runs" / "lmbrl" / "test/pen/stage-v0" / "smoke-seed0" / "config.json").read_text()
+    )
+    assert config["algo"] == "lmbrl"
+    result = CliRunner().invoke(app, ["train", "--algo", "bc", *args, "--model-only"])
+    assert result.exit_code == 2 and "no world model" in result.output

@@ -122,6 +122,9 @@ def test_reproduce_plan_covers_table_one_in_order() -> None:
     trains = [j for j in jobs if j.action == "train"]
     assert [j.task for j in generates] == ["walker_walk", "dclaw_screw", "adroit_pen", "door_open"]
     assert len(trains) == 11 * 5 * 2
+    # One world model per dataset and seed for LOMPO and LMBRL together, one for Offline SLAC (a single head).
+    models = [j for j in jobs if j.action == "model"]
+    assert len(models) == 11 * 2 * 2 and {j.algo for j in models} == {"lompo", "offline_slac"}
     assert generates[3].kinds == ("medium-expert", "expert")  # no Door medium-replay in the paper
     # Every training comes after the generation of its dataset.
     made = set()
