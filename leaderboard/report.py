@@ -5,9 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from leaderboard import stats
+from leaderboard.claims import check_claims, claims_markdown
+from leaderboard.paper import ALGORITHMS
 from leaderboard.plots import table_one_plot
 from leaderboard.results import aggregate, read_records, write_scores
-from leaderboard.tables import ablation_markdown, table_one_csv, table_one_markdown
+from leaderboard.tables import ablation_markdown, table_one_cells, table_one_csv, table_one_markdown
 from lompo_bench.errors import UserError
 
 PROFILES = ("smoke", "cpu", "paper")
@@ -18,13 +21,15 @@ class Report:
     runs: int  # result records read
     cells: int  # (algorithm, profile, dataset) cells
     table_one: str  # markdown
+    claims: str  # markdown
+    aggregates: str | None  # markdown (IQM and probabilities of improvement), None without the stats extra
     files: tuple[Path, ...]
 
 
 def build_report(runs_root: Path, out_dir: Path, profile: str = "cpu", dataset_profile: str | None = None) -> Report:
     """Read every result record under `runs_root`, write `scores.json`, `table_one.md`, `table_one.csv`,
-    `table_one.png` and `ablation.md` into `out_dir`. `profile` selects the algorithms' profile,
-    `dataset_profile` the datasets' (default: the same)."""
+    `table_one.png`, `ablation.md`, `claims.md` and, with the stats extra, `aggregates.md` into `out_dir`.
+    `profile` selects the algorithms' profile, `dataset_profile` the datasets' (default: the same)."""
     dataset_profile = dataset_profile or profile
     for name, value in (("--profile", profile), ("--data-profile", dataset_profile)):
         if value not in PROFILES:
@@ -35,13 +40,29 @@ def build_report(runs_root: Path, out_dir: Path, profile: str = "cpu", dataset_p
     scores = out_dir / "scores.json"
     write_scores(cells, scores, runs_root)
     table = table_one_markdown(cells, profile, dataset_profile)
+    claims = claims_markdown(check_claims(cells, profile, dataset_profile))
     files = {
         out_dir / "table_one.md": table,
         out_dir / "table_one.csv": table_one_csv(cells, profile, dataset_profile),
         out_dir / "ablation.md": ablation_markdown(cells, profile, dataset_profile),
+        out_dir / "claims.md": claims,
     }
+    summary = aggregates_section(list(table_one_cells(cells, profile, dataset_profile).values()))
+    if summary is not None:
+        files[out_dir / "aggregates.md"] = summary
     for path, text in files.items():
         path.write_text(text)
     plot = out_dir / "table_one.png"
     table_one_plot(cells, profile, dataset_profile, plot)
-    return Report(len(records), len(cells), table, (scores, *files, plot))
+    return Report(len(records), len(cells), table, claims, summary, (scores, *files, plot))
+
+
+def aggregates_section(cells: list) -> str | None:
+    """IQM and friends per algorithm, and LOMPO's probability of improvement over each baseline, over Table I's
+    cells; None when the stats extra (rliable) is missing."""
+    if not stats.have_rliable():
+        return None
+    present = [algo for algo in ALGORITHMS if any(c.algo == algo and c.scores for c in cells)]
+    rows = stats.aggregates(cells, present)
+    pairs = [stats.improvement(cells, "lompo", other) for other in present if other != "lompo"]
+    return stats.aggregates_markdown(rows) + "\n" + stats.improvements_markdown([p for p in pairs if p is not None])

@@ -82,7 +82,7 @@ def plan(
     profile: str = "cpu",
     tasks: Sequence[str] | None = None,
     algos: Sequence[str] | None = None,
-    seeds: int = 1,
+    seeds: int = 3,
     ablation: bool = False,
     kinds: Sequence[str] | None = None,
 ) -> list[Job]:

@@ -8,6 +8,7 @@ import io
 
 from leaderboard.paper import ALGORITHM_TITLES, ALGORITHMS, TABLE_I, TASK_TITLES
 from leaderboard.results import ScoreCell
+from leaderboard.stats import mean_ci
 
 MISSING = "-"
 
@@ -19,7 +20,8 @@ def _format(cell: ScoreCell | None) -> str:
         return f"R {sum(cell.returns) / len(cell.returns):.1f}"
     text = f"{cell.mean:.1f}"
     if len(cell.scores) > 1:
-        text += f" ± {cell.std:.1f}"
+        low, high = mean_ci(cell.scores)
+        text += f" [{low:.1f}, {high:.1f}]"
     return text + ("†" if cell.provisional else "")
 
 
@@ -57,8 +59,8 @@ def table_one_markdown(cells: list[ScoreCell], profile: str, dataset_profile: st
     rows = table_one_rows(cells, profile, dataset_profile)
     titles = [ALGORITHM_TITLES[a] for a in ALGORITHMS]
     lines = [
-        f"Table I, normalized scores: ours (algorithms `{profile}`, datasets `{dataset_profile}`; mean ± std over "
-        "seeds) / the paper's.",
+        f"Table I, normalized scores: ours (algorithms `{profile}`, datasets `{dataset_profile}`; mean over seeds "
+        "[95% bootstrap CI]) / the paper's.",
         "",
         "| Environment | Dataset | " + " | ".join(titles) + " |",
         "|---|---|" + "---|" * len(titles),

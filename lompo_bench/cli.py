@@ -444,10 +444,13 @@ def report(
 ) -> None:
     """Rebuild the paper's Table I (ours beside the paper's numbers) and the ablation from finished runs."""
     from leaderboard.report import build_report
+    from leaderboard.stats import STATS_HINT
     from lompo_bench.paths import runs_root
 
     result = build_report(runs or runs_root(), out, profile=profile, dataset_profile=data_profile)
     console.print(result.table_one, soft_wrap=True, markup=False)
+    console.print(result.aggregates or STATS_HINT + "\n", soft_wrap=True, markup=False)
+    console.print(result.claims, soft_wrap=True, markup=False)
     console.print(f"{result.runs} runs in {result.cells} cells; written: {', '.join(map(str, result.files))}")
 
 
@@ -461,7 +464,9 @@ def reproduce(
     kind: Annotated[
         list[str] | None, typer.Option("--kind", help="Dataset kind (repeatable); default: Table I's.")
     ] = None,
-    seeds: Annotated[int, typer.Option(help="Training seeds per (algorithm, dataset).")] = 1,
+    seeds: Annotated[
+        int, typer.Option(help="Training seeds per (algorithm, dataset): 3, so every cell has an interval.")
+    ] = 3,
     ablation: Annotated[bool, typer.Option(help="Also Appendix B's D'Claw dataset-size ablation.")] = False,
     plan_only: Annotated[bool, typer.Option("--plan", help="Only list the jobs and which are done.")] = False,
     emit_jobs: Annotated[

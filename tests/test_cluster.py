@@ -124,7 +124,7 @@ def test_emit_jobs_writes_the_pending_jobs_in_dependency_stages(tmp_path: Path, 
     # Through the CLI; and a line of the file runs as it is (bad input in it would be one line, exit 2).
     out = tmp_path / "jobs.sh"
     result = CliRunner().invoke(app, ["reproduce", "--profile", "smoke", "--env", "pen", "--kind", "expert",
-                                      "--algo", "bc", "--emit-jobs", str(out)])  # fmt: skip
+                                      "--algo", "bc", "--seeds", "1", "--emit-jobs", str(out)])  # fmt: skip
     assert result.exit_code == 0 and "2 pending jobs written" in result.output, result.output
     first = next(line for line in out.read_text().splitlines() if line.startswith("lompo-bench"))
     assert first.startswith("lompo-bench generate --env adroit_pen --kind expert")

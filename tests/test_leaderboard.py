@@ -63,7 +63,7 @@ def test_records_aggregate_over_seeds_into_table_one_beside_the_paper(tmp_path: 
     lompo = next(c for c in cells if c.algo == "lompo")
     assert lompo.seeds == [0, 1] and lompo.mean == pytest.approx(65.0) and lompo.std == pytest.approx(5.0)
     table = table_one_markdown(cells, "cpu", "cpu")
-    assert "| Walker Walk | medium-expert | 65.0 ± 5.0† / 91.7 | - / 76.3 |" in table
+    assert "| Walker Walk | medium-expert | 65.0 [60.0, 70.0]† / 91.7 | - / 76.3 |" in table
     assert "| Door Open | expert | - / 0.0 | - / 0.0 | - / 0.0 | - / 0.0 | R 10.0 / 97.4 |" in table
     assert "5.0" not in table.split("\n")[4]  # the imported V-D4RL run is not a Table I cell
     rows = table_one_rows(cells, "cpu", "cpu")
@@ -94,6 +94,10 @@ def test_report_writes_the_score_file_and_tables_and_refuses_bad_input(tmp_path:
     assert scores["format"] == 1 and scores["cells"][0]["mean"] == 12.5
     assert "12.5† / 96.1" in (tmp_path / "out" / "table_one.md").read_text()
     assert "lompo_paper" in (tmp_path / "out" / "table_one.csv").read_text().splitlines()[0]
+    assert "| not enough runs |" in (tmp_path / "out" / "claims.md").read_text() and "not enough runs" in report.claims
+    from leaderboard import stats
+
+    assert (report.aggregates is not None) == stats.have_rliable() == (tmp_path / "out" / "aggregates.md").exists()
     from PIL import Image
 
     with Image.open(tmp_path / "out" / "table_one.png") as plot:
@@ -105,6 +109,17 @@ def test_report_writes_the_score_file_and_tables_and_refuses_bad_input(tmp_path:
     (runs / "lompo" / "lompo/adroit_pen/expert-cpu-v0" / "cpu-seed0" / "result.json").write_text("{broken")
     with pytest.raises(UserError, match="cannot read result record"):
         build_report(runs, tmp_path / "out")
+
+
+def test_report_without_the_stats_extra_still_builds_the_tables_and_says_how(tmp_path: Path, monkeypatch) -> None:
+    from leaderboard import stats
+
+    monkeypatch.setattr(stats, "have_rliable", lambda: False)
+    _record(tmp_path / "runs", "lompo", "lompo/adroit_pen/expert-cpu-v0", 0, 12.5)
+    result = runner.invoke(app, ["report", "--runs", str(tmp_path / "runs"), "--to", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert stats.STATS_HINT in result.output and "12.5† / 96.1" in result.output and "Claim" in result.output
+    assert not (tmp_path / "out" / "aggregates.md").exists()
 
 
 def test_building_tables_needs_no_torch() -> None:
@@ -146,7 +161,19 @@ runner = CliRunner()
 def test_reproduce_smoke_runs_the_jobs_then_skips_them_and_reports(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
     monkeypatch.setenv("LOMPO_BENCH_HOME", str(tmp_path / "home"))
-    args = ["reproduce", "--profile", "smoke", "--env", "pen", "--algo", "bc", "--to", str(tmp_path / "lb")]
+    args = [
+        "reproduce",
+        "--profile",
+        "smoke",
+        "--env",
+        "pen",
+        "--algo",
+        "bc",
+        "--seeds",
+        "1",
+        "--to",
+        str(tmp_path / "lb"),
+    ]
     result = runner.invoke(app, [*args, "--plan"])
     assert result.exit_code == 0, result.output
     assert result.output.count("[todo]") == 4  # generate + 3 trainings

@@ -1,0 +1,178 @@
+"""Interval estimates over runs, as the field reports them since Agarwal et al. (NeurIPS 2021, "Deep RL at the edge
+of the statistical precipice"):
+
+- per cell (one algorithm on one dataset): the mean over seeds with a 95% percentile-bootstrap confidence interval
+  (numpy only, so Table I builds without the `stats` extra);
+- per algorithm, over the cells it ran on: IQM, mean, median and optimality gap with stratified-bootstrap 95% CIs,
+  probabilities of improvement between algorithms, and performance profiles, all through `rliable` (the `stats`
+  extra, `pip install -e ".[stats]"`).
+
+Scores are D4RL-normalized (0 = random policy, 100 = expert). rliable's optimality gap is taken at 100 (the expert),
+and its estimators get scores / 100 (their [0, 1] convention) and are scaled back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from leaderboard.results import ScoreCell
+from lompo_bench.errors import UserError
+
+REPS = 2000  # bootstrap resamples (rliable's examples use 2000 for CIs of this kind)
+LEVEL = 0.95
+SEED = 0  # bootstrap draws are seeded: the same records give the same report
+METRICS = ("IQM", "Mean", "Median", "Optimality gap")
+STATS_HINT = 'IQM / probability-of-improvement tables need the stats extra: pip install -e ".[stats]"'
+
+
+def mean_ci(values: Sequence[float], reps: int = REPS, level: float = LEVEL, seed: int = SEED) -> tuple[float, float]:
+    """The `level` percentile-bootstrap interval of the mean of `values` (one value: that value, twice)."""
+    x = np.asarray(values, dtype=float)
+    if len(x) < 2:
+        return float(x.mean()), float(x.mean())
+    rng = np.random.default_rng(seed)
+    means = x[rng.integers(0, len(x), size=(reps, len(x)))].mean(axis=1)
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(means, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def have_rliable() -> bool:
+    try:
+        import rliable  # noqa: F401
+    except Exception:  # ImportError, or a broken arch/pandas pairing (arch 7 fails to import on pandas 3)
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """arch warns that rliable's `random_state` argument is deprecated; it is how rliable seeds, so hush it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        yield
+
+
+def _rliable() -> tuple[Any, Any]:
+    if not have_rliable():
+        raise UserError(STATS_HINT)
+    from rliable import library, metrics
+
+    return library, metrics
+
+
+def score_matrix(cells: Sequence[ScoreCell], datasets: Sequence[str]) -> np.ndarray:
+    """(runs x datasets) normalized scores of one algorithm's cells on `datasets`, as rliable wants them: the
+    same number of runs per dataset, so each column keeps its first `min(seeds)` seeds (by seed number)."""
+    by_dataset = {c.dataset_id: c for c in cells}
+    columns = []
+    for ds in datasets:
+        cell = by_dataset[ds]
+        order = np.argsort(cell.seeds[: len(cell.scores)])
+        columns.append(np.asarray(cell.scores, dtype=float)[order])
+    runs = min(len(c) for c in columns)
+    return np.stack([c[:runs] for c in columns], axis=1)
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    algo: str
+    datasets: int
+    runs: int  # runs per dataset used
+    point: dict[str, float]
+    ci: dict[str, tuple[float, float]]
+
+
+def _aggregate_fn(metrics: Any) -> Any:
+    def fn(x: np.ndarray) -> np.ndarray:
+        return np.array([
+            metrics.aggregate_iqm(x), metrics.aggregate_mean(x), metrics.aggregate_median(x),
+            metrics.aggregate_optimality_gap(x, 1.0),
+        ])  # fmt: skip
+
+    return fn
+
+
+def aggregates(cells: Sequence[ScoreCell], algos: Sequence[str], reps: int = REPS) -> list[Aggregate]:
+    """IQM, mean, median and optimality gap of each algorithm over the datasets it has scores on, with
+    stratified-bootstrap CIs (rliable)."""
+    library, metrics = _rliable()
+    scored = [c for c in cells if c.scores]
+    out = []
+    for algo in algos:
+        mine = [c for c in scored if c.algo == algo]
+        if not mine:
+            continue
+        matrix = score_matrix(mine, sorted(c.dataset_id for c in mine))
+        with _quiet():
+            point, ci = library.get_interval_estimates(
+                {algo: matrix / 100}, _aggregate_fn(metrics), reps=reps, random_state=np.random.RandomState(SEED)
+            )
+        out.append(Aggregate(
+            algo, matrix.shape[1], matrix.shape[0],
+            {m: float(v) * 100 for m, v in zip(METRICS, point[algo], strict=True)},
+            {m: (float(ci[algo][0, i]) * 100, float(ci[algo][1, i]) * 100) for i, m in enumerate(METRICS)},
+        ))  # fmt: skip
+    return out
+
+
+@dataclass(frozen=True)
+class Improvement:
+    algo: str
+    other: str
+    datasets: int
+    probability: float  # P(a run of `algo` scores above a run of `other` on a dataset both ran), averaged over them
+    ci: tuple[float, float]
+
+
+def improvement(cells: Sequence[ScoreCell], algo: str, other: str, reps: int = REPS) -> Improvement | None:
+    """Probability of improvement of `algo` over `other` on the datasets both have scores on (rliable), or None
+    when they share none."""
+    library, metrics = _rliable()
+    mine = {c.dataset_id: c for c in cells if c.algo == algo and c.scores}
+    theirs = {c.dataset_id: c for c in cells if c.algo == other and c.scores}
+    shared = sorted(set(mine) & set(theirs))
+    if not shared:
+        return None
+    x = score_matrix(list(mine.values()), shared)
+    y = score_matrix(list(theirs.values()), shared)
+    with _quiet():
+        point, ci = library.get_interval_estimates(
+            {"pair": (x, y)}, lambda a, b: np.array([metrics.probability_of_improvement(a, b)]), reps=reps,
+            random_state=np.random.RandomState(SEED),
+        )  # fmt: skip
+    return Improvement(algo, other, len(shared), float(point["pair"][0]), (float(ci["pair"][0, 0]),
+                                                                         float(ci["pair"][1, 0])))  # fmt: skip
+
+
+def aggregates_markdown(rows: Sequence[Aggregate]) -> str:
+    lines = [
+        "Aggregates over the datasets each algorithm ran on (normalized scores; stratified-bootstrap 95% CIs, "
+        "rliable; optimality gap: distance below the expert's 100, lower is better).",
+        "",
+        "| Algorithm | Datasets | Runs each | " + " | ".join(METRICS) + " |",
+        "|---|---|---|" + "---|" * len(METRICS),
+    ]
+    for row in rows:
+        values = [f"{row.point[m]:.1f} [{row.ci[m][0]:.1f}, {row.ci[m][1]:.1f}]" for m in METRICS]
+        lines.append(f"| {row.algo} | {row.datasets} | {row.runs} | " + " | ".join(values) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def improvements_markdown(rows: Sequence[Improvement]) -> str:
+    lines = [
+        "Probability of improvement P(X > Y): the chance that a run of X scores above a run of Y on a dataset both "
+        "ran, averaged over those datasets (rliable; 95% CI). 0.5 is a coin flip.",
+        "",
+        "| X | Y | Datasets | P(X > Y) |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| {r.algo} | {r.other} | {r.datasets} | {r.probability:.2f} [{r.ci[0]:.2f}, {r.ci[1]:.2f}] |"
+              for r in rows]  # fmt: skip
+    return "\n".join(lines) + "\n"
