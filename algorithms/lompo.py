@@ -678,6 +678,7 @@ def train(
     if not run.resume(device, agent, sampler):
         agent.model.load_state_dict(model_state)
         run.data["history"] = list(model_record["history"])
+        run.rewrite_csv()  # the shared model's losses head this run's log too
         run.data["model_seconds"] = model_record["seconds"]
         run.data["model_folder"] = model_record["folder"]
     agent.model.requires_grad_(False)
@@ -723,7 +724,7 @@ def train(
             finished = p["ac_step"] >= config.ac_updates
             if cycle % config.eval_every == 0 and not finished:
                 returns = runs.evaluate_policy(agent.policy(), task, config.eval_episodes, runs.evaluation_seed(seed))
-                p["evaluations"].append({"step": p["ac_step"], "mean_return": float(np.mean(returns))})
+                run.log_evaluation(float(np.mean(returns)), p["ac_step"])
             if cycle % config.checkpoint_cycles == 0 or finished:
                 checkpoint()
         progress.finish()

@@ -4,6 +4,8 @@ atomically, the device choice, evaluation in the task, and the result record the
 A run lives in `$LOMPO_BENCH_HOME/runs/<algo>/<dataset id>/<profile>-seed<seed>/`:
     config.json       the resolved config, the dataset id, task, seed, device and code version
     checkpoint.pt     everything needed to continue bit for bit (rewritten atomically, never half-written)
+    metrics.csv       the same history as it happens, one row per value (phase, step, metric, value), appended
+                      at every log step; on resume rewritten from the checkpoint, so no row is doubled
     metrics.json      the loss and evaluation history so far (rewritten with every checkpoint)
     result.json       the final evaluation: returns and normalized score (plain JSON, no torch needed to read)
 """
@@ -269,20 +271,60 @@ def evaluation_seed(seed: int) -> int:
     return 10_000 * (seed + 1)
 
 
+CSV_HEADER = "phase,step,metric,value\n"
+
+
+def _csv_rows(entry: dict[str, Any], phase: str | None = None) -> str:
+    """A history entry ({"phase", "step", metric: value...}) or an evaluation ({"step" or "final", "mean_return"})
+    as CSV rows, one per value."""
+    phase = phase or entry["phase"]
+    step = "final" if entry.get("final") else entry.get("step", "")
+    skip = ("phase", "step", "final")
+    return "".join(f"{phase},{step},{key},{float(value)!r}\n" for key, value in entry.items() if key not in skip)
+
+
 class RunState:
-    """A run's bookkeeping that checkpoints carry: phase, counters, loss and evaluation history, seconds spent."""
+    """A run's bookkeeping that checkpoints carry: phase, counters, loss and evaluation history, seconds spent.
+    Every value logged also lands in `metrics.csv` at once (for a person or a plot to follow the run)."""
 
     def __init__(self, folder: Path, **counters: Any):
         self.folder = folder
         self.data: dict[str, Any] = {"phase": "train", **counters, "history": [], "evaluations": [], "seconds": 0.0}
         self._started = time.perf_counter()
+        self._csv_ready = False
 
     def restore(self, data: dict[str, Any]) -> None:
         self.data = data
         self._started = time.perf_counter() - data["seconds"]
+        self.rewrite_csv()  # rows a killed process logged after its last checkpoint are dropped
+
+    def rewrite_csv(self) -> None:
+        """`metrics.csv` from the bookkeeping as it stands (a fresh run, a resumed one, an adopted history)."""
+        rows = [_csv_rows(entry) for entry in self.data["history"]]
+        rows += [_csv_rows(entry, "evaluation") for entry in self.data["evaluations"]]
+        path = self.folder / "metrics.csv"
+        tmp = path.with_name(".metrics.csv.tmp")
+        tmp.write_text(CSV_HEADER + "".join(rows))
+        os.replace(tmp, path)
+        self._csv_ready = True
+
+    def _append(self, key: str, entry: dict[str, Any], rows: str) -> None:
+        """Add `entry` to the bookkeeping's `key` list and its rows to `metrics.csv` (started first if needed)."""
+        if not self._csv_ready:
+            self.rewrite_csv()
+        self.data[key].append(entry)
+        with open(self.folder / "metrics.csv", "a") as f:
+            f.write(rows)
 
     def log(self, phase: str, step: int, values: dict[str, float]) -> None:
-        self.data["history"].append({"phase": phase, "step": step, **values})
+        entry = {"phase": phase, "step": step, **values}
+        self._append("history", entry, _csv_rows(entry))
+
+    def log_evaluation(self, mean_return: float, step: int | None = None) -> None:
+        """An evaluation's mean return at `step` (None: the final one)."""
+        entry = {"step": step, "mean_return": float(mean_return)} if step is not None else {
+            "final": True, "mean_return": float(mean_return)}  # fmt: skip
+        self._append("evaluations", entry, _csv_rows(entry, "evaluation"))
 
     def save(self, training: dict[str, Any], sampler_state: dict[str, Any]) -> None:
         self.data["seconds"] = time.perf_counter() - self._started
@@ -341,7 +383,7 @@ def finish_run(
             seconds=run.data["seconds"] + run.data.get("model_seconds", 0.0),  # a shared model's time counts
             code_version=json.loads((run.folder / "config.json").read_text())["code_version"],
         )
-        run.data["evaluations"].append({"final": True, "mean_return": record["mean_return"]})
+        run.log_evaluation(record["mean_return"])
         run.data["phase"] = "done"
         save()
         write_json(result_path, record)
@@ -409,7 +451,7 @@ def train_model_free(
                 returns = evaluate_policy(
                     agent.policy_for_task(device), task, config.eval_episodes, evaluation_seed(seed)
                 )
-                run.data["evaluations"].append({"step": step, "mean_return": float(np.mean(returns))})
+                run.log_evaluation(float(np.mean(returns)), step)
             if step % config.checkpoint_every == 0:
                 checkpoint()
         progress.finish()

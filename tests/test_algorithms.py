@@ -111,6 +111,12 @@ def test_a_killed_run_resumes_to_the_same_result_as_an_uninterrupted_one(env, tm
     assert resumed["returns"] == whole["returns"]
     a, b = (run_dir(algo, PEN_ID, "smoke", 3, tmp_path / x) for x in "ab")
     assert json.loads((a / "metrics.json").read_text()) == json.loads((b / "metrics.json").read_text())
+    # metrics.csv: the killed run's rows after its last checkpoint were dropped on resume, none doubled.
+    csv_a = (a / "metrics.csv").read_text()
+    assert csv_a == (b / "metrics.csv").read_text()
+    history = json.loads((a / "metrics.json").read_text())
+    values = sum(len(e) - 2 for e in history["history"]) + len(history["evaluations"])
+    assert csv_a.startswith("phase,step,metric,value\n") and len(csv_a.splitlines()) == 1 + values
     weights_a = torch.load(a / "checkpoint.pt", weights_only=False)["training"]["modules"]
     weights_b = torch.load(b / "checkpoint.pt", weights_only=False)["training"]["modules"]
     assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a)
