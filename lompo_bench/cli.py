@@ -143,8 +143,18 @@ def demo(
 
 
 @contextmanager
-def _stage_progress() -> Iterator[_StageBars]:
-    """Rich bars for a staged job (generation, training): count, elapsed time, ETA and a message per stage."""
+def _stage_progress() -> Iterator[Any]:
+    """Rich bars for a staged job (generation, training): count, elapsed time, ETA and a message per stage; when
+    the output is no terminal (a log file, a batch job), plain progress lines at a steady pace instead."""
+    if not console.is_terminal:
+        from lompo_bench.progress import LineProgress
+
+        def write(line: str) -> None:
+            console.print(line, markup=False, soft_wrap=True, highlight=False)
+            console.file.flush()
+
+        yield LineProgress(write)
+        return
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,

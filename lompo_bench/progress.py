@@ -28,25 +28,38 @@ class NoProgress:
 
 
 class LineProgress:
-    """Progress as plain lines, for logs and terminals without a TTY: a line when a stage starts, then one each
-    time it passes another `step` of its total (10% by default), and one when it finishes."""
+    """Progress as plain lines, for logs and terminals that are not one (`cmd > run.log`, cluster jobs): a line when
+    a stage starts, then one whenever `every_fraction` more of it is done or `every_seconds` have passed since the
+    last (whichever first), with the count, rate, ETA and the job's latest message, and one when it finishes."""
 
-    def __init__(self, write: Callable[[str], None], step: float = 0.1) -> None:
-        self._write, self._step = write, step
-        self._stage, self._total, self._next = "", 0, 0.0
-        self._started = 0.0
+    def __init__(self, write: Callable[[str], None], every_fraction: float = 0.05, every_seconds: float = 30.0) -> None:
+        self._write, self._fraction, self._seconds = write, every_fraction, every_seconds
+        self._stage, self._total = "", 1
+        self._started = self._last_time = 0.0
+        self._last_done = 0
 
     def start(self, stage: str, total: int) -> None:
-        self._stage, self._total, self._next = stage, max(int(total), 1), self._step
-        self._started = time.monotonic()
-        self._write(f"{stage}: started ({total})")
+        self._stage, self._total, self._last_done = stage, max(int(total), 1), 0
+        self._started = self._last_time = time.monotonic()
+        self._write(f"{stage}: started, {total} to do")
 
     def update(self, completed: int, message: str = "") -> None:
-        if completed / self._total + 1e-9 < self._next:
+        now = time.monotonic()
+        if completed - self._last_done < self._fraction * self._total and now - self._last_time < self._seconds:
             return
-        self._next = (int(completed / self._total / self._step) + 1) * self._step
-        elapsed = time.monotonic() - self._started
-        self._write(f"{self._stage}: {completed}/{self._total} {elapsed:.0f}s {message}".rstrip())
+        self._last_done, self._last_time = completed, now
+        elapsed = now - self._started
+        rate = completed / elapsed if elapsed > 0 else 0.0
+        eta = f"ETA {_duration((self._total - completed) / rate)}" if rate > 0 else "ETA ?"
+        line = f"{self._stage}: {completed}/{self._total} ({100 * completed / self._total:.0f}%) {rate:.3g}/s {eta}"
+        self._write(f"{line} {message}".rstrip())
 
     def finish(self) -> None:
-        self._write(f"{self._stage}: done in {time.monotonic() - self._started:.0f}s")
+        self._write(f"{self._stage}: done in {_duration(time.monotonic() - self._started)}")
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return (
+        f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+    )

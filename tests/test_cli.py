@@ -204,6 +204,8 @@ def test_algos_train_evaluate_on_a_smoke_run(tmp_path: Path, monkeypatch) -> Non
     result = runner.invoke(app, ["train", *args])
     assert result.exit_code == 0, result.output
     assert "lompo on test/pen/train-v0 (smoke, seed 0): return" in result.output
+    # No terminal here (as in `lompo-bench train ... > run.log`): progress comes as plain lines.
+    assert "model (Eq. 8): started, " in result.output and "actor-critic: done in " in result.output
     run = tmp_path / "home" / "runs" / "lompo" / "test/pen/train-v0" / "smoke-seed0"
     assert {"config.json", "checkpoint.pt", "metrics.json", "result.json"} <= {p.name for p in run.iterdir()}
     result = runner.invoke(app, ["evaluate", *args, "--episodes", "2"])
@@ -235,3 +237,26 @@ def test_train_and_evaluate_bad_input_is_one_line_and_exit_2(tmp_path: Path, mon
         if command[-1] != "x":  # Click's own usage errors print a usage block
             lines = [line for line in result.output.splitlines() if line.strip()]
             assert len(lines) == 1, (command, result.output)
+
+
+def test_progress_without_a_terminal_is_plain_lines_at_a_steady_pace(monkeypatch) -> None:
+    from lompo_bench import progress
+
+    clock = [0.0]
+    monkeypatch.setattr(progress.time, "monotonic", lambda: clock[0])
+    lines: list[str] = []
+    bar = progress.LineProgress(lines.append)
+    bar.start("model", 1000)
+    for i in range(1, 1001):  # fast: a line per 5%
+        clock[0] += 0.01
+        bar.update(i, "loss 1.5")
+    bar.finish()
+    assert lines[0] == "model: started, 1000 to do" and len(lines) == 1 + 20 + 1
+    assert lines[1] == "model: 50/1000 (5%) 100/s ETA 0m10s loss 1.5"
+    assert lines[-1] == "model: done in 0m10s"
+    lines.clear()
+    bar.start("actor-critic", 10_000)
+    for i in range(1, 201):  # slow: a line per 30 s
+        clock[0] += 1.0
+        bar.update(i)
+    assert len(lines) == 1 + 200 // 30 and lines[1] == "actor-critic: 30/10000 (0%) 1/s ETA 2h46m"
