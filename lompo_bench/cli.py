@@ -446,6 +446,26 @@ def evaluate(
 
 
 @app.command()
+def runs(runs: _RUNS_IN = None) -> None:
+    """The runs in the runs folder: algorithm, dataset, profile, seed, state, progress, last evaluation, score."""
+    from leaderboard.run_list import list_runs
+    from lompo_bench.paths import runs_root
+
+    root = runs or runs_root()
+    rows = list_runs(root)
+    if not rows:
+        console.print(f"no runs in {root}; start one with `lompo-bench train --algo lompo --dataset ...`")
+        return
+    table = Table(title=f"runs in {root}")
+    for column in ("algo", "dataset", "profile", "seed", "state", "progress", "last eval", "score"):
+        table.add_column(column, no_wrap=column != "dataset")
+    for r in rows:
+        numbers = ["" if x is None else f"{x:.1f}" for x in (r.last_evaluation, r.score)]
+        table.add_row(r.algo, r.dataset_id, r.profile, str(r.seed), r.state, r.progress, *numbers)
+    console.print(table)
+
+
+@app.command()
 def report(
     runs: _RUNS_IN = None,
     profile: Annotated[str, typer.Option(help="The algorithms' profile to tabulate: smoke, cpu or paper.")] = "cpu",

@@ -46,7 +46,8 @@ class LockHeld(Exception):
 def file_lock(path: Path, wait: bool = True) -> Iterator[None]:
     """Hold an exclusive advisory lock on `path` (created if missing) for the `with` block; processes wanting
     it wait (`wait`) or get `LockHeld` at once. The kernel drops the lock when its holder dies, so a killed job
-    never leaves a stale lock behind; the file itself stays (deleting it would let two holders race)."""
+    never leaves a stale lock behind; the file itself stays (deleting it would let two holders race). While held,
+    the file names its holder ("host pid N"); released, it is empty."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+") as handle:
         try:
@@ -61,4 +62,6 @@ def file_lock(path: Path, wait: bool = True) -> Iterator[None]:
             handle.flush()
             yield
         finally:
+            handle.truncate(0)  # released: the file names no holder (a killed holder's pid is checked by readers)
+            handle.flush()
             fcntl.flock(handle, fcntl.LOCK_UN)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from PIL import Image
@@ -212,6 +213,26 @@ def test_algos_train_evaluate_on_a_smoke_run(tmp_path: Path, monkeypatch) -> Non
     assert result.exit_code == 0, result.output
     assert "over 2 episodes" in result.output
     assert json.loads((run / "evaluation.json").read_text())["episodes"] == 2
+
+    # `runs` lists it as done with its score; a second seed held by another process shows as running.
+    from algorithms.runs import exclusive_run  # the lock a training process holds
+
+    other = run.with_name("smoke-seed1")
+    other.mkdir()
+    (other / "config.json").write_text((run / "config.json").read_text().replace('"seed": 0', '"seed": 1'))
+    (other / "metrics.csv").write_text(
+        "phase,step,metric,value\nmodel,30,model_loss,1.0\nevaluation,5,mean_return,7.5\n"
+    )
+    with exclusive_run(other):
+        result = runner.invoke(app, ["runs"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if "test/pen/train-v0" in line]
+    assert len(lines) == 2 and "done" in lines[0]  # (no score: the synthetic dataset has no expert reference)
+    assert f"running (pid {os.getpid()})" in lines[1] and "model 30/" in lines[1] and "7.5" in lines[1]
+    result = runner.invoke(app, ["runs"], env={"COLUMNS": "250"})
+    assert "stopped" in result.output
+    result = runner.invoke(app, ["runs", "--runs", str(tmp_path / "nothing")])
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
 
 
 def test_train_and_evaluate_bad_input_is_one_line_and_exit_2(tmp_path: Path, monkeypatch) -> None:
