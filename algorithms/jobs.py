@@ -5,6 +5,7 @@ functions."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,16 +25,27 @@ def train(
     device: str = "auto",
     out: Path | None = None,
     progress: runs.Progress | None = None,
+    overrides: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Train `algo` on `dataset_id` (resuming a killed run of the same config) and return its result record."""
-    module = get_algorithm(algo)
-    config = module.make_config(profile)
+    """Train `algo` on `dataset_id` (resuming a killed run of the same config) and return its result record.
+    `overrides` (`key=value`, as `--set`) change the profile's config; such a run gets a folder of its own."""
+    module, config, changed = _config(algo, profile, overrides)
     dataset_path(dataset_id)  # a missing dataset fails here, before anything is built
     task = dataset_task(dataset_id)
     torch_device = runs.resolve_device(device)
-    folder = run_dir(module.NAME, dataset_id, profile, seed, out)
+    folder = run_dir(module.NAME, dataset_id, profile, seed, out, runs.overrides_key(changed))
     with runs.exclusive_run(folder):
+        if changed:
+            write_json(folder / "overrides.json", changed)
         return module.train(dataset_id, task, profile, config, folder, seed, torch_device, progress)
+
+
+def _config(algo: str, profile: str, overrides: Sequence[str]) -> tuple[Any, Any, dict[str, Any]]:
+    """The algorithm's module, its config for `profile` with `overrides` applied, and the parsed overrides."""
+    module = get_algorithm(algo)
+    base = module.make_config(profile)
+    changed = runs.parse_overrides(module.NAME, base, overrides)
+    return module, module.make_config(profile, **changed), changed
 
 
 def train_model(
@@ -44,11 +56,11 @@ def train_model(
     device: str = "auto",
     out: Path | None = None,
     progress: runs.Progress | None = None,
+    overrides: Sequence[str] = (),
 ) -> Path:
     """Train only the world model a run of `algo` would train first (shared by LOMPO and LMBRL runs of one dataset,
     profile and seed under one runs folder); returns its folder. A first stage for cluster jobs."""
-    module = get_algorithm(algo)
-    config = module.make_config(profile)
+    module, config, _ = _config(algo, profile, overrides)
     if not hasattr(module, "train_world_model"):
         raise UserError(f"{module.NAME} has no world model to train (only lompo, lmbrl and offline_slac have one)")
     dataset_path(dataset_id)
@@ -66,13 +78,14 @@ def evaluate(
     device: str = "auto",
     out: Path | None = None,
     progress: runs.Progress | None = None,
+    overrides: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Evaluate the policy of a finished training run in its task; writes `evaluation.json` beside the run."""
-    module = get_algorithm(algo)
-    module.make_config(profile)
+    """Evaluate the policy of a finished training run in its task; writes `evaluation.json` beside the run.
+    `overrides`: the run's `--set` overrides, which name its folder."""
+    module, _, changed = _config(algo, profile, overrides)
     if episodes < 1:
         raise UserError(f"--episodes must be at least 1, not {episodes}")
-    folder = run_dir(module.NAME, dataset_id, profile, seed, out)
+    folder = run_dir(module.NAME, dataset_id, profile, seed, out, runs.overrides_key(changed))
     if not (folder / "result.json").exists():
         raise UserError(
             f"no finished {module.NAME} run for {dataset_id} ({profile}, seed {seed}) in {folder}; "
@@ -97,5 +110,7 @@ def evaluate(
         seconds=json.loads((folder / "result.json").read_text())["train_seconds"],
         code_version=context["code_version"],
     )
+    if context.get("overrides"):
+        record["overrides"] = context["overrides"]
     write_json(folder / "evaluation.json", record)
     return record

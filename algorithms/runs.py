@@ -3,6 +3,7 @@ atomically, the device choice, evaluation in the task, and the result record the
 
 A run lives in `$LOMPO_BENCH_HOME/runs/<algo>/<dataset id>/<profile>-seed<seed>/`:
     config.json       the resolved config, the dataset id, task, seed, device and code version
+    overrides.json    the `train --set key=value` overrides (only in such runs: `<profile>+<digest>-seed<seed>`)
     checkpoint.pt     everything needed to continue bit for bit (rewritten atomically, never half-written)
     metrics.csv       the same history as it happens, one row per value (phase, step, metric, value), appended
                       at every log step; on resume rewritten from the checkpoint, so no row is doubled
@@ -14,10 +15,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import difflib
+import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -36,6 +39,50 @@ CHECKPOINT_VERSION = 2
 # deterministic actor), so a format-1 policy of theirs is a different algorithm's and is refused. BC's and CQL's
 # networks did not change: their format-1 checkpoints are read as they are.
 FORMAT_1_READABLE = ("bc", "cql")
+
+
+def parse_overrides(algo: str, config: Any, pairs: Sequence[str]) -> dict[str, Any]:
+    """`key=value` strings (`train --set`) as typed values of `config`'s fields: ints, floats, booleans
+    (true/false), strings, comma lists for tuples, `none` where a field may be None. One line for a bad one."""
+    fields = {f.name: f for f in dataclasses.fields(config)}
+    parsed: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key:
+            raise UserError(f"--set wants key=value, not {pair!r}")
+        if key not in fields:
+            close = difflib.get_close_matches(key, fields, n=3)
+            hint = f"did you mean {', '.join(close)}? " if close else ""
+            raise UserError(f"{algo} has no setting {key!r}: {hint}its settings: {', '.join(fields)}")
+        parsed[key] = _typed(algo, key, text.strip(), str(fields[key].type), getattr(config, key))
+    return parsed
+
+
+def _typed(algo: str, key: str, text: str, annotation: str, current: Any) -> Any:
+    if text.lower() == "none" and "None" in annotation:
+        return None
+    try:
+        if "tuple" in annotation:
+            return tuple(int(part) for part in text.split(",") if part.strip())
+        if "bool" in annotation or isinstance(current, bool):
+            if text.lower() not in ("true", "false", "1", "0"):
+                raise ValueError(text)
+            return text.lower() in ("true", "1")
+        if "int" in annotation.replace("tuple", "") and "float" not in annotation:
+            return int(text.replace("_", ""))
+        if "float" in annotation:
+            return float(text)
+    except ValueError:
+        raise UserError(f"{algo} setting {key} wants a value of type {annotation}, not {text!r}") from None
+    return text
+
+
+def overrides_key(overrides: dict[str, Any]) -> str | None:
+    """A short digest naming a set of overrides (None for none): part of the run folder's name."""
+    if not overrides:
+        return None
+    return hashlib.sha256(json.dumps(overrides, sort_keys=True, default=list).encode()).hexdigest()[:8]
 
 
 def pick_profile(algo: str, profiles: dict[str, Any], profile: str, **overrides: Any) -> Any:
@@ -100,7 +147,10 @@ def start_run(
     device: Any,
     cache: Any,
 ) -> dict[str, Any]:
-    """Save (or check, on a rerun) the run's resolved config with what it trains on and where."""
+    """Save (or check, on a rerun) the run's resolved config with what it trains on and where (and the `--set`
+    overrides behind it, which `jobs.train` left in the run folder's `overrides.json`)."""
+    overrides_file = folder / "overrides.json"
+    overrides = json.loads(overrides_file.read_text()) if overrides_file.exists() else None
     return save_config(
         folder,
         config,
@@ -112,6 +162,7 @@ def start_run(
         action_dim=int(cache.actions.shape[1]),
         proprio_dim=int(cache.proprio.shape[1]),
         code_version=code_permalink(),
+        **({"overrides": overrides} if overrides else {}),
     )
 
 
@@ -383,6 +434,9 @@ def finish_run(
             seconds=run.data["seconds"] + run.data.get("model_seconds", 0.0),  # a shared model's time counts
             code_version=json.loads((run.folder / "config.json").read_text())["code_version"],
         )
+        overrides = json.loads((run.folder / "config.json").read_text()).get("overrides")
+        if overrides:
+            record["overrides"] = overrides  # `report` keeps such runs out of Table I unless asked
         run.log_evaluation(record["mean_return"])
         run.data["phase"] = "done"
         save()

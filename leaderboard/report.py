@@ -26,15 +26,22 @@ class Report:
     files: tuple[Path, ...]
 
 
-def build_report(runs_root: Path, out_dir: Path, profile: str = "cpu", dataset_profile: str | None = None) -> Report:
+def build_report(
+    runs_root: Path,
+    out_dir: Path,
+    profile: str = "cpu",
+    dataset_profile: str | None = None,
+    include_overrides: bool = False,
+) -> Report:
     """Read every result record under `runs_root`, write `scores.json`, `table_one.md`, `table_one.csv`,
     `table_one.png`, `ablation.md`, `claims.md` and, with the stats extra, `aggregates.md` into `out_dir`.
-    `profile` selects the algorithms' profile, `dataset_profile` the datasets' (default: the same)."""
+    `profile` selects the algorithms' profile, `dataset_profile` the datasets' (default: the same). Runs trained
+    with `--set` overrides are not the profile's algorithm: they are left out unless `include_overrides`."""
     dataset_profile = dataset_profile or profile
     for name, value in (("--profile", profile), ("--data-profile", dataset_profile)):
         if value not in PROFILES:
             raise UserError(f"{name} must be one of {', '.join(PROFILES)}, not {value!r}")
-    records = read_records(runs_root)
+    records = [r for r in read_records(runs_root) if include_overrides or not r.get("overrides")]
     cells = aggregate(records)
     out_dir.mkdir(parents=True, exist_ok=True)
     scores = out_dir / "scores.json"

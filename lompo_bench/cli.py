@@ -380,6 +380,10 @@ _PROFILE = Annotated[str, typer.Option(help="smoke (seconds), cpu (< 1 h on 2 co
 _SEED = Annotated[int, typer.Option(help="Seed of the run (network init, batches, evaluation).")]
 _DEVICE = Annotated[str, typer.Option(help="auto (the GPU when there is one), cpu or cuda[:N].")]
 _RUNS = Annotated[Path | None, typer.Option("--out", help="Runs folder; default: $LOMPO_BENCH_HOME/runs.")]
+_SET = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Change a config setting, key=value (repeatable); such a run gets its own folder."),
+]
 _RUNS_IN = Annotated[Path | None, typer.Option("--runs", help="Runs folder; default: $LOMPO_BENCH_HOME/runs.")]
 
 
@@ -403,6 +407,7 @@ def train(
     seed: _SEED = 0,
     device: _DEVICE = "auto",
     out: _RUNS = None,
+    set_: _SET = None,
     model_only: Annotated[
         bool,
         typer.Option(
@@ -417,11 +422,15 @@ def train(
 
     if model_only:
         with _stage_progress() as bars:
-            folder = train_model(algo, dataset, profile=profile, seed=seed, device=device, out=out, progress=bars)
+            folder = train_model(
+                algo, dataset, profile=profile, seed=seed, device=device, out=out, progress=bars, overrides=set_ or ()
+            )
         console.print(f"world model of {algo} on {dataset} ({profile}, seed {seed}) in {folder}", soft_wrap=True)
         return
     with _stage_progress() as bars:
-        record = run_train(algo, dataset, profile=profile, seed=seed, device=device, out=out, progress=bars)
+        record = run_train(
+            algo, dataset, profile=profile, seed=seed, device=device, out=out, progress=bars, overrides=set_ or ()
+        )
     _print_result(record)
 
 
@@ -434,14 +443,16 @@ def evaluate(
     episodes: Annotated[int, typer.Option(help="Evaluation episodes.")] = 10,
     device: _DEVICE = "auto",
     out: _RUNS = None,
+    set_: _SET = None,
 ) -> None:
     """Evaluate the policy of a finished training run in its task (writes evaluation.json in the run folder)."""
     from algorithms.jobs import evaluate as run_evaluate
 
     with _stage_progress() as bars:
         record = run_evaluate(
-            algo, dataset, profile=profile, seed=seed, episodes=episodes, device=device, out=out, progress=bars
-        )
+            algo, dataset, profile=profile, seed=seed, episodes=episodes, device=device, out=out, progress=bars,
+            overrides=set_ or (),
+        )  # fmt: skip
     _print_result(record)
 
 
@@ -471,13 +482,18 @@ def report(
     profile: Annotated[str, typer.Option(help="The algorithms' profile to tabulate: smoke, cpu or paper.")] = "cpu",
     data_profile: Annotated[str | None, typer.Option(help="The datasets' profile (default: --profile).")] = None,
     out: Annotated[Path, typer.Option("--to", help="Folder for scores.json and the tables.")] = Path("leaderboard_out"),
+    include_overrides: Annotated[
+        bool, typer.Option(help="Count runs trained with `--set` overrides too (left out by default).")
+    ] = False,
 ) -> None:
     """Rebuild the paper's Table I (ours beside the paper's numbers) and the ablation from finished runs."""
     from leaderboard.report import build_report
     from leaderboard.stats import STATS_HINT
     from lompo_bench.paths import runs_root
 
-    result = build_report(runs or runs_root(), out, profile=profile, dataset_profile=data_profile)
+    result = build_report(
+        runs or runs_root(), out, profile=profile, dataset_profile=data_profile, include_overrides=include_overrides
+    )
     console.print(result.table_one, soft_wrap=True, markup=False)
     console.print(result.aggregates or STATS_HINT + "\n", soft_wrap=True, markup=False)
     console.print(result.claims, soft_wrap=True, markup=False)

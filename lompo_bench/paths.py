@@ -16,9 +16,13 @@ def runs_root() -> Path:
     return lompo_home() / "runs"
 
 
-def run_dir(algo: str, dataset_id: str, profile: str, seed: int, root: Path | None = None) -> Path:
-    """The folder of one training run: `<runs root>/<algo>/<dataset id>/<profile>-seed<seed>`."""
-    return (root or runs_root()) / algo / dataset_id / f"{profile}-seed{seed}"
+def run_dir(
+    algo: str, dataset_id: str, profile: str, seed: int, root: Path | None = None, variant: str | None = None
+) -> Path:
+    """The folder of one training run: `<runs root>/<algo>/<dataset id>/<profile>-seed<seed>`; a run with config
+    overrides (`train --set`) lives apart, in `<profile>+<variant>-seed<seed>` (`variant`: a digest of them)."""
+    name = f"{profile}+{variant}" if variant else profile
+    return (root or runs_root()) / algo / dataset_id / f"{name}-seed{seed}"
 
 
 def world_model_dir(root: Path, dataset_id: str, seed: int, key: str) -> Path:

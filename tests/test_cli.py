@@ -281,3 +281,34 @@ def test_progress_without_a_terminal_is_plain_lines_at_a_steady_pace(monkeypatch
         clock[0] += 1.0
         bar.update(i)
     assert len(lines) == 1 + 200 // 30 and lines[1] == "actor-critic: 30/10000 (0%) 1/s ETA 2h46m"
+
+
+def test_set_overrides_a_setting_in_a_run_folder_of_its_own_kept_out_of_table_one(tmp_path: Path, monkeypatch) -> None:
+    from .helpers import write_synthetic_dataset
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    monkeypatch.setenv("LOMPO_BENCH_HOME", str(tmp_path / "home"))
+    write_synthetic_dataset("test/pen/set-v0", [20, 20])
+    args = ["--algo", "bc", "--dataset", "test/pen/set-v0", "--profile", "smoke", "--device", "cpu"]
+    for command in (["--set", "stepz=7"], ["--set", "steps=many"], ["--set", "steps"], ["--set", "augment=maybe"]):
+        result = runner.invoke(app, ["train", *args, *command])
+        assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1, (command, result.output)
+    assert "did you mean steps" in runner.invoke(app, ["train", *args, "--set", "stepz=7"]).output
+    result = runner.invoke(app, ["train", *args, "--set", "steps=10", "--set", "augment=false"])
+    assert result.exit_code == 0, result.output
+    runs = tmp_path / "home" / "runs" / "bc" / "test/pen/set-v0"
+    (folder,) = runs.iterdir()
+    assert folder.name.startswith("smoke+") and folder.name.endswith("-seed0")
+    overrides = {"steps": 10, "augment": False}
+    assert json.loads((folder / "config.json").read_text())["config"]["steps"] == 10
+    record = json.loads((folder / "result.json").read_text())
+    assert record["overrides"] == overrides and json.loads((folder / "overrides.json").read_text()) == overrides
+    csv_text = (folder / "metrics.csv").read_text()
+    assert "train,10," in csv_text and "train,15," not in csv_text  # it stopped at 10 steps
+    result = runner.invoke(app, ["evaluate", *args, "--set", "steps=10", "--set", "augment=false", "--episodes", "1"])
+    assert result.exit_code == 0 and json.loads((folder / "evaluation.json").read_text())["overrides"] == overrides
+    # The leaderboard leaves it out unless asked.
+    from leaderboard.report import build_report
+
+    assert build_report(tmp_path / "home" / "runs", tmp_path / "lb", profile="smoke").runs == 0
+    assert build_report(tmp_path / "home" / "runs", tmp_path / "lb", "smoke", include_overrides=True).runs == 1
