@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from leaderboard import stats
+from leaderboard import plots, stats
 from leaderboard.claims import check_claims, claims_markdown
 from leaderboard.paper import ALGORITHMS
-from leaderboard.plots import table_one_plot
 from leaderboard.results import aggregate, read_records, write_scores
 from leaderboard.tables import ablation_markdown, table_one_cells, table_one_csv, table_one_markdown
 from lompo_bench.errors import UserError
@@ -34,7 +33,8 @@ def build_report(
     include_overrides: bool = False,
 ) -> Report:
     """Read every result record under `runs_root`, write `scores.json`, `table_one.md`, `table_one.csv`,
-    `table_one.png`, `ablation.md`, `claims.md` and, with the stats extra, `aggregates.md` into `out_dir`.
+    `ablation.md`, `claims.md` and, with the stats extra, `aggregates.md` and the figures (`table_one`,
+    `performance_profile`, `ablation`; PNG and SVG) into `out_dir`.
     `profile` selects the algorithms' profile, `dataset_profile` the datasets' (default: the same). Runs trained
     with `--set` overrides are not the profile's algorithm: they are left out unless `include_overrides`."""
     dataset_profile = dataset_profile or profile
@@ -59,9 +59,15 @@ def build_report(
         files[out_dir / "aggregates.md"] = summary
     for path, text in files.items():
         path.write_text(text)
-    plot = out_dir / "table_one.png"
-    table_one_plot(cells, profile, dataset_profile, plot)
-    return Report(len(records), len(cells), table, claims, summary, (scores, *files, plot))
+    figures: list[Path] = []
+    if summary is not None and plots.have_matplotlib():
+        table_cells = list(table_one_cells(cells, profile, dataset_profile).values())
+        figures += plots.table_one_plot(cells, profile, dataset_profile, out_dir / "table_one")
+        present = [a for a in ALGORITHMS if any(c.algo == a and c.scores for c in table_cells)]
+        if present:
+            figures += plots.performance_profile_plot(table_cells, present, out_dir / "performance_profile")
+        figures += plots.ablation_plot(cells, profile, dataset_profile, out_dir / "ablation") or []
+    return Report(len(records), len(cells), table, claims, summary, (scores, *files, *figures))
 
 
 def aggregates_section(cells: list) -> str | None:

@@ -52,7 +52,7 @@ def have_rliable() -> bool:
 
 
 @contextlib.contextmanager
-def _quiet() -> Iterator[None]:
+def quiet_bootstrap() -> Iterator[None]:
     """arch warns that rliable's `random_state` argument is deprecated; it is how rliable seeds, so hush it."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
@@ -110,7 +110,7 @@ def aggregates(cells: Sequence[ScoreCell], algos: Sequence[str], reps: int = REP
         if not mine:
             continue
         matrix = score_matrix(mine, sorted(c.dataset_id for c in mine))
-        with _quiet():
+        with quiet_bootstrap():
             point, ci = library.get_interval_estimates(
                 {algo: matrix / 100}, _aggregate_fn(metrics), reps=reps, random_state=np.random.RandomState(SEED)
             )
@@ -142,7 +142,7 @@ def improvement(cells: Sequence[ScoreCell], algo: str, other: str, reps: int = R
         return None
     x = score_matrix(list(mine.values()), shared)
     y = score_matrix(list(theirs.values()), shared)
-    with _quiet():
+    with quiet_bootstrap():
         point, ci = library.get_interval_estimates(
             {"pair": (x, y)}, lambda a, b: np.array([metrics.probability_of_improvement(a, b)]), reps=reps,
             random_state=np.random.RandomState(SEED),

@@ -83,6 +83,12 @@ def test_ablation_table_orders_dataset_sizes(tmp_path: Path) -> None:
     assert "| Algorithm | full (60000 transitions) | 1/5 (12000 transitions) | 1/25 (2400 transitions) |" in table
     assert "| LOMPO | 80.0† | 70.0† | 40.0† |" in table
     assert "- / 100.4" in table_one_markdown(cells, "cpu", "cpu")  # ablation runs stay out of Table I
+    from leaderboard import plots, stats
+
+    if stats.have_rliable() and plots.have_matplotlib():
+        written = plots.ablation_plot(cells, "cpu", "cpu", tmp_path / "fig" / "ablation")
+        assert [p.name for p in written] == ["ablation.png", "ablation.svg"] and all(p.stat().st_size for p in written)
+        assert plots.ablation_plot(cells, "paper", "paper", tmp_path / "fig" / "none") is None
 
 
 def test_report_writes_the_score_file_and_tables_and_refuses_bad_input(tmp_path: Path) -> None:
@@ -98,10 +104,13 @@ def test_report_writes_the_score_file_and_tables_and_refuses_bad_input(tmp_path:
     from leaderboard import stats
 
     assert (report.aggregates is not None) == stats.have_rliable() == (tmp_path / "out" / "aggregates.md").exists()
-    from PIL import Image
+    if report.aggregates is not None:  # the figures come with the stats extra
+        from PIL import Image
 
-    with Image.open(tmp_path / "out" / "table_one.png") as plot:
-        assert plot.size[0] > 600 and plot.getcolors(1 << 16) is not None and len(plot.getcolors(1 << 16)) > 5
+        with Image.open(tmp_path / "out" / "table_one.png") as plot:
+            assert plot.size[0] > 600 and len(plot.convert("RGB").getcolors(1 << 20)) > 5
+        assert (tmp_path / "out" / "table_one.svg").read_text().lstrip().startswith("<?xml")
+        assert (tmp_path / "out" / "performance_profile.svg").exists()
     with pytest.raises(UserError, match="--profile"):
         build_report(runs, tmp_path / "out", profile="huge")
     with pytest.raises(UserError, match="no runs folder"):
