@@ -26,9 +26,12 @@ def train(
     out: Path | None = None,
     progress: runs.Progress | None = None,
     overrides: Sequence[str] = (),
+    logger: str = "csv",
 ) -> dict[str, Any]:
     """Train `algo` on `dataset_id` (resuming a killed run of the same config) and return its result record.
-    `overrides` (`key=value`, as `--set`) change the profile's config; such a run gets a folder of its own."""
+    `overrides` (`key=value`, as `--set`) change the profile's config; such a run gets a folder of its own.
+    `logger`: "csv" (metrics.csv, always written) or "tensorboard" (event files as well)."""
+    _check_logger(logger)
     module, config, changed = _config(algo, profile, overrides)
     dataset_path(dataset_id)  # a missing dataset fails here, before anything is built
     task = dataset_task(dataset_id)
@@ -37,7 +40,22 @@ def train(
     with runs.exclusive_run(folder):
         if changed:
             write_json(folder / "overrides.json", changed)
+        if logger == "tensorboard":
+            (folder / runs.TENSORBOARD).mkdir(exist_ok=True)
         return module.train(dataset_id, task, profile, config, folder, seed, torch_device, progress)
+
+
+LOGGERS = ("csv", "tensorboard")
+
+
+def _check_logger(logger: str) -> None:
+    if logger not in LOGGERS:
+        raise UserError(f"unknown logger {logger!r}: choose from {', '.join(LOGGERS)}")
+    if logger == "tensorboard":
+        try:
+            import tensorboard  # noqa: F401
+        except ImportError:
+            raise UserError('--logger tensorboard needs TensorBoard: pip install -e ".[tensorboard]"') from None
 
 
 def _config(algo: str, profile: str, overrides: Sequence[str]) -> tuple[Any, Any, dict[str, Any]]:
@@ -57,6 +75,7 @@ def train_model(
     out: Path | None = None,
     progress: runs.Progress | None = None,
     overrides: Sequence[str] = (),
+    logger: str = "csv",
 ) -> Path:
     """Train only the world model a run of `algo` would train first (shared by LOMPO and LMBRL runs of one dataset,
     profile and seed under one runs folder); returns its folder. A first stage for cluster jobs."""
@@ -65,8 +84,11 @@ def train_model(
         raise UserError(f"{module.NAME} has no world model to train (only lompo, lmbrl and offline_slac have one)")
     dataset_path(dataset_id)
     task = dataset_task(dataset_id)
+    _check_logger(logger)
     root = out or runs_root()
-    return module.train_world_model(dataset_id, task, config, seed, runs.resolve_device(device), root, progress)
+    return module.train_world_model(
+        dataset_id, task, config, seed, runs.resolve_device(device), root, progress, logger == "tensorboard"
+    )
 
 
 def evaluate(

@@ -306,6 +306,34 @@ class WorldModel(nn.Module):
         h, z, _, _ = self.rssm.observe(embed, actions)
         return h, z
 
+    @torch.no_grad()
+    def video_strip(self, batch: dict[str, torch.Tensor], sequences: int = 3, context: int = 5) -> np.ndarray:
+        """What the official code shows of a model learning: for a few sequences of a batch, a row of true frames,
+        a row of reconstructions (posterior means decoded) and a row of open-loop predictions (filtered over the
+        first `context` steps, then imagined from the actions through the forward heads' mean). uint8 (H, W, 3)."""
+        pixels, actions = batch["pixels"][:sequences], batch["actions"][:sequences]
+        proprio = batch.get("proprio")
+        proprio = proprio[:sequences] if proprio is not None and self.encoder.proprio_dim else None
+        steps = pixels.shape[1]
+        flat = pixels.reshape(-1, *pixels.shape[2:])
+        embed = self.encoder(flat, None if proprio is None else proprio.reshape(flat.shape[0], -1))
+        h, z, _, _ = self.rssm.observe(embed.reshape(sequences, steps, -1), actions, sample=False)
+        recon = self.decoder(torch.cat([h, z], -1))[0]
+        h_t, z_t, imagined = h[:, context - 1], z[:, context - 1], []
+        for t in range(context, steps):
+            h_t = self.rssm.step(h_t, z_t, actions[:, t - 1])
+            z_t = self.rssm.prior(h_t)[0].mean(0)  # the heads' mean
+            imagined.append(torch.cat([h_t, z_t], -1))
+        open_loop = torch.cat([recon[:, :context], self.decoder(torch.stack(imagined, 1))[0]], 1)
+
+        def frames(x: torch.Tensor) -> torch.Tensor:  # (N, T, 3, H, W) in [-0.5, 0.5] -> (N, H, T*W, 3) uint8
+            x = ((x + 0.5).clamp(0, 1) * 255).to(torch.uint8).permute(0, 3, 1, 4, 2)
+            return x.reshape(x.shape[0], x.shape[1], -1, 3)
+
+        truth = pixels.permute(0, 2, 1, 3, 4).reshape(sequences, pixels.shape[2], -1, 3)
+        rows = torch.stack([truth, frames(recon), frames(open_loop)], 1)  # (N, 3, H, T*W, 3)
+        return rows.reshape(-1, rows.shape[-2], 3).cpu().numpy()
+
     def training_state(self) -> dict[str, Any]:
         return {"modules": self.state_dict(), "optimizer": self.optimizer.state_dict()}
 
@@ -585,10 +613,12 @@ def shared_world_model(
     seed: int,
     device: torch.device,
     progress: runs.Progress,
+    tensorboard: bool = False,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Algorithm 1's model phase: the trained world model's weights and its record (loss history, seconds,
     folder), trained here (resuming its own checkpoint) unless a run with the same model config and seed on the
-    same dataset trained it already."""
+    same dataset trained it already. With `tensorboard`, its losses and, at each checkpoint, a strip of true,
+    reconstructed and open-loop predicted frames go to TensorBoard too."""
     folder = world_model_dir(root, dataset_id, seed, model_key(config))
     final = folder / "model.pt"
     # One process trains a shared model; others wanting it wait on the lock, then load it.
@@ -602,17 +632,22 @@ def shared_world_model(
             model = build_model(config, cache, device)
             pin = device.type == "cuda"
             sampler = SequenceSampler(cache, config.model_batch, config.seq_len, seed=seed, pin_memory=pin)
+            if tensorboard:
+                (folder / runs.TENSORBOARD).mkdir(exist_ok=True)
             run = runs.RunState(folder, phase="model", model_step=0)
             run.resume(device, model, sampler)
             progress.start("model (Eq. 8)", config.model_steps)
             while run.data["model_step"] < config.model_steps:
-                losses = model.update(to_torch(sampler.sample(), device))
+                batch = to_torch(sampler.sample(), device)
+                losses = model.update(batch)
                 run.data["model_step"] += 1
                 step = run.data["model_step"]
                 if step % config.log_every == 0 or step == 1:
                     run.log("model", step, losses)
                 progress.update(step, f"loss {losses['model_loss']:.1f} KL {losses['kl']:.2f}")
                 if step % config.checkpoint_every == 0 or step == config.model_steps:
+                    if tensorboard:  # draws no random numbers: the run is the same with or without it
+                        run.log_image("model/truth_reconstruction_open_loop", step, model.video_strip(batch))
                     run.checkpoint(model, sampler)
             progress.finish()
             record = {"modules": model.state_dict(), "history": run.data["history"], "seconds": run.data["seconds"]}
@@ -636,12 +671,13 @@ def train_world_model(
     device: torch.device,
     root: Path,
     progress: runs.Progress | None = None,
+    tensorboard: bool = False,
 ) -> Path:
     """Algorithm 1's model phase alone, as a job of its own (cluster stages): trains the shared model under the
     runs root `root` (or finds it trained) and returns its folder."""
     config = resolve_for_task(config, task)
     cache = open_cache(dataset_id)
-    shared_world_model(dataset_id, config, cache, root, seed, device, progress or runs.NoProgress())
+    shared_world_model(dataset_id, config, cache, root, seed, device, progress or runs.NoProgress(), tensorboard)
     return world_model_dir(root, dataset_id, seed, model_key(config))
 
 
@@ -665,7 +701,16 @@ def train(
     fresh = not (folder / "checkpoint.pt").exists()
     # 1. The variational model (trained once, shared), before anything else draws random numbers here.
     model_state, model_record = (
-        shared_world_model(dataset_id, config, cache, root_of_run(folder, dataset_id), seed, device, progress)
+        shared_world_model(
+            dataset_id,
+            config,
+            cache,
+            root_of_run(folder, dataset_id),
+            seed,
+            device,
+            progress,
+            (folder / runs.TENSORBOARD).is_dir(),
+        )  # fmt: skip
         if fresh
         else (None, None)
     )

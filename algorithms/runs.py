@@ -19,6 +19,7 @@ import difflib
 import hashlib
 import json
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -323,6 +324,56 @@ def evaluation_seed(seed: int) -> int:
 
 
 CSV_HEADER = "phase,step,metric,value\n"
+TENSORBOARD = "tensorboard"  # a run whose folder holds this folder also logs there (`train --logger tensorboard`)
+
+
+class TensorBoard:
+    """TensorBoard event files of a run (the `tensorboard` extra): scalars under `scalars/`, rewritten from the
+    bookkeeping whenever metrics.csv is (so a resumed run shows no doubled steps), images under `images/`."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._scalars: Any = None
+        self._images: Any = None
+
+    @staticmethod
+    def writer(path: Path) -> Any:
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            raise UserError('--logger tensorboard needs TensorBoard: pip install -e ".[tensorboard]"') from None
+        return SummaryWriter(str(path), flush_secs=30)
+
+    def rewrite(self, history: list[dict[str, Any]], evaluations: list[dict[str, Any]]) -> None:
+        if self._scalars is not None:
+            self._scalars.close()
+        shutil.rmtree(self.folder / "scalars", ignore_errors=True)
+        self._scalars = self.writer(self.folder / "scalars")
+        for entry in history:
+            self.add(entry, entry["phase"])
+        for entry in evaluations:
+            self.add(entry, "evaluation")
+        self._scalars.flush()
+
+    def add(self, entry: dict[str, Any], phase: str) -> None:
+        if self._scalars is None:
+            self.rewrite([], [])
+        step = entry.get("step")
+        for key, value in entry.items():
+            if key not in ("phase", "step", "final"):
+                self._scalars.add_scalar(f"{phase}/{'final_' if entry.get('final') else ''}{key}", float(value),
+                                         step if step is not None else 0)  # fmt: skip
+
+    def image(self, tag: str, step: int, image: np.ndarray) -> None:
+        if self._images is None:
+            self._images = self.writer(self.folder / "images")
+        self._images.add_image(tag, image, step, dataformats="HWC")
+        self._images.flush()
+
+    def flush(self) -> None:
+        for writer in (self._scalars, self._images):
+            if writer is not None:
+                writer.flush()
 
 
 def _csv_rows(entry: dict[str, Any], phase: str | None = None) -> str:
@@ -343,6 +394,7 @@ class RunState:
         self.data: dict[str, Any] = {"phase": "train", **counters, "history": [], "evaluations": [], "seconds": 0.0}
         self._started = time.perf_counter()
         self._csv_ready = False
+        self._board: TensorBoard | None = TensorBoard(folder / TENSORBOARD) if (folder / TENSORBOARD).is_dir() else None
 
     def restore(self, data: dict[str, Any]) -> None:
         self.data = data
@@ -358,6 +410,8 @@ class RunState:
         tmp.write_text(CSV_HEADER + "".join(rows))
         os.replace(tmp, path)
         self._csv_ready = True
+        if self._board is not None:
+            self._board.rewrite(self.data["history"], self.data["evaluations"])
 
     def _append(self, key: str, entry: dict[str, Any], rows: str) -> None:
         """Add `entry` to the bookkeeping's `key` list and its rows to `metrics.csv` (started first if needed)."""
@@ -366,6 +420,13 @@ class RunState:
         self.data[key].append(entry)
         with open(self.folder / "metrics.csv", "a") as f:
             f.write(rows)
+        if self._board is not None:
+            self._board.add(entry, "evaluation" if key == "evaluations" else entry["phase"])
+
+    def log_image(self, tag: str, step: int, image: np.ndarray) -> None:
+        """An image (H, W, 3 uint8) to TensorBoard, when the run logs there (else nothing)."""
+        if self._board is not None:
+            self._board.image(tag, step, image)
 
     def log(self, phase: str, step: int, values: dict[str, float]) -> None:
         entry = {"phase": phase, "step": step, **values}
@@ -378,6 +439,8 @@ class RunState:
         self._append("evaluations", entry, _csv_rows(entry, "evaluation"))
 
     def save(self, training: dict[str, Any], sampler_state: dict[str, Any]) -> None:
+        if self._board is not None:
+            self._board.flush()
         self.data["seconds"] = time.perf_counter() - self._started
         state = {"training": training, "sampler": sampler_state, "rng": rng_state(), "progress": self.data}
         save_checkpoint(self.folder / "checkpoint.pt", state)

@@ -408,6 +408,9 @@ def train(
     device: _DEVICE = "auto",
     out: _RUNS = None,
     set_: _SET = None,
+    logger: Annotated[
+        str, typer.Option(help="csv (metrics.csv, always written) or tensorboard (event files too, with frames).")
+    ] = "csv",
     model_only: Annotated[
         bool,
         typer.Option(
@@ -423,14 +426,16 @@ def train(
     if model_only:
         with _stage_progress() as bars:
             folder = train_model(
-                algo, dataset, profile=profile, seed=seed, device=device, out=out, progress=bars, overrides=set_ or ()
-            )
+                algo, dataset, profile=profile, seed=seed, device=device, out=out, progress=bars, overrides=set_ or (),
+                logger=logger,
+            )  # fmt: skip
         console.print(f"world model of {algo} on {dataset} ({profile}, seed {seed}) in {folder}", soft_wrap=True)
         return
     with _stage_progress() as bars:
         record = run_train(
-            algo, dataset, profile=profile, seed=seed, device=device, out=out, progress=bars, overrides=set_ or ()
-        )
+            algo, dataset, profile=profile, seed=seed, device=device, out=out, progress=bars, overrides=set_ or (),
+            logger=logger,
+        )  # fmt: skip
     _print_result(record)
 
 

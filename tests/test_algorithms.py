@@ -4,6 +4,7 @@ one, its model loss goes down, runs resume bit for bit, and its networks keep th
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 from pathlib import Path
 
@@ -386,3 +387,30 @@ def test_checkpoints_written_by_earlier_code_still_load_and_act_the_same(algo) -
     policy.reset()
     expected = json.loads((folder / "expected_action.json").read_text())
     np.testing.assert_allclose(policy.act(fixed_observation()), expected, atol=1e-5)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("tensorboard") is None, reason="needs the tensorboard extra")
+def test_tensorboard_logging_shows_losses_and_model_frames_and_changes_nothing(env, tmp_path) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    plain = jobs.train("lompo", PEN_ID, profile="smoke", seed=5, device="cpu", out=tmp_path / "plain")
+    with pytest.raises(KeyboardInterrupt):  # killed in the actor-critic phase, then resumed
+        jobs.train("lompo", PEN_ID, profile="smoke", seed=5, device="cpu", out=tmp_path / "tb",
+                   logger="tensorboard", progress=_KillAt("actor-critic", 15))  # fmt: skip
+    logged = jobs.train("lompo", PEN_ID, profile="smoke", seed=5, device="cpu", out=tmp_path / "tb",
+                        logger="tensorboard")  # fmt: skip
+    assert logged["returns"] == plain["returns"]  # drawing frames draws no random numbers
+    folder = run_dir("lompo", PEN_ID, "smoke", 5, tmp_path / "tb")
+    scalars = EventAccumulator(str(folder / "tensorboard" / "scalars")).Reload()
+    assert {"model/model_loss", "policy/critic_loss", "evaluation/final_mean_return"} <= set(scalars.Tags()["scalars"])
+    steps = [event.step for event in scalars.Scalars("policy/critic_loss")]
+    assert steps == sorted(set(steps))  # the resume left no step twice
+    history = json.loads((folder / "metrics.json").read_text())["history"]
+    assert len(steps) == sum(1 for row in history if row["phase"] == "policy")
+    (model,) = (tmp_path / "tb" / "_world_models").rglob("model.pt")
+    images = EventAccumulator(str(model.parent / "tensorboard" / "images")).Reload()
+    (tag,) = images.Tags()["images"]
+    frame = images.Images(tag)[-1]
+    assert frame.width == 64 * 8 and frame.height == 64 * 3 * 3  # 8 steps; truth, reconstruction, open loop x 3
+    with pytest.raises(UserError, match="unknown logger"):
+        jobs.train("lompo", PEN_ID, profile="smoke", device="cpu", logger="wandb")
