@@ -67,7 +67,8 @@ def pack(dataset_id: str, out_dir: Path) -> dict[str, Any]:
     with tarfile.open(tmp, "w") as tar:
         for path in sorted(source.rglob("*")):
             relative = path.relative_to(source)
-            if relative.parts[0] == CACHE_DIR or not path.is_file():
+            # Not the read cache, nor its lock or a half-built one (`.lompo_cache.lock`, `.lompo_cache.partial`).
+            if relative.parts[0].lstrip(".").startswith(CACHE_DIR) or not path.is_file():
                 continue
             tar.add(path, arcname=f"{dataset_id}/{relative.as_posix()}", recursive=False)
     os.replace(tmp, archive)
