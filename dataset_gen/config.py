@@ -14,17 +14,22 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 
+from lompo_bench.data.ids import (  # noqa: F401  (re-exported: the maker's callers name datasets through here too)
+    ABLATION_FACTORS,
+    KINDS,
+    ablation_dataset_id,
+    dataset_id,
+    resolve_kinds,
+)
 from lompo_bench.errors import UserError
 from lompo_bench.tasks import get_task_spec
 
-KINDS = ("medium-replay", "medium-expert", "expert")
 PROFILES = ("smoke", "cpu", "paper")
 
 # Appendix A of the paper: transitions per dataset, the same for the three kinds of one task.
 PAPER_DATASET_SIZE = {"walker_walk": 100_000, "dclaw_screw": 180_000, "adroit_pen": 1_000_000, "door_open": 50_000}
 # Appendix B: D'Claw medium-expert of 1M transitions from 3 SAC runs, sub-sampled by 5 and 25.
 ABLATION_RUNS = 3
-ABLATION_FACTORS = (1, 5, 25)
 
 
 @dataclass(frozen=True)
@@ -60,19 +65,6 @@ class GenerationConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
-
-
-def dataset_id(task: str, kind: str, profile: str) -> str:
-    """Minari id of a dataset: `lompo/<task>/<kind>-v0` for the paper profile, the profile in the name otherwise,
-    so a small dataset never overwrites a paper-size one."""
-    suffix = "" if profile == "paper" else f"-{profile}"
-    return f"lompo/{task}/{kind}{suffix}-v0"
-
-
-def ablation_dataset_id(factor: int, profile: str) -> str:
-    name = "medium-expert-ablation" if factor == 1 else f"medium-expert-ablation-div{factor}"
-    suffix = "" if profile == "paper" else f"-{profile}"
-    return f"lompo/dclaw_screw/{name}{suffix}-v0"
 
 
 def generation_config(task: str, profile: str) -> GenerationConfig:
@@ -121,16 +113,6 @@ def generation_config(task: str, profile: str) -> GenerationConfig:
         checkpoint_every=50_000,
         sac=SACConfig(learning_starts=10_000),
     )
-
-
-def resolve_kinds(kind: str | tuple[str, ...]) -> tuple[str, ...]:
-    """`"all"`, one kind, kinds joined by commas, or a tuple of kinds, as a checked tuple; `UserError` naming the
-    first unknown one."""
-    kinds = KINDS if kind == "all" else (tuple(kind.split(",")) if isinstance(kind, str) else tuple(kind))
-    for name in kinds:
-        if name not in KINDS:
-            raise UserError(f"unknown dataset kind {name!r}; choose from {', '.join(KINDS)} or all")
-    return kinds
 
 
 def resolve_workers(workers: int | None) -> int:

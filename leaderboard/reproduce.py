@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dataset_gen.config import ABLATION_FACTORS, ablation_dataset_id, dataset_id
 from leaderboard.paper import ALGORITHMS, TABLE_I
 from lompo_bench import paths
+from lompo_bench.data.ids import ABLATION_FACTORS, ablation_dataset_id, dataset_id, resolve_kinds
 from lompo_bench.errors import UserError
 
 STAGES = ("generate", "model", "train")  # a job depends only on jobs of earlier stages
@@ -91,7 +91,6 @@ def plan(
     one); then the trainings. `kinds` keeps only those dataset kinds. With `ablation`, Appendix B's D'Claw datasets
     and trainings as well."""
     from algorithms.registry import get_algorithm
-    from dataset_gen.config import resolve_kinds
     from lompo_bench.tasks import get_task_spec
 
     wanted = resolve_kinds(tuple(kinds)) if kinds else None

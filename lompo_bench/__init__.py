@@ -10,8 +10,20 @@ import os
 if "MUJOCO_GL" not in os.environ and not os.environ.get("DISPLAY"):
     os.environ["MUJOCO_GL"] = "egl"
 
+from typing import Any  # noqa: E402
+
 from lompo_bench.errors import UserError  # noqa: E402
-from lompo_bench.tasks import TASKS, TaskSpec, get_task_spec, make_task, task_names  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = ["TASKS", "TaskSpec", "UserError", "get_task_spec", "make_task", "task_names", "__version__"]
+_TASK_NAMES = ("TASKS", "TaskSpec", "get_task_spec", "make_task", "task_names")
+
+
+def __getattr__(name: str) -> Any:
+    """The task API, imported on first use: `import lompo_bench` (and the leaderboard, the helpers `errors`,
+    `files`, `paths`) stays free of MuJoCo, gymnasium and torch until a task is asked for."""
+    if name in _TASK_NAMES:
+        from lompo_bench import tasks
+
+        return getattr(tasks, name)
+    raise AttributeError(f"module 'lompo_bench' has no attribute {name!r}")

@@ -167,3 +167,4 @@ def test_archives_escaping_the_dataset_folder_are_refused(tmp_path, monkeypatch,
         with pytest.raises(DownloadError, match="refusing"):
             download(DS, url)
         assert not (tmp_path / "evil.txt").exists() and not (tmp_path / "victim" / DS).exists()
+        assert not list((tmp_path / "victim" / ".downloads").glob("*.partial"))  # the refused file is gone

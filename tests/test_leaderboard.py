@@ -131,13 +131,14 @@ def test_report_without_the_stats_extra_still_builds_the_tables_and_says_how(tmp
     assert not (tmp_path / "out" / "aggregates.md").exists()
 
 
-def test_building_tables_needs_no_torch() -> None:
+def test_building_tables_needs_no_torch_mujoco_or_gymnasium() -> None:
     code = (
-        "import sys, leaderboard.report, leaderboard.reproduce, lompo_bench.cli, lompo_bench.paths;"
-        "print('torch' in sys.modules)"
+        "import sys, leaderboard.report, leaderboard.reproduce, lompo_bench, lompo_bench.cli, lompo_bench.errors,"
+        " lompo_bench.files, lompo_bench.paths, lompo_bench.data.ids;"
+        "print(sorted(m for m in ('torch', 'mujoco', 'gymnasium') if m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "False"
+    assert result.stdout.strip() == "[]"
 
 
 def test_reproduce_plan_covers_table_one_in_order() -> None:

@@ -180,14 +180,19 @@ def download(dataset_id: str, base: str | None = None, progress: ByteProgress | 
         raise DownloadError(f"checksum mismatch for {dataset_id}: the file is corrupt and was deleted; rerun")
     staging = root / f".{archive_name(dataset_id)}.unpacking"
     shutil.rmtree(staging, ignore_errors=True)
+    # A refused archive is deleted like a corrupt one: its checksum matched, so fetching it again gives the same.
     try:
         with tarfile.open(partial_file) as tar:
             tar.extractall(staging, members=_safe_members(tar, dataset_id), filter="data")
-    except tarfile.TarError as error:
+    except (tarfile.TarError, DownloadError) as error:
         shutil.rmtree(staging, ignore_errors=True)
+        partial_file.unlink()
+        if isinstance(error, DownloadError):
+            raise
         raise DownloadError(f"{dataset_id}: the archive cannot be unpacked: {error}") from None
     if not (staging / dataset_id / "data" / "metadata.json").exists():
         shutil.rmtree(staging, ignore_errors=True)
+        partial_file.unlink()
         raise DownloadError(f"{dataset_id}: the archive holds no Minari dataset")
     final.parent.mkdir(parents=True, exist_ok=True)
     os.replace(staging / dataset_id, final)
