@@ -524,6 +524,8 @@ class Lompo(nn.Module):
                 losses["q_real"] = q_data[:n_real].mean().item()
                 # Overestimation shows as Q at the policy's actions far above Q at the data's actions on real states.
                 losses["q_policy_minus_data"] = (q_policy - q_data)[:n_real].mean().item()
+                # A stuck actor shows as its tanh output pinned at +-1 (no gradient left): the share of such outputs.
+                losses["actor_saturated"] = (action[:n_real].detach().abs() > 0.99).float().mean().item()
             if n_real < c.ac_batch:
                 losses["q_imagined"] = q_data[n_real:].mean().item()
         return {"critic_loss": critic_loss.item(), "actor_loss": actor_loss.item(), **losses}
@@ -747,7 +749,7 @@ def train(
         add_real(cache.num_episodes)
         while agent.imagined.size < initial_latent:
             run.log("rollout", 0, agent.add_imagined(next_batch(), born=0))
-            progress.update(cache.num_episodes + agent.imagined.size)
+            progress.update(cache.num_episodes + min(agent.imagined.size, initial_latent))
         progress.finish()
         p["phase"] = "policy"
         checkpoint()

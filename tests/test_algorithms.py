@@ -292,7 +292,8 @@ def test_actor_critic_updates_draw_half_real_half_imagined(env, monkeypatch) -> 
     losses = agent.ac_update()
     half = agent.config.ac_batch // 2
     assert asked == [("real", half), ("imagined", agent.config.ac_batch - half)]
-    assert {"q_real", "q_imagined", "q_policy_minus_data"} <= set(losses)
+    assert {"q_real", "q_imagined", "q_policy_minus_data", "actor_saturated"} <= set(losses)
+    assert 0.0 <= losses["actor_saturated"] <= 1.0
 
 
 def test_imagined_data_is_refreshed_from_the_current_policy_once_per_cycle(env) -> None:
