@@ -52,10 +52,7 @@ def _check_logger(logger: str) -> None:
     if logger not in LOGGERS:
         raise UserError(f"unknown logger {logger!r}: choose from {', '.join(LOGGERS)}")
     if logger == "tensorboard":
-        try:
-            import tensorboard  # noqa: F401
-        except ImportError:
-            raise UserError('--logger tensorboard needs TensorBoard: pip install -e ".[tensorboard]"') from None
+        runs.TensorBoard.require()
 
 
 def _config(algo: str, profile: str, overrides: Sequence[str]) -> tuple[Any, Any, dict[str, Any]]:
@@ -131,8 +128,7 @@ def evaluate(
         returns=returns,
         seconds=json.loads((folder / "result.json").read_text())["train_seconds"],
         code_version=context["code_version"],
+        overrides=context.get("overrides"),
     )
-    if context.get("overrides"):
-        record["overrides"] = context["overrides"]
     write_json(folder / "evaluation.json", record)
     return record

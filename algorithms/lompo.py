@@ -679,8 +679,9 @@ def train_world_model(
     runs root `root` (or finds it trained) and returns its folder."""
     config = resolve_for_task(config, task)
     cache = open_cache(dataset_id)
-    shared_world_model(dataset_id, config, cache, root, seed, device, progress or runs.NoProgress(), tensorboard)
-    return world_model_dir(root, dataset_id, seed, model_key(config))
+    _, record = shared_world_model(dataset_id, config, cache, root, seed, device, progress or runs.NoProgress(),
+                                   tensorboard)  # fmt: skip
+    return Path(record["folder"])
 
 
 def train(

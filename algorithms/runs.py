@@ -30,7 +30,7 @@ import torch
 
 from lompo_bench.data import to_torch
 from lompo_bench.errors import UserError
-from lompo_bench.files import LockHeld, file_lock, to_json, write_json
+from lompo_bench.files import LockHeld, file_lock, to_json, write_atomic, write_json
 from lompo_bench.progress import NoProgress, Progress
 from lompo_bench.provenance import code_permalink
 
@@ -280,8 +280,10 @@ def result_record(
     returns: list[float],
     seconds: float,
     code_version: str,
+    overrides: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The result of one run as the leaderboard reads it; references from the dataset's metadata."""
+    """The result of one run as the leaderboard reads it; references from the dataset's metadata. A run trained
+    with `--set` overrides carries them (`report` keeps such runs out of Table I unless asked)."""
     from lompo_bench.data.store import read_metadata
     from lompo_bench.tasks import get_task_spec
 
@@ -315,6 +317,7 @@ def result_record(
         "code_version": code_version,  # the code the run was trained with (config.json)
         "evaluation_code_version": code_permalink(),  # the code that ran this evaluation
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **({"overrides": overrides} if overrides else {}),
     }
 
 
@@ -337,12 +340,17 @@ class TensorBoard:
         self._images: Any = None
 
     @staticmethod
-    def writer(path: Path) -> Any:
+    def require() -> Any:
+        """torch's SummaryWriter; one line naming the extra when TensorBoard is not installed."""
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
             raise UserError('--logger tensorboard needs TensorBoard: pip install -e ".[tensorboard]"') from None
-        return SummaryWriter(str(path), flush_secs=30)
+        return SummaryWriter
+
+    @classmethod
+    def writer(cls, path: Path) -> Any:
+        return cls.require()(str(path), flush_secs=30)
 
     def rewrite(self, history: list[dict[str, Any]], evaluations: list[dict[str, Any]]) -> None:
         if self._scalars is not None:
@@ -358,11 +366,9 @@ class TensorBoard:
     def add(self, entry: dict[str, Any], phase: str) -> None:
         if self._scalars is None:
             self.rewrite([], [])
-        step = entry.get("step")
-        for key, value in entry.items():
-            if key not in ("phase", "step", "final"):
-                self._scalars.add_scalar(f"{phase}/{'final_' if entry.get('final') else ''}{key}", float(value),
-                                         step if step is not None else 0)  # fmt: skip
+        prefix, step = ("final_", 0) if entry.get("final") else ("", entry.get("step", 0))
+        for key, value in _values(entry):
+            self._scalars.add_scalar(f"{phase}/{prefix}{key}", value, step)
 
     def image(self, tag: str, step: int, image: np.ndarray) -> None:
         if self._images is None:
@@ -376,13 +382,17 @@ class TensorBoard:
                 writer.flush()
 
 
+def _values(entry: dict[str, Any]) -> list[tuple[str, float]]:
+    """The logged values of a history entry ({"phase", "step", metric: value...}) or an evaluation ({"step" or
+    "final", "mean_return"}): everything but its labels."""
+    return [(key, float(value)) for key, value in entry.items() if key not in ("phase", "step", "final")]
+
+
 def _csv_rows(entry: dict[str, Any], phase: str | None = None) -> str:
-    """A history entry ({"phase", "step", metric: value...}) or an evaluation ({"step" or "final", "mean_return"})
-    as CSV rows, one per value."""
+    """An entry as CSV rows, one per value."""
     phase = phase or entry["phase"]
     step = "final" if entry.get("final") else entry.get("step", "")
-    skip = ("phase", "step", "final")
-    return "".join(f"{phase},{step},{key},{float(value)!r}\n" for key, value in entry.items() if key not in skip)
+    return "".join(f"{phase},{step},{key},{value!r}\n" for key, value in _values(entry))
 
 
 class RunState:
@@ -405,10 +415,7 @@ class RunState:
         """`metrics.csv` from the bookkeeping as it stands (a fresh run, a resumed one, an adopted history)."""
         rows = [_csv_rows(entry) for entry in self.data["history"]]
         rows += [_csv_rows(entry, "evaluation") for entry in self.data["evaluations"]]
-        path = self.folder / "metrics.csv"
-        tmp = path.with_name(".metrics.csv.tmp")
-        tmp.write_text(CSV_HEADER + "".join(rows))
-        os.replace(tmp, path)
+        write_atomic(self.folder / "metrics.csv", CSV_HEADER + "".join(rows))
         self._csv_ready = True
         if self._board is not None:
             self._board.rewrite(self.data["history"], self.data["evaluations"])
@@ -487,6 +494,7 @@ def finish_run(
         progress.start("evaluation", episodes)
         returns = evaluate_policy(policy, task, episodes, evaluation_seed(seed), progress=progress.update)
         progress.finish()
+        context = json.loads((run.folder / "config.json").read_text())
         record = result_record(
             algo=algo,
             dataset_id=dataset_id,
@@ -495,11 +503,9 @@ def finish_run(
             seed=seed,
             returns=returns,
             seconds=run.data["seconds"] + run.data.get("model_seconds", 0.0),  # a shared model's time counts
-            code_version=json.loads((run.folder / "config.json").read_text())["code_version"],
+            code_version=context["code_version"],
+            overrides=context.get("overrides"),
         )
-        overrides = json.loads((run.folder / "config.json").read_text()).get("overrides")
-        if overrides:
-            record["overrides"] = overrides  # `report` keeps such runs out of Table I unless asked
         run.log_evaluation(record["mean_return"])
         run.data["phase"] = "done"
         save()

@@ -34,7 +34,7 @@ from typing import Any
 from leaderboard.reproduce import Job, _dataset_exists, dependencies, pending, run_job
 from lompo_bench import paths
 from lompo_bench.errors import UserError
-from lompo_bench.files import write_json
+from lompo_bench.files import write_atomic, write_json
 from lompo_bench.progress import LineProgress
 
 LOG_TAIL = 25  # lines of a failed job's log in its report
@@ -74,9 +74,7 @@ def _install(root: Path, files: dict[str, bytes]) -> None:
         if target.exists():
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, target)
+        write_atomic(target, data)
 
 
 def _ensure_dataset(dataset_id: str) -> None:

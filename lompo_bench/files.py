@@ -26,11 +26,17 @@ def to_json(data: Any) -> str:
     return json.dumps(data, indent=2, default=_jsonable)
 
 
-def write_json(path: Path, data: Any) -> None:
-    """Write JSON through a temporary file and a rename, so a killed job never leaves half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(to_json(data))
+def write_atomic(path: Path, data: str | bytes) -> None:
+    """Write a file through a temporary one beside it and a rename, so a killed job never leaves half a file (and
+    two processes writing the same file each replace it whole)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data.encode() if isinstance(data, str) else data)
     os.replace(tmp, path)
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON atomically (`write_atomic`)."""
+    write_atomic(path, to_json(data))
 
 
 class LockHeld(Exception):
