@@ -61,6 +61,9 @@ class GenerationConfig:
     checkpoint_every: int  # agent steps between checkpoints of training (model, replay buffer, recording)
     render_chunk: int = 5_000  # transitions per rendering work unit (one file, one resumable piece)
     medium_fraction: float = 0.5  # "about half the expert level" (Appendix A), on the random-to-expert scale
+    # Where the medium point goes when no evaluation reaches the threshold (`splits.medium_point`): "last" (no
+    # medium-expert data; generation stops) or "middle" (smoke: its 4 episodes test code paths, not data).
+    never_medium: str = "last"
     sac: SACConfig = field(default_factory=SACConfig)
 
     def to_dict(self) -> dict:
@@ -85,6 +88,7 @@ def generation_config(task: str, profile: str) -> GenerationConfig:
             ablation_size=2 * episode,
             checkpoint_every=2 * episode,
             render_chunk=max(episode, 64),
+            never_medium="middle",
             sac=SACConfig(learning_starts=episode, buffer_size=10_000, batch_size=64, net_arch=(64, 64)),
         )
     if profile == "cpu":

@@ -58,6 +58,11 @@ class RecordingStateEnv(gym.Wrapper):
         return obs["state"], float(info.get("shaping_reward", reward)), terminated, truncated, info
 
 
+def expert_episodes(config: GenerationConfig) -> int:
+    """Episodes the expert's return (a dataset's reference `ref_max_score`) is the mean of."""
+    return max(10, config.eval_episodes)
+
+
 def evaluate(model: Any, env: PixelTask, episodes: int, seed: int, *, deterministic: bool = True) -> list[float]:
     """Returns (in the task's own reward) of `episodes` episodes of the policy, the env reset with seed, seed+1..."""
     returns = []
@@ -193,7 +198,7 @@ def train_expert(
     recorder.flush()
     # The expert is the better of the final policy and the best-evaluated one, each re-evaluated on the same
     # fresh episodes (the checkpoint-time evaluation alone would favour a lucky one).
-    episodes = max(10, config.eval_episodes)
+    episodes = expert_episodes(config)
     final_returns = evaluate(model, eval_env, episodes, seed=20_000)
     source, expert_returns = "final", final_returns
     if (train_dir / "best.zip").exists():

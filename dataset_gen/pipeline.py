@@ -36,16 +36,16 @@ from dataset_gen.config import (
     resolve_kinds,
     resolve_workers,
 )
-from dataset_gen.experts import record_expert_rollouts, train_expert
+from dataset_gen.experts import expert_episodes, record_expert_rollouts, train_expert
 from dataset_gen.minari_writer import dataset_dir, write_dataset
 from dataset_gen.recording import Episode, EpisodeRef, EpisodeStore
+from dataset_gen.reference import RANDOM_EPISODES
 from dataset_gen.render import plan_units, read_unit_frames, render_units
 from dataset_gen.splits import SPLIT_RULE, medium_point, split_training_episodes, subsample, trim_to_size
 from lompo_bench.errors import UserError
 from lompo_bench.files import write_json
 from lompo_bench.paths import lompo_home
 from lompo_bench.progress import NoProgress, Progress
-from lompo_bench.provenance import code_permalink
 from lompo_bench.tasks import get_task_spec, make_task
 
 
@@ -68,6 +68,13 @@ class GenerationReport:
         return self.__dict__.copy()
 
 
+def _with_new_defaults(saved: dict[str, Any]) -> dict[str, Any]:
+    """A saved config with the fields added to `GenerationConfig` since it was saved, at their defaults (which is
+    what the run it describes did)."""
+    added = {f.name: f.default for f in dataclasses.fields(GenerationConfig) if f.name not in saved}
+    return {**json.loads(json.dumps({k: v for k, v in added.items() if v is not dataclasses.MISSING})), **saved}
+
+
 def _refs_to_json(refs: list[EpisodeRef]) -> list[list[Any]]:
     return [[r.source, r.chunk, r.index] for r in refs]
 
@@ -80,8 +87,8 @@ class _Run:
         self.workdir = root / config.task / f"{config.profile}-seed{seed}"
         self.workdir.mkdir(parents=True, exist_ok=True)
         saved = self.workdir / "config.json"
-        resolved = {"seed": seed, **config.to_dict()}
-        if saved.exists() and json.loads(saved.read_text()) != json.loads(json.dumps(resolved)):
+        resolved = json.loads(json.dumps({"seed": seed, **config.to_dict()}))
+        if saved.exists() and _with_new_defaults(json.loads(saved.read_text())) != resolved:
             raise UserError(f"{self.workdir} holds a run with another config; use another --out or delete it")
         write_json(saved, resolved)
         self.spec = get_task_spec(config.task)
@@ -179,7 +186,6 @@ class _Run:
         provisional = self.spec.ref_max_score is None or self.spec.ref_provisional
         return {
             "algorithm_name": "SAC from ground-truth state (stable-baselines3 2.9.2), images rendered afterwards",
-            "code_permalink": code_permalink(),
             "description": (
                 f"LOMPO benchmark, {self.spec.name} {kind}: {self.spec.description} "
                 f"64x64 pixels, action repeat {self.spec.action_repeat}, profile {self.config.profile}."
@@ -187,7 +193,10 @@ class _Run:
             "ref_min_score": self.spec.ref_min_score,
             # Until a paper-profile expert exists for the task, this run's own expert is the reference.
             "ref_max_score": expert_return if self.spec.ref_max_score is None else self.spec.ref_max_score,
-            "num_episodes_average_score": 100,
+            # Minari has one count for both references: the expert's (the reference a normalized score of 100
+            # means); the random policy's count is stored beside it.
+            "num_episodes_average_score": expert_episodes(self.config),
+            "lompo_ref_min_episodes": RANDOM_EPISODES,
             "lompo_kind": kind,
             "lompo_profile": self.config.profile,
             "lompo_seed": self.seed,
@@ -203,7 +212,9 @@ def _split(run: _Run, summary: dict[str, Any], kinds: tuple[str, ...]) -> tuple[
     """The episode lists per kind (stage 3), saved as `splits.json`; recomputed identically on a rerun."""
     config, spec = run.config, run.spec
     expert_return = summary["expert_return"]
-    point = medium_point(summary["evals"], spec.ref_min_score, expert_return, config.medium_fraction)
+    point = medium_point(
+        summary["evals"], spec.ref_min_score, expert_return, config.medium_fraction, config.never_medium
+    )
     before, after = split_training_episodes(run.training_episodes().episodes, point)
     rng = np.random.default_rng(run.seed)
     chosen: dict[str, list[EpisodeRef]] = {}
@@ -284,8 +295,9 @@ def generate_ablation(
     for run in runs:
         summary = run.train()
         expert_returns.append(summary["expert_return"])
+        level = summary["expert_return"]
         evals_point = medium_point(
-            summary["evals"], run.spec.ref_min_score, summary["expert_return"], config.medium_fraction
+            summary["evals"], run.spec.ref_min_score, level, config.medium_fraction, config.never_medium
         )
         _, after = split_training_episodes(run.training_episodes().episodes, evals_point)
         name = f"seed{run.seed}"

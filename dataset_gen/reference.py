@@ -13,8 +13,10 @@ import numpy as np
 
 from lompo_bench.tasks import get_task_spec, make_task
 
+RANDOM_EPISODES = 100  # episodes `ref_min_score` is the mean of
 
-def random_policy_returns(task: str, episodes: int = 100, seed: int = 0) -> np.ndarray:
+
+def random_policy_returns(task: str, episodes: int = RANDOM_EPISODES, seed: int = 0) -> np.ndarray:
     """Returns of a uniform random policy: episode i is reset with seed i; actions from default_rng(seed)."""
     env = make_task(task, pixels=False)
     rng = np.random.default_rng(seed)
@@ -34,7 +36,8 @@ def random_policy_returns(task: str, episodes: int = 100, seed: int = 0) -> np.n
 def main(argv: list[str]) -> None:
     for task in argv or ["walker", "dclaw", "pen", "door"]:
         returns = random_policy_returns(task)
-        print(f"{get_task_spec(task).name}: ref_min_score={returns.mean():.4f} (std {returns.std():.4f}, 100 episodes)")
+        name, n = get_task_spec(task).name, len(returns)
+        print(f"{name}: ref_min_score={returns.mean():.4f} (std {returns.std():.4f}, {n} episodes)")
 
 
 if __name__ == "__main__":

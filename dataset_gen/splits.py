@@ -9,7 +9,9 @@ Our rule (stored in every dataset's metadata as `lompo_split_rule`):
    evaluation), both re-evaluated on the same 10+ episodes; expert level E = the expert's mean return there
    (deterministic actions); random level R = the task's `ref_min_score` (uniform random policy, 100 episodes).
 2. medium threshold M = R + 0.5 (E - R); the medium point is the first evaluation during training whose return
-   is >= M (evaluations run every `eval_every` agent steps, at an episode end); if none is, the last one.
+   is >= M (evaluations run every `eval_every` agent steps, at an episode end); if none is, the last one (no
+   medium-expert data: generation stops and says so), except in the smoke profile, whose few episodes test code
+   paths, not data: there it is the evaluation nearest the middle of training.
 3. medium-replay: training episodes that ended at or before the medium point. medium-expert: training episodes
    that started at or after it (the replay buffer's part after medium level, to the end of training).
    expert: rollouts of the expert policy, sampling its stochastic actions.
@@ -26,14 +28,24 @@ from dataset_gen.recording import EpisodeRef
 SPLIT_RULE = " ".join(line.strip() for line in __doc__.split("Our rule")[1].splitlines()[1:] if line.strip())
 
 
-def medium_point(evals: list[tuple[int, float]], random_level: float, expert_level: float, fraction: float) -> int:
-    """Agent step of the first evaluation at or above the medium threshold (the last evaluation if none is)."""
+def medium_point(
+    evals: list[tuple[int, float]],
+    random_level: float,
+    expert_level: float,
+    fraction: float,
+    never_reached: str = "last",
+) -> int:
+    """Agent step of the first evaluation at or above the medium threshold; if none is, the last evaluation
+    (`never_reached="last"`) or the one nearest the middle of training (`"middle"`, the smoke profile's)."""
     if not evals:
         raise ValueError("training recorded no evaluation; the medium point is undefined")
     threshold = random_level + fraction * (expert_level - random_level)
     for step, level in evals:
         if level >= threshold:
             return step
+    if never_reached == "middle":
+        middle = evals[-1][0] / 2
+        return min((step for step, _ in evals), key=lambda step: (abs(step - middle), step))
     return evals[-1][0]
 
 

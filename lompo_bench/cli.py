@@ -40,7 +40,10 @@ app = typer.Typer(
 )
 tasks_app = typer.Typer(help="List the registered tasks, or look at one.", add_completion=False)
 app.add_typer(tasks_app, name="tasks")
-datasets_app = typer.Typer(help="Local datasets: list, inspect, verify, pack for sharing.", add_completion=False)
+datasets_app = typer.Typer(
+    help="Local datasets: list, inspect, verify, pack for an HTTP mirror, publish to a Minari remote.",
+    add_completion=False,
+)
 app.add_typer(datasets_app, name="datasets")
 import_app = typer.Typer(help="Convert datasets from other benchmarks into lompo-bench's layout.", add_completion=False)
 app.add_typer(import_app, name="import")
@@ -329,21 +332,96 @@ def datasets_pack(
 
 @app.command()
 def download(
-    dataset_id: Annotated[str, typer.Argument(help="Dataset id, as the server's manifest lists it.")],
-    base_url: Annotated[str | None, typer.Option(help="Server base URL (default: $LOMPO_BENCH_DATA_URL).")] = None,
+    dataset_id: Annotated[
+        str, typer.Argument(help="Dataset id, or a full Minari remote id: hf://<org>/lompo/walker_walk/expert-v0.")
+    ],
+    remote: Annotated[
+        str | None, typer.Option(help="Minari remote, hf://<org> or gcp://<bucket> (default: $MINARI_REMOTE).")
+    ] = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="Self-hosted HTTP mirror (`datasets pack`); default: $LOMPO_BENCH_DATA_URL.")
+    ] = None,
 ) -> None:
-    """Fetch a dataset (resumable, sha256-checked) and install it where Minari looks."""
+    """Fetch a dataset and install it where Minari looks. Where from, in order: a full hf://... or gcp://... id,
+    --remote, --base-url, $MINARI_REMOTE, $LOMPO_BENCH_DATA_URL. Checked (sha256 or `datasets verify`) before it
+    is installed; an interrupted download never looks installed."""
+    import os
+
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
+    from lompo_bench.data import remote as minari_remote
+    from lompo_bench.data.download import BASE_URL_ENV
     from lompo_bench.data.download import download as fetch
 
-    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
-        bar = progress.add_task(dataset_id, total=None)
-        path = fetch(
-            dataset_id, base_url, progress=lambda done, total: progress.update(bar, completed=done, total=total)
-        )
+    if base_url and remote:
+        raise UserError("give either --remote (a Minari remote) or --base-url (an HTTP mirror), not both")
+    full_remote, _ = minari_remote.split_full_id(dataset_id)
+    use_remote = full_remote or remote or (None if base_url else os.environ.get("MINARI_REMOTE"))
+    if use_remote or not (base_url or os.environ.get(BASE_URL_ENV)):
+        if not use_remote:
+            raise UserError(
+                f"no source for {dataset_id}: give a full id (hf://<org>/{dataset_id}), --remote hf://<org>, "
+                f"--base-url URL, or set MINARI_REMOTE or {BASE_URL_ENV}"
+            )
+        console.print(f"fetching {dataset_id} through Minari from {full_remote or use_remote}", soft_wrap=True)
+        path = minari_remote.download(dataset_id, None if full_remote else use_remote)
+    else:
+        columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
+        with Progress(*columns, console=console, transient=True) as progress:
+            bar = progress.add_task(dataset_id, total=None)
+            path = fetch(
+                dataset_id, base_url, progress=lambda done, total: progress.update(bar, completed=done, total=total)
+            )
     console.print(f"{dataset_id} installed in {path}", soft_wrap=True)
+
+
+@datasets_app.command("publish")
+def datasets_publish(
+    dataset_id: Annotated[str, typer.Argument(help="Local dataset id.")],
+    remote: Annotated[str, typer.Option(help="Minari remote: hf://<organisation> or gcp://<bucket>.")],
+    token: Annotated[
+        str | None, typer.Option(help="Hugging Face token or GCP key file (default: the client's own login).")
+    ] = None,
+    author: Annotated[str | None, typer.Option(help="Set the author, if the dataset has none.")] = None,
+    author_email: Annotated[str | None, typer.Option(help="Set the author's email, if it has none.")] = None,
+    docs_url: Annotated[
+        str | None, typer.Option(help="Set docs_url, if it has none (default for hf://: the dataset's hub page).")
+    ] = None,
+    check: Annotated[bool, typer.Option("--check", help="Only run the checks and show what would be sent.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask before sending.")] = False,
+) -> None:
+    """Upload a dataset with Minari's own `upload` (namespaces included), after checks: complete metadata, namespace
+    metadata, nothing but the dataset in its folder, `datasets verify` clean. Exit 2 when a check fails."""
+    from lompo_bench.data import remote as minari_remote
+
+    target = minari_remote.parse_remote(remote)
+    supplied = {
+        "author": author,
+        "author_email": author_email,
+        "docs_url": docs_url or minari_remote.hub_page(target, dataset_id),
+    }
+    to_set = minari_remote.metadata_to_set(dataset_id, supplied)
+    problems = minari_remote.publish_checks(dataset_id, to_set)
+    if problems:
+        for problem in problems:
+            typer.echo(f"{dataset_id}: {problem}", err=True)
+        raise typer.Exit(code=2)
+    files = minari_remote.files_to_send(dataset_id)
+    console.print(
+        f"{dataset_id}: checks passed; {len(files)} files, {_size(sum(size for _, size in files))} to {target}:",
+        soft_wrap=True,
+    )
+    for path, size in files:
+        console.print(f"  {path}  {_size(size)}", soft_wrap=True, markup=False)
+    for key, value in to_set.items():
+        console.print(f"  metadata {key} (missing) will be set to {value!r}", soft_wrap=True, markup=False)
+    if check:
+        return
+    if not yes and not typer.confirm(f"send {dataset_id} to {target}?"):
+        raise typer.Exit(code=1)
+    minari_remote.set_metadata(dataset_id, to_set)
+    minari_remote.publish(dataset_id, target, token)
+    console.print(f"{dataset_id} published to {target}; fetch it with `lompo-bench download {target}/{dataset_id}`")
 
 
 @import_app.command("vd4rl")

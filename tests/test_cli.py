@@ -80,7 +80,7 @@ def test_demo_writes_sheets_and_summary_samples_a_smoke_dataset_and_trains_on_it
         assert entry["agent_steps"] == 12 and entry["steps_per_second"] > 0
         assert Image.open(entry["sheet"]).size[1] == 64 * 2
     assert "walker_walk" in result.output
-    assert "dataset lompo/adroit_pen/expert-smoke-v0: 50 transitions" in result.output
+    assert "dataset lompo/adroit_pen/expert-smoke-v1: 50 transitions" in result.output
     assert "(4, 50, 64, 64, 3)" in result.output
     assert (tmp_path / "minari" / "lompo" / "adroit_pen" / "expert-smoke-v0" / "lompo_cache").is_dir()
     assert "LOMPO (smoke) trained on it returns" in result.output
@@ -113,7 +113,7 @@ def test_generate_smoke_writes_datasets_and_reports(tmp_path: Path, monkeypatch)
         ],
     )
     assert result.exit_code == 0, result.output
-    assert "lompo/adroit_pen/expert-smoke-v0: 50 transitions" in result.output
+    assert "lompo/adroit_pen/expert-smoke-v1: 50 transitions" in result.output
     assert "SAC expert return" in result.output
     assert (tmp_path / "minari" / "lompo" / "adroit_pen" / "expert-smoke-v0" / "data").is_dir()
     assert not (tmp_path / "minari" / "lompo" / "adroit_pen" / "medium-replay-smoke-v0").exists()

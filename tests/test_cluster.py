@@ -88,7 +88,7 @@ def test_a_smoke_plan_on_two_ray_nodes_survives_a_failure_and_a_dead_node(tmp_pa
 
     # The injected failure was retried, and succeeded.
     starts = [s["job"] for s in result["starts"]]
-    assert starts.count("train bc on lompo/adroit_pen/expert-smoke-v0 (smoke, seed 1)") == 2
+    assert starts.count("train bc on lompo/adroit_pen/expert-smoke-v1 (smoke, seed 1)") == 2
     # The worker node died mid-job; that job ran again on the head node.
     killed = json.loads((tmp_path / "killed.json").read_text())
     on_worker = [s["job"] for s in result["starts"] if s["node"] == killed["node"] and "generate" not in s["job"]]

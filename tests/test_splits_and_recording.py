@@ -20,6 +20,10 @@ def test_medium_point_is_the_first_evaluation_at_half_the_expert_level() -> None
     # random 10, expert 90: threshold 10 + 0.5 * 80 = 50
     assert medium_point(evals, random_level=10.0, expert_level=90.0, fraction=0.5) == 300
     assert medium_point(evals, random_level=10.0, expert_level=200.0, fraction=0.5) == 500  # never reached: last
+    # The smoke profile's rule when never reached: the evaluation nearest mid-training (250: 200 and 300 tie, the
+    # earlier wins), so both kinds get episodes; a reached threshold is used as in every profile.
+    assert medium_point(evals, 10.0, 200.0, 0.5, never_reached="middle") == 200
+    assert medium_point(evals, 10.0, 90.0, 0.5, never_reached="middle") == 300
     with pytest.raises(ValueError):
         medium_point([], 0.0, 1.0, 0.5)
 

@@ -1,8 +1,10 @@
-"""A read-optimised cache beside each dataset, built once, verified against its Minari source.
+"""A read-optimised cache of each dataset, built once, verified against its Minari source.
 
 Minari's HDF5 keeps one group per episode; sampling thousands of short windows a second from it is slow, and a
 1M-transition Adroit dataset (~12 GB of pixels) does not fit in RAM. The cache is plain `.npy` files in
-`<dataset>/lompo_cache/`, written episode by episode (memory stays at one episode):
+`$LOMPO_BENCH_HOME/cache/<dataset id>/<fingerprint>/`, outside the dataset's folder (which holds only what Minari
+wrote, so `minari upload` sends no second copy of the pixels), written episode by episode (memory stays at one
+episode):
 
 - `pixels.npy` uint8 (N_obs, H, W, 3), all observations of all episodes back to back, read with `pread`;
 - `proprio.npy`, `state.npy` float32 (N_obs, .); `actions.npy` float32, `rewards.npy` float32,
@@ -11,10 +13,12 @@ Minari's HDF5 keeps one group per episode; sampling thousands of short windows a
 - `manifest.json`: the source's fingerprint (size, total steps and episodes, sha256 of its first and last MiB),
   and a sha256 of every cache file, for `datasets verify`.
 
-A cache whose fingerprint no longer matches its source is stale and rebuilt; a half-built cache lives in a
-hidden folder and is renamed into place, so a killed build never leaves a cache that looks whole. Any number of
-processes may open a dataset at once: the check and the build happen under a file lock beside the cache, so one
-builds while the others wait, then use what it built.
+`<fingerprint>` is a digest of the source's fingerprint: a changed or replaced dataset gets a new cache, and the
+one of its old content is deleted when the new one is built. A half-built cache lives in a hidden folder and is
+renamed into place, so a killed build never leaves a cache that looks whole. Any number of processes may open a
+dataset at once: the check and the build happen under a file lock (`cache/<dataset id>/.lock`), so one builds
+while the others wait, then use what it built. A cache that an older lompo-bench built inside the dataset folder
+(`<dataset>/lompo_cache/`) is moved out on first use if it is still current, deleted otherwise.
 """
 
 from __future__ import annotations
@@ -31,8 +35,9 @@ import numpy as np
 
 from lompo_bench.data.store import CorruptDataset, dataset_path, hdf5_file, load_minari, read_metadata
 from lompo_bench.files import file_lock
+from lompo_bench.paths import lompo_home
 
-CACHE_DIR = "lompo_cache"
+LEGACY_CACHE_DIR = "lompo_cache"  # where lompo-bench up to 0.1.0 kept the cache: inside the dataset folder
 CACHE_VERSION = 1
 ARRAYS = ("pixels", "proprio", "state", "actions", "rewards", "terminals", "truncations", "obs_starts", "step_starts")
 _MIB = 1 << 20
@@ -124,8 +129,19 @@ class DatasetCache:
         return cls(path, pixels_path, offset, tuple(shape[1:]), **small)
 
 
+def cache_root(dataset_id: str) -> Path:
+    """`$LOMPO_BENCH_HOME/cache/<dataset id>`: the caches of one dataset id and their lock."""
+    dataset_path(dataset_id)  # a clear error for a dataset that is not there, before any folder is made
+    return lompo_home() / "cache" / dataset_id
+
+
+def fingerprint_key(fingerprint: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def cache_path(dataset_id: str) -> Path:
-    return dataset_path(dataset_id) / CACHE_DIR
+    """The cache folder of the dataset's current content."""
+    return cache_root(dataset_id) / fingerprint_key(source_fingerprint(dataset_id))
 
 
 def read_manifest(dataset_id: str) -> dict[str, Any] | None:
@@ -144,12 +160,33 @@ def is_stale(dataset_id: str) -> bool:
 
 
 def _lock(dataset_id: str) -> Any:
-    return file_lock(dataset_path(dataset_id) / f".{CACHE_DIR}.lock")
+    return file_lock(cache_root(dataset_id) / ".lock")
+
+
+def _adopt_legacy(dataset_id: str) -> None:
+    """Move a cache built inside the dataset folder (lompo-bench 0.1.0) to its place if still current, else delete
+    it, with its lock and a half-built one; the caller holds the cache's lock."""
+    folder = dataset_path(dataset_id)
+    legacy = folder / LEGACY_CACHE_DIR
+    try:
+        if (legacy / "manifest.json").exists():
+            manifest = json.loads((legacy / "manifest.json").read_text())
+            current = source_fingerprint(dataset_id)
+            target = cache_root(dataset_id) / fingerprint_key(current)
+            if manifest.get("source") == current and not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.move(legacy, target)
+        shutil.rmtree(legacy, ignore_errors=True)
+        shutil.rmtree(folder / f".{LEGACY_CACHE_DIR}.partial", ignore_errors=True)
+        (folder / f".{LEGACY_CACHE_DIR}.lock").unlink(missing_ok=True)
+    except (OSError, ValueError):
+        pass  # a read-only dataset folder: the old cache stays there, and a new one is built in its place
 
 
 def build_cache(dataset_id: str, progress: Any = None) -> Path:
     """Write the cache of `dataset_id` from its Minari source (again, if one exists), under the cache's lock."""
     with _lock(dataset_id):
+        _adopt_legacy(dataset_id)
         return _build(dataset_id, progress)
 
 
@@ -157,9 +194,9 @@ def _build(dataset_id: str, progress: Any) -> Path:
     """Write the cache, one episode at a time; the caller holds the cache's lock."""
     dataset = load_minari(dataset_id)
     final = cache_path(dataset_id)
-    partial = final.parent / f".{CACHE_DIR}.partial"
+    partial = final.parent / f".{final.name}.partial"
     shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir()
+    partial.mkdir(parents=True)
     steps, episodes = dataset.total_steps, dataset.total_episodes
     n_obs = steps + episodes
     spaces = dataset.observation_space.spaces
@@ -228,12 +265,16 @@ def _build(dataset_id: str, progress: Any) -> Path:
     (partial / "manifest.json").write_text(json.dumps(manifest, indent=2))
     shutil.rmtree(final, ignore_errors=True)
     os.replace(partial, final)
+    for old in final.parent.iterdir():  # caches of this id's earlier contents (open readers keep their files)
+        if old.is_dir() and not old.name.startswith(".") and old != final:
+            shutil.rmtree(old, ignore_errors=True)
     return final
 
 
 def open_cache(dataset_id: str, progress: Any = None) -> DatasetCache:
     """The dataset's cache, built first if missing or stale (safe beside other processes doing the same)."""
     with _lock(dataset_id):
+        _adopt_legacy(dataset_id)
         if is_stale(dataset_id):
             _build(dataset_id, progress)
         return DatasetCache.open(cache_path(dataset_id))

@@ -26,7 +26,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lompo_bench.data.cache import CACHE_DIR, file_sha256
+from lompo_bench.data.cache import LEGACY_CACHE_DIR, file_sha256
+from lompo_bench.data.metadata import ensure_namespaces
 from lompo_bench.data.store import dataset_path, datasets_root
 from lompo_bench.errors import UserError
 
@@ -68,7 +69,7 @@ def pack(dataset_id: str, out_dir: Path) -> dict[str, Any]:
         for path in sorted(source.rglob("*")):
             relative = path.relative_to(source)
             # Not the read cache, nor its lock or a half-built one (`.lompo_cache.lock`, `.lompo_cache.partial`).
-            if relative.parts[0].lstrip(".").startswith(CACHE_DIR) or not path.is_file():
+            if relative.parts[0].lstrip(".").startswith(LEGACY_CACHE_DIR) or not path.is_file():
                 continue
             tar.add(path, arcname=f"{dataset_id}/{relative.as_posix()}", recursive=False)
     os.replace(tmp, archive)
@@ -198,4 +199,5 @@ def download(dataset_id: str, base: str | None = None, progress: ByteProgress | 
     os.replace(staging / dataset_id, final)
     shutil.rmtree(staging, ignore_errors=True)
     partial_file.unlink()
+    ensure_namespaces(dataset_id)
     return final

@@ -87,6 +87,8 @@ def import_vd4rl(directory: Path, task: str, kind: str, dataset_id: str | None =
 
     metadata = {
         "algorithm_name": "V-D4RL (imported by lompo-bench)",
+        "author": {"Cong Lu, Philip J. Ball, Tim G. J. Rudner, Jack Parker-Holder, Michael A. Osborne, Yee Whye Teh"},
+        "docs_url": "https://github.com/conglu1997/v-d4rl",
         "description": f"V-D4RL {spec.name} {kind}, imported from {directory}",
         "ref_min_score": spec.ref_min_score,
         "lompo_kind": kind,

@@ -5,6 +5,10 @@ Minari 0.5.4 JPEG-encodes image observations unless told otherwise; we store raw
 helper `create_dataset_from_buffers` wants every episode in one list). The dataset is built in a hidden sibling
 folder (Minari skips hidden folders) and renamed into place at the end, so a half-written dataset is never
 visible under its id: a killed write leaves only the hidden folder, which the next write deletes.
+
+Every dataset starts from `metadata.standard_metadata` (author, requirements, code permalink), and its Minari
+namespaces are created with their description and citation (`metadata.ensure_namespaces`), so `minari list`
+shows who made it and `minari upload` can take it.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from lompo_bench.data.metadata import ensure_namespaces, standard_metadata
 from lompo_bench.data.store import datasets_root
 
 
@@ -63,10 +68,26 @@ def write_minari_dataset(
                 )
             ]
         )
-    storage.update_metadata({"dataset_id": dataset_id, "minari_version": minari.__version__, **metadata})
+    defaults = standard_metadata(_task_source(env_spec))
+    storage.update_metadata({"dataset_id": dataset_id, "minari_version": minari.__version__, **defaults, **metadata})
     for name, source in (extra_files or {}).items():
         shutil.copy2(source, partial / name)
     if final.exists():
         shutil.rmtree(final)
     os.replace(partial, final)
+    ensure_namespaces(dataset_id)
     return final
+
+
+def _task_source(env_spec: gym.envs.registration.EnvSpec) -> str | None:
+    """The physics library of the lompo-bench task `env_spec` makes (None for another env)."""
+    from lompo_bench.errors import UserError
+    from lompo_bench.tasks import get_task_spec
+
+    prefix, _, name = env_spec.id.partition("/")
+    if prefix != "lompo_bench":
+        return None
+    try:
+        return get_task_spec(name.rsplit("-v", 1)[0]).source
+    except UserError:  # not a registered task: no library to name
+        return None
