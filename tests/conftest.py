@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import tempfile
 
+import pytest
+
 os.environ.setdefault("MUJOCO_GL", "egl")
 # Defaults for the whole session (tests that need their own set them with monkeypatch): read caches, runs and
 # Minari datasets go to a temporary folder, never to ~/.lompo_bench or ~/.minari.
@@ -17,3 +19,10 @@ os.environ["LOMPO_BENCH_AUTHOR"] = "lompo-bench tests"
 os.environ["LOMPO_BENCH_AUTHOR_EMAIL"] = "tests@lompo-bench.invalid"
 
 import lompo_bench  # noqa: E402, F401  (sets MuJoCo's GL backend before anything imports mujoco)
+
+
+@pytest.fixture(autouse=True)
+def _own_lompo_home(tmp_path_factory, monkeypatch) -> None:
+    """Each test its own `$LOMPO_BENCH_HOME` (read caches are shared by dataset content there: one test's
+    deliberately damaged cache must not be another's input); a test may set its own after this."""
+    monkeypatch.setenv("LOMPO_BENCH_HOME", str(tmp_path_factory.mktemp("lompo_home")))
