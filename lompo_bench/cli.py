@@ -393,6 +393,7 @@ def datasets_publish(
     """Upload a dataset with Minari's own `upload` (namespaces included), after checks: complete metadata, namespace
     metadata, nothing but the dataset in its folder, `datasets verify` clean. Exit 2 when a check fails."""
     from lompo_bench.data import remote as minari_remote
+    from lompo_bench.data.metadata import ensure_namespaces, missing_namespaces
 
     target = minari_remote.parse_remote(remote)
     supplied = {
@@ -401,6 +402,7 @@ def datasets_publish(
         "docs_url": docs_url or minari_remote.hub_page(target, dataset_id),
     }
     to_set = minari_remote.metadata_to_set(dataset_id, supplied)
+    namespaces = missing_namespaces(dataset_id)
     problems = minari_remote.publish_checks(dataset_id, to_set)
     if problems:
         for problem in problems:
@@ -415,11 +417,14 @@ def datasets_publish(
         console.print(f"  {path}  {_size(size)}", soft_wrap=True, markup=False)
     for key, value in to_set.items():
         console.print(f"  metadata {key} (missing) will be set to {value!r}", soft_wrap=True, markup=False)
+    for name in namespaces:
+        console.print(f"  namespace {name} (no metadata yet) will be described", soft_wrap=True, markup=False)
     if check:
         return
     if not yes and not typer.confirm(f"send {dataset_id} to {target}?"):
         raise typer.Exit(code=1)
     minari_remote.set_metadata(dataset_id, to_set)
+    ensure_namespaces(dataset_id)
     minari_remote.publish(dataset_id, target, token)
     console.print(f"{dataset_id} published to {target}; fetch it with `lompo-bench download {target}/{dataset_id}`")
 

@@ -110,10 +110,17 @@ def test_publish_refuses_what_minari_or_a_reader_could_not_use(pen, tmp_path) ->
     assert "lompo_cache/pixels.npy is not part of the dataset" in result.output
     shutil.rmtree(legacy)
 
+    # A namespace we describe is made before the upload (a dataset of an older lompo-bench has none); one we
+    # cannot describe is refused.
     (dataset_path(pen).parent / "namespace_metadata.json").unlink()
     result = runner.invoke(app, ["datasets", "publish", pen, "--remote", "hf://o", "--check"])
+    assert result.exit_code == 0 and "namespace lompo/adroit_pen (no metadata yet) will be described" in result.output
+    write_synthetic_dataset("someone/adroit_pen/synthetic-v0", [6])
+    result = runner.invoke(
+        app, ["datasets", "publish", "someone/adroit_pen/synthetic-v0", "--remote", "hf://o", "--check"]
+    )
     _refused(result)
-    assert "namespace 'lompo/adroit_pen' has no metadata" in result.output
+    assert "namespace 'someone' has no description" in result.output
 
 
 def test_publish_then_download_through_a_minari_remote(pen, tmp_path, monkeypatch) -> None:

@@ -126,6 +126,22 @@ def namespace_metadata(namespace: str) -> dict[str, str]:
     return {"description": f"{NAMESPACES[top]['description']} Task: {rest}.", "citation": NAMESPACES[top]["citation"]}
 
 
+def _namespace_of(dataset_id: str) -> str | None:
+    return dataset_id.rsplit("/", 1)[0] if "/" in dataset_id else None
+
+
+def missing_namespaces(dataset_id: str) -> list[str]:
+    """The namespaces above `dataset_id` (outermost first) with no metadata or no description."""
+    from minari.namespace import get_namespace_metadata, list_local_namespaces, namespace_hierarchy
+
+    local = set(list_local_namespaces())
+    return [
+        name
+        for name in namespace_hierarchy(_namespace_of(dataset_id))
+        if name not in local or not get_namespace_metadata(name).get("description")
+    ]
+
+
 def ensure_namespaces(dataset_id: str) -> list[str]:
     """Create (or complete) the Minari namespaces above `dataset_id` that we describe; returns those written.
     Safe beside other processes doing the same (a lock in the datasets root)."""
@@ -139,11 +155,10 @@ def ensure_namespaces(dataset_id: str) -> list[str]:
 
     from lompo_bench.data.store import datasets_root
 
-    namespace = dataset_id.rsplit("/", 1)[0] if "/" in dataset_id else None
     written = []
     with file_lock(datasets_root() / ".lompo_namespaces.lock"):
         local = set(list_local_namespaces())
-        for name in namespace_hierarchy(namespace):
+        for name in namespace_hierarchy(_namespace_of(dataset_id)):
             wanted = namespace_metadata(name)
             if not wanted:
                 continue

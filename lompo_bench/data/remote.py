@@ -19,7 +19,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from lompo_bench.data.metadata import ensure_namespaces, missing_fields
+from lompo_bench.data.metadata import ensure_namespaces, missing_fields, missing_namespaces, namespace_metadata
 from lompo_bench.data.store import dataset_path, datasets_root, read_metadata
 from lompo_bench.errors import UserError
 
@@ -160,10 +160,8 @@ def set_metadata(dataset_id: str, fields: dict[str, str]) -> None:
 
 def publish_checks(dataset_id: str, to_set: dict[str, str] | None = None) -> list[str]:
     """Why `dataset_id` cannot be published yet (empty: it can): incomplete metadata (fields in `to_set` count as
-    present: they are written before the upload), no namespace metadata, files that are not part of the dataset,
-    failed integrity checks."""
-    from minari.namespace import get_namespace_metadata, list_local_namespaces
-
+    present: they are written before the upload), a namespace without metadata that we cannot describe (ours are
+    created before the upload), files that are not part of the dataset, failed integrity checks."""
     from lompo_bench.data.inspect import verify
 
     problems = []
@@ -174,12 +172,9 @@ def publish_checks(dataset_id: str, to_set: dict[str, str] | None = None) -> lis
             "docs_url": "--docs-url",
         }.get(key, "regenerate it with this lompo-bench")
         problems.append(f"metadata has no {key} ({hint})")
-    namespace = dataset_id.rsplit("/", 1)[0] if "/" in dataset_id else None
-    if namespace is not None:
-        if namespace not in list_local_namespaces():
-            problems.append(f"namespace {namespace!r} has no metadata (Minari's upload needs it)")
-        elif not get_namespace_metadata(namespace).get("description"):
-            problems.append(f"namespace {namespace!r} has no description")
+    for name in missing_namespaces(dataset_id):
+        if not namespace_metadata(name):  # ours are made before the upload (`ensure_namespaces`)
+            problems.append(f"namespace {name!r} has no description (Minari's upload needs its metadata)")
     for path, _ in files_to_send(dataset_id):
         if not (path.startswith("data/") or path in EXTRA_FILES):
             problems.append(f"{path} is not part of the dataset (an old read cache? open the dataset once to move it)")
