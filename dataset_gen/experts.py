@@ -11,7 +11,6 @@ and the evaluation log are saved together; a rerun resumes from the last one and
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from collections.abc import Callable
@@ -24,7 +23,7 @@ import numpy as np
 
 from dataset_gen.config import GenerationConfig
 from dataset_gen.recording import EpisodeRecorder, drop_chunks_from
-from lompo_bench.files import write_json
+from lompo_bench.files import atomic_dir, atomic_file, write_json
 from lompo_bench.tasks import PixelTask, make_task
 
 ProgressFn = Callable[[int, int, str], None]  # (done, total, message)
@@ -158,14 +157,10 @@ def train_expert(
         recorder.flush()
         state.num_timesteps, state.chunks = num_timesteps, recorder.chunks_written
         state.seconds = time.perf_counter() - started
-        tmp = train_dir / "checkpoint.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
-        model.save(tmp / "model.zip")
-        model.save_replay_buffer(tmp / "replay_buffer.pkl")
-        state.save(tmp / "state.json")
-        shutil.rmtree(checkpoint_dir, ignore_errors=True)
-        os.replace(tmp, checkpoint_dir)
+        with atomic_dir(checkpoint_dir) as tmp:
+            model.save(tmp / "model.zip")
+            model.save_replay_buffer(tmp / "replay_buffer.pkl")
+            state.save(tmp / "state.json")
 
     class Callback(BaseCallback):
         def _on_step(self) -> bool:
@@ -176,8 +171,8 @@ def train_expert(
                 level = float(np.mean(evaluate(model, eval_env, config.eval_episodes, seed=10_000 + steps)))
                 if not state.evals or level > max(r for _, r in state.evals):
                     # The best-evaluated policy so far: an expert candidate when SAC later degrades (Pen does).
-                    model.save(train_dir / "best.tmp.zip")
-                    os.replace(train_dir / "best.tmp.zip", train_dir / "best.zip")
+                    with atomic_file(train_dir / "best.zip") as tmp:
+                        model.save(tmp)
                 state.evals.append((steps, level))
                 recorder.eval_level = level
                 # The evaluation log, for people watching a long run (the checkpoint holds the authoritative copy).

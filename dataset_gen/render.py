@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from dataset_gen.recording import EpisodeRef, EpisodeStore
+from lompo_bench.files import atomic_file
 
 
 @dataclass(frozen=True)
@@ -62,10 +63,8 @@ class _Renderer:
             for physics in store.load(store.get(chunk, index)).physics:
                 frames.append(self.env.render_physics_state(physics))
         path = unit_path(Path(out_dir), unit.index)
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as f:
+        with atomic_file(path) as tmp, open(tmp, "wb") as f:
             np.save(f, np.stack(frames))
-        os.replace(tmp, path)
         return len(frames)
 
 

@@ -6,6 +6,7 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,12 +27,44 @@ def to_json(data: Any) -> str:
     return json.dumps(data, indent=2, default=_jsonable)
 
 
+# "Write into a hidden sibling, then rename into place": the one way anything we write becomes visible, so a killed
+# job never leaves half a file or folder under its real name. Renames are atomic within a filesystem, and the
+# sibling is on the same one.
+@contextlib.contextmanager
+def atomic_file(path: Path) -> Iterator[Path]:
+    """Yield a hidden temporary path beside `path` (same suffix, so writers that add one add none) to write; it
+    replaces `path` when the block ends without an error, and is deleted otherwise. Each process has its own
+    temporary, so two processes writing the same file each replace it whole."""
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def atomic_dir(path: Path) -> Iterator[Path]:
+    """Yield an empty hidden folder beside `path` (`.<name>.partial`, left over from a killed build: deleted
+    first) to fill; it replaces `path` (an existing one is deleted) when the block ends without an error, and is
+    deleted otherwise. Hidden, so Minari's listings skip it. One builder at a time: hold a `file_lock` when
+    several processes may build the same folder."""
+    partial = path.parent / f".{path.name}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    try:
+        yield partial
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    shutil.rmtree(path, ignore_errors=True)
+    os.replace(partial, path)
+
+
 def write_atomic(path: Path, data: str | bytes) -> None:
-    """Write a file through a temporary one beside it and a rename, so a killed job never leaves half a file (and
-    two processes writing the same file each replace it whole)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data.encode() if isinstance(data, str) else data)
-    os.replace(tmp, path)
+    """Write a file whole or not at all (`atomic_file`)."""
+    with atomic_file(path) as tmp:
+        tmp.write_bytes(data.encode() if isinstance(data, str) else data)
 
 
 def write_json(path: Path, data: Any) -> None:

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from lompo_bench.data.store import CorruptDataset, dataset_path, hdf5_file, load_minari, read_metadata
-from lompo_bench.files import file_lock
+from lompo_bench.files import atomic_dir, file_lock
 from lompo_bench.paths import lompo_home
 
 LEGACY_CACHE_DIR = "lompo_cache"  # where lompo-bench up to 0.1.0 kept the cache: inside the dataset folder
@@ -194,81 +194,77 @@ def _build(dataset_id: str, progress: Any) -> Path:
     """Write the cache, one episode at a time; the caller holds the cache's lock."""
     dataset = load_minari(dataset_id)
     final = cache_path(dataset_id)
-    partial = final.parent / f".{final.name}.partial"
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    steps, episodes = dataset.total_steps, dataset.total_episodes
-    n_obs = steps + episodes
+    with atomic_dir(final) as partial:
+        steps = _write_arrays(dataset, partial, progress, hdf5_file(dataset_id))
+        if steps != dataset.total_steps:
+            raise CorruptDataset(
+                f"{hdf5_file(dataset_id)}: episodes hold {steps} steps, metadata says {dataset.total_steps}"
+            )
+        manifest = {
+            "dataset_id": dataset_id,
+            "source": source_fingerprint(dataset_id),
+            "files": {f"{name}.npy": file_sha256(partial / f"{name}.npy") for name in ARRAYS},
+        }
+        (partial / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    for old in final.parent.iterdir():  # caches of this id's earlier contents (open readers keep their files)
+        if old.is_dir() and not old.name.startswith(".") and old != final:
+            shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def _write_arrays(dataset: Any, folder: Path, progress: Any, source: Path) -> int:
+    """Every episode of the Minari `dataset` (read from `source`) into `folder`'s arrays; returns the steps
+    written."""
+    steps, n_obs = dataset.total_steps, dataset.total_steps + dataset.total_episodes
     spaces = dataset.observation_space.spaces
     frame_shape = spaces["pixels"].shape
     widths = {key: (spaces[key].shape[0] if key in spaces else 0) for key in ("proprio", "state")}
-    action_dim = dataset.action_space.shape[0]
 
     def create(name: str, dtype: Any, shape: tuple[int, ...]) -> np.ndarray:
-        return np.lib.format.open_memmap(partial / f"{name}.npy", mode="w+", dtype=dtype, shape=shape)
+        return np.lib.format.open_memmap(folder / f"{name}.npy", mode="w+", dtype=dtype, shape=shape)
 
-    # Pixels are appended with plain writes, episode by episode: a memory map being written would count every
-    # page it touched in the process's RSS (12 GB for a 1M-transition dataset) until unmapped.
-    pixels_file = open(partial / "pixels.npy", "wb")  # noqa: SIM115  (closed below, also on errors)
-    header = {
-        "descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)),
-        "fortran_order": False,
-        "shape": (n_obs, *frame_shape),
-    }
-    np.lib.format.write_array_header_2_0(pixels_file, header)
     arrays = {
         "proprio": create("proprio", np.float32, (n_obs, widths["proprio"])),
         "state": create("state", np.float32, (n_obs, widths["state"])),
-        "actions": create("actions", np.float32, (steps, action_dim)),
+        "actions": create("actions", np.float32, (steps, dataset.action_space.shape[0])),
         "rewards": create("rewards", np.float32, (steps,)),
         "terminals": create("terminals", bool, (steps,)),
         "truncations": create("truncations", bool, (steps,)),
     }
     obs_starts, step_starts = [0], [0]
-    try:
-        for episode in dataset.iterate_episodes():
-            o, s = obs_starts[-1], step_starts[-1]
-            n = len(episode.actions)
-            pixels = np.ascontiguousarray(episode.observations["pixels"], dtype=np.uint8)
-            if pixels.shape != (n + 1, *frame_shape):
-                raise ValueError(f"episode {episode.id}: pixels of shape {pixels.shape}")
-            pixels_file.write(pixels.tobytes())
-            for key in ("proprio", "state"):
-                if widths[key]:
-                    arrays[key][o : o + n + 1] = episode.observations[key]
-            arrays["actions"][s : s + n] = episode.actions
-            arrays["rewards"][s : s + n] = episode.rewards
-            arrays["terminals"][s : s + n] = episode.terminations
-            arrays["truncations"][s : s + n] = episode.truncations
-            obs_starts.append(o + n + 1)
-            step_starts.append(s + n)
-            if progress is not None:
-                progress(step_starts[-1], steps)
-    except (OSError, KeyError, ValueError) as error:
-        pixels_file.close()
-        shutil.rmtree(partial, ignore_errors=True)
-        raise CorruptDataset(f"cannot read {hdf5_file(dataset_id)}: {type(error).__name__}: {error}") from None
-    pixels_file.close()
-    if step_starts[-1] != steps or obs_starts[-1] != n_obs:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise CorruptDataset(f"{hdf5_file(dataset_id)}: episodes hold {step_starts[-1]} steps, metadata says {steps}")
+    # Pixels are appended with plain writes, episode by episode: a memory map being written would count every
+    # page it touched in the process's RSS (12 GB for a 1M-transition dataset) until unmapped.
+    with open(folder / "pixels.npy", "wb") as pixels_file:
+        header = {"descr": "|u1", "fortran_order": False, "shape": (n_obs, *frame_shape)}
+        np.lib.format.write_array_header_2_0(pixels_file, header)
+        try:
+            for episode in dataset.iterate_episodes():
+                o, s = obs_starts[-1], step_starts[-1]
+                n = len(episode.actions)
+                pixels = np.ascontiguousarray(episode.observations["pixels"], dtype=np.uint8)
+                if pixels.shape != (n + 1, *frame_shape):
+                    raise ValueError(f"episode {episode.id}: pixels of shape {pixels.shape}")
+                pixels_file.write(pixels.tobytes())
+                for key in ("proprio", "state"):
+                    if widths[key]:
+                        arrays[key][o : o + n + 1] = episode.observations[key]
+                arrays["actions"][s : s + n] = episode.actions
+                arrays["rewards"][s : s + n] = episode.rewards
+                arrays["terminals"][s : s + n] = episode.terminations
+                arrays["truncations"][s : s + n] = episode.truncations
+                obs_starts.append(o + n + 1)
+                step_starts.append(s + n)
+                if progress is not None:
+                    progress(step_starts[-1], steps)
+        except (OSError, KeyError, ValueError) as error:
+            raise CorruptDataset(f"cannot read {source}: {type(error).__name__}: {error}") from None
+    if obs_starts[-1] != n_obs:
+        raise CorruptDataset(f"{source}: episodes hold {obs_starts[-1]} observations, metadata says {n_obs}")
     for array in arrays.values():
         array.flush()
-    del arrays
-    np.save(partial / "obs_starts.npy", np.asarray(obs_starts, dtype=np.int64))
-    np.save(partial / "step_starts.npy", np.asarray(step_starts, dtype=np.int64))
-    manifest = {
-        "dataset_id": dataset_id,
-        "source": source_fingerprint(dataset_id),
-        "files": {f"{name}.npy": file_sha256(partial / f"{name}.npy") for name in ARRAYS},
-    }
-    (partial / "manifest.json").write_text(json.dumps(manifest, indent=2))
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(partial, final)
-    for old in final.parent.iterdir():  # caches of this id's earlier contents (open readers keep their files)
-        if old.is_dir() and not old.name.startswith(".") and old != final:
-            shutil.rmtree(old, ignore_errors=True)
-    return final
+    np.save(folder / "obs_starts.npy", np.asarray(obs_starts, dtype=np.int64))
+    np.save(folder / "step_starts.npy", np.asarray(step_starts, dtype=np.int64))
+    return step_starts[-1]
 
 
 def open_cache(dataset_id: str, progress: Any = None) -> DatasetCache:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tarfile
 import urllib.error
 import urllib.parse
@@ -30,6 +29,7 @@ from lompo_bench.data.cache import LEGACY_CACHE_DIR, file_sha256
 from lompo_bench.data.metadata import ensure_namespaces
 from lompo_bench.data.store import dataset_path, datasets_root
 from lompo_bench.errors import UserError
+from lompo_bench.files import atomic_dir, atomic_file
 
 FORMAT_VERSION = 1
 BASE_URL_ENV = "LOMPO_BENCH_DATA_URL"
@@ -64,15 +64,13 @@ def pack(dataset_id: str, out_dir: Path) -> dict[str, Any]:
     source = dataset_path(dataset_id)
     out_dir.mkdir(parents=True, exist_ok=True)
     archive = out_dir / archive_name(dataset_id)
-    tmp = archive.with_name(archive.name + ".tmp")
-    with tarfile.open(tmp, "w") as tar:
+    with atomic_file(archive) as tmp, tarfile.open(tmp, "w") as tar:
         for path in sorted(source.rglob("*")):
             relative = path.relative_to(source)
-            # Not the read cache, nor its lock or a half-built one (`.lompo_cache.lock`, `.lompo_cache.partial`).
+            # Not a read cache an older lompo-bench kept inside, nor its lock or a half-built one.
             if relative.parts[0].lstrip(".").startswith(LEGACY_CACHE_DIR) or not path.is_file():
                 continue
             tar.add(path, arcname=f"{dataset_id}/{relative.as_posix()}", recursive=False)
-    os.replace(tmp, archive)
     entry = {
         "id": dataset_id,
         "url": archive.name,
@@ -179,25 +177,21 @@ def download(dataset_id: str, base: str | None = None, progress: ByteProgress | 
     if file_sha256(partial_file) != entry["sha256"]:
         partial_file.unlink()
         raise DownloadError(f"checksum mismatch for {dataset_id}: the file is corrupt and was deleted; rerun")
-    staging = root / f".{archive_name(dataset_id)}.unpacking"
-    shutil.rmtree(staging, ignore_errors=True)
+    final.parent.mkdir(parents=True, exist_ok=True)
     # A refused archive is deleted like a corrupt one: its checksum matched, so fetching it again gives the same.
     try:
-        with tarfile.open(partial_file) as tar:
-            tar.extractall(staging, members=_safe_members(tar, dataset_id), filter="data")
+        with atomic_dir(final) as staging, tarfile.open(partial_file) as tar:
+            members = _safe_members(tar, dataset_id)
+            for member in members:  # `<id>/data/...` in the archive, `data/...` in the dataset's folder
+                member.name = member.name[len(dataset_id) + 1 :]
+            tar.extractall(staging, members=[m for m in members if m.name], filter="data")
+            if not (staging / "data" / "metadata.json").exists():
+                raise DownloadError(f"{dataset_id}: the archive holds no Minari dataset")
     except (tarfile.TarError, DownloadError) as error:
-        shutil.rmtree(staging, ignore_errors=True)
         partial_file.unlink()
         if isinstance(error, DownloadError):
             raise
         raise DownloadError(f"{dataset_id}: the archive cannot be unpacked: {error}") from None
-    if not (staging / dataset_id / "data" / "metadata.json").exists():
-        shutil.rmtree(staging, ignore_errors=True)
-        partial_file.unlink()
-        raise DownloadError(f"{dataset_id}: the archive holds no Minari dataset")
-    final.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(staging / dataset_id, final)
-    shutil.rmtree(staging, ignore_errors=True)
     partial_file.unlink()
     ensure_namespaces(dataset_id)
     return final

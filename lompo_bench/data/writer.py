@@ -13,7 +13,6 @@ shows who made it and `minari upload` can take it.
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
@@ -24,6 +23,7 @@ import numpy as np
 
 from lompo_bench.data.metadata import ensure_namespaces, standard_metadata
 from lompo_bench.data.store import datasets_root
+from lompo_bench.files import atomic_dir
 
 
 def write_minari_dataset(
@@ -45,36 +45,33 @@ def write_minari_dataset(
     from minari.dataset.minari_storage import MinariStorage
 
     final = datasets_root() / dataset_id
-    partial = final.parent / f".{final.name}.partial"
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    storage = MinariStorage.new(
-        partial / "data",
-        observation_space=observation_space,
-        action_space=action_space,
-        env_spec=env_spec,
-        data_format="hdf5",
-        jpeg_encoding=False,
-    )
-    for episode in episodes:
-        storage.update_episodes(
-            [
-                EpisodeBuffer(
-                    observations=episode["observations"],
-                    actions=np.asarray(episode["actions"], dtype=np.float32),
-                    rewards=list(np.asarray(episode["rewards"], dtype=np.float64)),
-                    terminations=list(np.asarray(episode["terminations"], dtype=bool)),
-                    truncations=list(np.asarray(episode["truncations"], dtype=bool)),
-                )
-            ]
+    with atomic_dir(final) as partial:
+        storage = MinariStorage.new(
+            partial / "data",
+            observation_space=observation_space,
+            action_space=action_space,
+            env_spec=env_spec,
+            data_format="hdf5",
+            jpeg_encoding=False,
         )
-    defaults = standard_metadata(_task_source(env_spec))
-    storage.update_metadata({"dataset_id": dataset_id, "minari_version": minari.__version__, **defaults, **metadata})
-    for name, source in (extra_files or {}).items():
-        shutil.copy2(source, partial / name)
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(partial, final)
+        for episode in episodes:
+            storage.update_episodes(
+                [
+                    EpisodeBuffer(
+                        observations=episode["observations"],
+                        actions=np.asarray(episode["actions"], dtype=np.float32),
+                        rewards=list(np.asarray(episode["rewards"], dtype=np.float64)),
+                        terminations=list(np.asarray(episode["terminations"], dtype=bool)),
+                        truncations=list(np.asarray(episode["truncations"], dtype=bool)),
+                    )
+                ]
+            )
+        defaults = standard_metadata(_task_source(env_spec))
+        storage.update_metadata(
+            {"dataset_id": dataset_id, "minari_version": minari.__version__, **defaults, **metadata}
+        )
+        for name, source in (extra_files or {}).items():
+            shutil.copy2(source, partial / name)
     ensure_namespaces(dataset_id)
     return final
 
