@@ -11,13 +11,7 @@ import gymnasium as gym
 import numpy as np
 
 from dataset_gen.recording import Episode
-from lompo_bench.data.store import datasets_root
 from lompo_bench.data.writer import write_minari_dataset
-
-
-def dataset_dir(dataset_id: str) -> Path:
-    """Where dataset `dataset_id` lives (or will), under Minari's root."""
-    return datasets_root() / dataset_id
 
 
 def write_dataset(

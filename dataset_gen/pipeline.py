@@ -13,6 +13,7 @@ generation config. The render cache is deleted once every requested dataset is w
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import shutil
@@ -37,11 +38,12 @@ from dataset_gen.config import (
     resolve_workers,
 )
 from dataset_gen.experts import expert_episodes, record_expert_rollouts, train_expert
-from dataset_gen.minari_writer import dataset_dir, write_dataset
+from dataset_gen.minari_writer import write_dataset
 from dataset_gen.recording import Episode, EpisodeRef, EpisodeStore
 from dataset_gen.reference import RANDOM_EPISODES
 from dataset_gen.render import plan_units, read_unit_frames, render_units
 from dataset_gen.splits import SPLIT_RULE, medium_point, split_training_episodes, subsample, trim_to_size
+from lompo_bench.data.store import dataset_exists
 from lompo_bench.errors import UserError
 from lompo_bench.files import write_json
 from lompo_bench.paths import lompo_home
@@ -95,20 +97,16 @@ class _Run:
         self.seconds: dict[str, float] = {}
         self.frames_rendered, self.render_seconds = 0, 0.0
 
-    def _timed(self, stage: str, total: int):
-        run = self
-
-        class Timer:
-            def __enter__(self) -> Progress:
-                self.t0 = time.perf_counter()
-                run.progress.start(stage, total)
-                return run.progress
-
-            def __exit__(self, *exc: object) -> None:
-                run.progress.finish()
-                run.seconds[stage] = run.seconds.get(stage, 0.0) + time.perf_counter() - self.t0
-
-        return Timer()
+    @contextlib.contextmanager
+    def _timed(self, stage: str, total: int) -> Iterator[Progress]:
+        """The stage's progress bar for the block; its wall time is added to `seconds[stage]`."""
+        started = time.perf_counter()
+        self.progress.start(stage, total)
+        try:
+            yield self.progress
+        finally:
+            self.progress.finish()
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - started
 
     # -- stages ---------------------------------------------------------------------------------------------------
     def train(self) -> dict[str, Any]:
@@ -151,14 +149,14 @@ class _Run:
         return out
 
     def write(self, ds_id: str, refs: list[EpisodeRef], render_dir: Path, folders: dict[str, Path], meta: dict) -> None:
-        if (dataset_dir(ds_id) / "data").exists():
+        if dataset_exists(ds_id):
             return
         env = make_task(self.config.task)  # for its observation and action spaces
         stores = {name: EpisodeStore(path, name) for name, path in folders.items()}
         units = plan_units(refs, folders, self.config.render_chunk)
         by_folder = {str(path): name for name, path in folders.items()}
 
-        def episodes() -> Iterator[tuple[Episode, np.ndarray]]:
+        def episodes(bar: Progress) -> Iterator[tuple[Episode, np.ndarray]]:
             written = 0
             for unit in units:
                 frames, offset = read_unit_frames(render_dir, unit.index), 0
@@ -176,7 +174,7 @@ class _Run:
                 gym.spec(self.spec.gym_id),  # Minari's recover_environment() rebuilds the task from it
                 env.observation_space,
                 env.action_space,
-                episodes(),
+                episodes(bar),
                 meta,
                 extra_files={"sac_expert.zip": self.workdir / "train" / "expert.zip"},
             )
@@ -257,7 +255,7 @@ def generate(
     for kind in kinds:
         ds_id = dataset_id(run.spec.name, kind, profile)
         refs = chosen[kind]
-        if not (dataset_dir(ds_id) / "data").exists():
+        if not dataset_exists(ds_id):
             render_dir = run.render(kind, refs, workers, run.folders())
             run.write(ds_id, refs, render_dir, run.folders(), run.metadata(kind, summary["expert_return"], info))
         report.datasets[ds_id] = {
@@ -313,7 +311,7 @@ def generate_ablation(
         refs = full if factor == 1 else subsample(full, factor, rng)
         ds_id = ablation_dataset_id(factor, profile)
         sizes[ds_id] = sum(r.length for r in refs)
-        if (dataset_dir(ds_id) / "data").exists():
+        if dataset_exists(ds_id):
             continue
         render_dir = ablation.render(f"ablation-div{factor}", refs, workers, folders)
         meta = ablation.metadata(

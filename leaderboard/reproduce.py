@@ -65,17 +65,9 @@ class Job:
         if self.action == "model":
             folder = paths.world_model_dir(runs_root, self.dataset_ids[0], self.seed, str(self.model_key))
             return (folder / "model.pt").exists()
-        return all(_dataset_exists(ds) for ds in self.dataset_ids)
+        from lompo_bench.data.store import dataset_exists
 
-
-def _dataset_exists(dataset_id: str) -> bool:
-    from lompo_bench.data.store import DatasetNotFound, dataset_path
-
-    try:
-        dataset_path(dataset_id)
-    except DatasetNotFound:
-        return False
-    return True
+        return all(dataset_exists(ds) for ds in self.dataset_ids)
 
 
 def plan(

@@ -27,7 +27,7 @@ from typing import Any
 
 from lompo_bench.data.cache import LEGACY_CACHE_DIR, file_sha256
 from lompo_bench.data.metadata import ensure_namespaces
-from lompo_bench.data.store import dataset_path, datasets_root
+from lompo_bench.data.store import dataset_path, datasets_root, is_dataset
 from lompo_bench.errors import UserError
 from lompo_bench.files import atomic_dir, atomic_file
 
@@ -168,7 +168,7 @@ def download(dataset_id: str, base: str | None = None, progress: ByteProgress | 
         raise DownloadError(f"{dataset_id!r} is not in {server}{MANIFEST} (it lists: {known})")
     root = datasets_root()
     final = root / dataset_id
-    if (final / "data" / "metadata.json").exists():
+    if is_dataset(final):
         return final
     downloads = root / ".downloads"
     downloads.mkdir(parents=True, exist_ok=True)
@@ -185,7 +185,7 @@ def download(dataset_id: str, base: str | None = None, progress: ByteProgress | 
             for member in members:  # `<id>/data/...` in the archive, `data/...` in the dataset's folder
                 member.name = member.name[len(dataset_id) + 1 :]
             tar.extractall(staging, members=[m for m in members if m.name], filter="data")
-            if not (staging / "data" / "metadata.json").exists():
+            if not is_dataset(staging):
                 raise DownloadError(f"{dataset_id}: the archive holds no Minari dataset")
     except (tarfile.TarError, DownloadError) as error:
         partial_file.unlink()

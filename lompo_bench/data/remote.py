@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from lompo_bench.data.metadata import ensure_namespaces, missing_fields, missing_namespaces, namespace_metadata
-from lompo_bench.data.store import dataset_path, datasets_root, read_metadata
+from lompo_bench.data.store import dataset_path, datasets_root, is_dataset, read_metadata
 from lompo_bench.errors import UserError
 
 SCHEMES = ("hf", "gcp")
@@ -95,7 +95,7 @@ def download(text: str, remote: str | None = None) -> Path:
     if remote is None:
         raise UserError(f"no remote for {dataset_id!r}: give a full id (hf://<org>/{dataset_id}) or --remote")
     root = datasets_root()
-    if (root / dataset_id / "data" / "metadata.json").exists():
+    if is_dataset(root / dataset_id):
         return root / dataset_id
     digest = hashlib.sha256(f"{remote}/{dataset_id}".encode()).hexdigest()[:12]
     staging = root / ".downloads" / f"minari-{digest}"
@@ -109,7 +109,7 @@ def download(text: str, remote: str | None = None) -> Path:
                 minari.download_dataset(dataset_id)
             except ValueError as error:  # Minari's "not found" / "incompatible version" messages
                 raise RemoteError(f"{remote}: {error}") from None
-            if not (staging / dataset_id / "data" / "metadata.json").exists():
+            if not is_dataset(staging / dataset_id):
                 raise RemoteError(f"{remote}/{dataset_id}: the download holds no Minari dataset")
             problems = verify(dataset_id)
         if problems:

@@ -25,12 +25,22 @@ def datasets_root() -> Path:
     return Path(get_dataset_path())
 
 
+def is_dataset(folder: Path) -> bool:
+    """Whether `folder` holds a whole Minari dataset: the one test of "this dataset exists" (a dataset is renamed
+    into place whole, so its metadata file is there exactly when all of it is)."""
+    return (folder / "data" / "metadata.json").exists()
+
+
+def dataset_exists(dataset_id: str) -> bool:
+    return is_dataset(datasets_root() / dataset_id)
+
+
 def dataset_path(dataset_id: str) -> Path:
     """The folder of dataset `dataset_id` (holding Minari's `data/`); `DatasetNotFound` when there is none."""
     if not dataset_id or dataset_id.startswith("/") or ".." in dataset_id.split("/"):
         raise UserError(f"{dataset_id!r} is not a dataset id (like lompo/walker_walk/expert-v0)")
     path = datasets_root() / dataset_id
-    if not (path / "data" / "metadata.json").exists():
+    if not is_dataset(path):
         raise DatasetNotFound(
             f"no dataset {dataset_id!r} in {datasets_root()}; make it with `lompo-bench generate --env TASK` "
             f"or fetch it with `lompo-bench download {dataset_id}`"
@@ -86,7 +96,7 @@ def local_dataset_ids() -> list[str]:
         return ids
     for current, dirs, _ in os.walk(root):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        if "data" in dirs and (Path(current) / "data" / "metadata.json").exists():
+        if "data" in dirs and is_dataset(Path(current)):
             ids.append(Path(current).relative_to(root).as_posix())
             dirs[:] = []
     return ids
