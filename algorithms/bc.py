@@ -118,7 +118,7 @@ def train(
     progress: runs.Progress | None = None,
 ) -> dict[str, Any]:
     """Behavior cloning on `dataset_id`, resuming from `folder`'s checkpoint; returns the result record."""
-    cache = open_cache(dataset_id)
+    cache = open_cache(dataset_id, progress)
     # The saved config is the one that ran: the task's encoder channels filled in.
     config = dataclasses.replace(
         config, conv_channels=scaled_conv_channels(config.conv_channels, config.conv_scale, task)

@@ -678,7 +678,7 @@ def train_world_model(
     """Algorithm 1's model phase alone, as a job of its own (cluster stages): trains the shared model under the
     runs root `root` (or finds it trained) and returns its folder."""
     config = resolve_for_task(config, task)
-    cache = open_cache(dataset_id)
+    cache = open_cache(dataset_id, progress)
     _, record = shared_world_model(dataset_id, config, cache, root, seed, device, progress or runs.NoProgress(),
                                    tensorboard)  # fmt: skip
     return Path(record["folder"])
@@ -699,7 +699,7 @@ def train(
     `algo` names the record (LMBRL and Offline SLAC run this same schedule with parts switched off)."""
     progress = progress or runs.NoProgress()
     config = resolve_for_task(config, task)
-    cache = open_cache(dataset_id)
+    cache = open_cache(dataset_id, progress)
     runs.start_run(folder, config, algo=algo, dataset_id=dataset_id, task=task, seed=seed, device=device, cache=cache)
     fresh = not (folder / "checkpoint.pt").exists()
     # 1. The variational model (trained once, shared), before anything else draws random numbers here.

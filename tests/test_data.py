@@ -92,6 +92,30 @@ def test_writing_and_reading_datasets_needs_no_jax(tmp_path) -> None:
     assert out.stdout.strip().splitlines()[-1] == "False"
 
 
+def test_a_cache_build_reports_its_progress_as_a_stage(dataset) -> None:
+    class Recorder:
+        def __init__(self) -> None:
+            self.events: list[tuple] = []
+
+        def start(self, stage: str, total: int) -> None:
+            self.events.append(("start", stage, total))
+
+        def update(self, completed: int, message: str = "") -> None:
+            self.events.append(("update", completed))
+
+        def finish(self) -> None:
+            self.events.append(("finish",))
+
+    recorder = Recorder()
+    open_cache(dataset, recorder)
+    assert recorder.events[0] == ("start", f"read cache of {dataset}", sum(LENGTHS))
+    assert recorder.events[-2:] == [("update", sum(LENGTHS)), ("finish",)]
+    assert len(recorder.events) == len(LENGTHS) + 2
+    recorder.events.clear()
+    open_cache(dataset, recorder)  # built: no stage
+    assert recorder.events == []
+
+
 def test_verify_finds_a_damaged_cache_file(dataset) -> None:
     build_cache(dataset)
     with open(cache_path(dataset) / "rewards.npy", "r+b") as f:

@@ -36,6 +36,7 @@ import numpy as np
 from lompo_bench.data.store import CorruptDataset, dataset_path, hdf5_file, load_minari, read_metadata
 from lompo_bench.files import atomic_dir, file_lock
 from lompo_bench.paths import lompo_home
+from lompo_bench.progress import NoProgress, Progress
 
 LEGACY_CACHE_DIR = "lompo_cache"  # where lompo-bench up to 0.1.0 kept the cache: inside the dataset folder
 CACHE_VERSION = 1
@@ -183,19 +184,23 @@ def _adopt_legacy(dataset_id: str) -> None:
         pass  # a read-only dataset folder: the old cache stays there, and a new one is built in its place
 
 
-def build_cache(dataset_id: str, progress: Any = None) -> Path:
-    """Write the cache of `dataset_id` from its Minari source (again, if one exists), under the cache's lock."""
+def build_cache(dataset_id: str, progress: Progress | None = None) -> Path:
+    """Write the cache of `dataset_id` from its Minari source (again, if one exists), under the cache's lock; the
+    build is one stage of `progress` (a 1M-transition dataset takes minutes)."""
     with _lock(dataset_id):
         _adopt_legacy(dataset_id)
         return _build(dataset_id, progress)
 
 
-def _build(dataset_id: str, progress: Any) -> Path:
+def _build(dataset_id: str, progress: Progress | None) -> Path:
     """Write the cache, one episode at a time; the caller holds the cache's lock."""
     dataset = load_minari(dataset_id)
     final = cache_path(dataset_id)
+    progress = progress or NoProgress()
+    progress.start(f"read cache of {dataset_id}", dataset.total_steps)
     with atomic_dir(final) as partial:
         steps = _write_arrays(dataset, partial, progress, hdf5_file(dataset_id))
+        progress.finish()
         if steps != dataset.total_steps:
             raise CorruptDataset(
                 f"{hdf5_file(dataset_id)}: episodes hold {steps} steps, metadata says {dataset.total_steps}"
@@ -212,7 +217,7 @@ def _build(dataset_id: str, progress: Any) -> Path:
     return final
 
 
-def _write_arrays(dataset: Any, folder: Path, progress: Any, source: Path) -> int:
+def _write_arrays(dataset: Any, folder: Path, progress: Progress, source: Path) -> int:
     """Every episode of the Minari `dataset` (read from `source`) into `folder`'s arrays; returns the steps
     written."""
     steps, n_obs = dataset.total_steps, dataset.total_steps + dataset.total_episodes
@@ -254,8 +259,7 @@ def _write_arrays(dataset: Any, folder: Path, progress: Any, source: Path) -> in
                 arrays["truncations"][s : s + n] = episode.truncations
                 obs_starts.append(o + n + 1)
                 step_starts.append(s + n)
-                if progress is not None:
-                    progress(step_starts[-1], steps)
+                progress.update(step_starts[-1])
         except (OSError, KeyError, ValueError) as error:
             raise CorruptDataset(f"cannot read {source}: {type(error).__name__}: {error}") from None
     if obs_starts[-1] != n_obs:
@@ -267,8 +271,9 @@ def _write_arrays(dataset: Any, folder: Path, progress: Any, source: Path) -> in
     return step_starts[-1]
 
 
-def open_cache(dataset_id: str, progress: Any = None) -> DatasetCache:
-    """The dataset's cache, built first if missing or stale (safe beside other processes doing the same)."""
+def open_cache(dataset_id: str, progress: Progress | None = None) -> DatasetCache:
+    """The dataset's cache, built first if missing or stale (safe beside other processes doing the same; the
+    build reports to `progress` as a stage of its own)."""
     with _lock(dataset_id):
         _adopt_legacy(dataset_id)
         if is_stale(dataset_id):
