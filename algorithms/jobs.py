@@ -115,9 +115,7 @@ def evaluate(
     progress = progress or runs.NoProgress()
     progress.start("evaluation", episodes)
     # Seeds apart from training's final evaluation, so this is a fresh sample of start states.
-    returns = runs.evaluate_policy(
-        policy, context["task"], episodes, seed=20_000 * (seed + 1), progress=progress.update
-    )
+    returns = runs.evaluate_policy(policy, context["task"], episodes, seed=20_000 * (seed + 1), progress=progress)
     progress.finish()
     record = runs.result_record(
         algo=module.NAME,

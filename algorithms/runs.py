@@ -239,9 +239,10 @@ class EpisodePolicy(Protocol):
 
 
 def evaluate_policy(
-    policy: EpisodePolicy, task: str, episodes: int, seed: int, progress: Callable[[int], None] | None = None
+    policy: EpisodePolicy, task: str, episodes: int, seed: int, progress: Progress | None = None
 ) -> list[float]:
-    """Undiscounted returns of `episodes` episodes in the pixel task, seeded `seed`, `seed + 1`, ..."""
+    """Undiscounted returns of `episodes` episodes in the pixel task, seeded `seed`, `seed + 1`, ...; episodes
+    done go to `progress` (a started stage)."""
     from lompo_bench.tasks import make_task
 
     env = make_task(task)
@@ -257,7 +258,7 @@ def evaluate_policy(
                 done = terminated or truncated
             returns.append(total)
             if progress is not None:
-                progress(episode + 1)
+                progress.update(episode + 1)
     finally:
         env.close()
     return returns
@@ -492,7 +493,7 @@ def finish_run(
     result_path = run.folder / "result.json"
     if run.data["phase"] != "done" or not result_path.exists():
         progress.start("evaluation", episodes)
-        returns = evaluate_policy(policy, task, episodes, evaluation_seed(seed), progress=progress.update)
+        returns = evaluate_policy(policy, task, episodes, evaluation_seed(seed), progress=progress)
         progress.finish()
         context = json.loads((run.folder / "config.json").read_text())
         record = result_record(

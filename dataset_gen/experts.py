@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -24,9 +23,8 @@ import numpy as np
 from dataset_gen.config import GenerationConfig
 from dataset_gen.recording import EpisodeRecorder, drop_chunks_from
 from lompo_bench.files import atomic_dir, atomic_file, write_json
+from lompo_bench.progress import NoProgress, Progress
 from lompo_bench.tasks import PixelTask, make_task
-
-ProgressFn = Callable[[int, int, str], None]  # (done, total, message)
 
 
 class RecordingStateEnv(gym.Wrapper):
@@ -121,13 +119,15 @@ def _sac(env: gym.Env, config: GenerationConfig, seed: int):
 
 
 def train_expert(
-    config: GenerationConfig, workdir: Path, seed: int, progress: ProgressFn | None = None
+    config: GenerationConfig, workdir: Path, seed: int, progress: Progress | None = None
 ) -> dict[str, Any]:
-    """Train (or resume) SAC with recording into `workdir/train`; returns the summary saved as `train/done.json`."""
+    """Train (or resume) SAC with recording into `workdir/train`; returns the summary saved as `train/done.json`.
+    Reports agent steps to `progress` (a started stage)."""
     import torch
     from stable_baselines3 import SAC
     from stable_baselines3.common.callbacks import BaseCallback
 
+    progress = progress or NoProgress()
     torch.set_num_threads(1)  # small MLPs are fastest on one thread, and one thread keeps runs reproducible
     train_dir = workdir / "train"
     done_file = train_dir / "done.json"
@@ -182,9 +182,8 @@ def train_expert(
             if steps >= state.next_checkpoint:
                 state.next_checkpoint = steps + config.checkpoint_every
                 save_checkpoint(steps)
-            if progress is not None:
-                level = f"eval {state.evals[-1][1]:.1f}" if state.evals else "no eval yet"
-                progress(steps, config.sac_steps, level)
+            level = f"eval {state.evals[-1][1]:.1f}" if state.evals else "no eval yet"
+            progress.update(steps, level)
             return True
 
     remaining = config.sac_steps - state.num_timesteps
@@ -226,12 +225,14 @@ def record_expert_rollouts(
     seed: int,
     transitions: int,
     expert_return: float,
-    progress: ProgressFn | None = None,
+    progress: Progress | None = None,
 ) -> Path:
-    """Roll out the stochastic SAC expert (as the paper's expert datasets) for at least `transitions` steps."""
+    """Roll out the stochastic SAC expert (as the paper's expert datasets) for at least `transitions` steps;
+    reports them to `progress` (a started stage)."""
     import torch
     from stable_baselines3 import SAC
 
+    progress = progress or NoProgress()
     torch.set_num_threads(1)
     out = workdir / "expert"
     done_file = out / "done.json"
@@ -253,8 +254,7 @@ def record_expert_rollouts(
             recorded += 1
             done = terminated or truncated
         episode += 1
-        if progress is not None:
-            progress(min(recorded, transitions), transitions, f"{episode} episodes")
+        progress.update(min(recorded, transitions), f"{episode} episodes")
     recorder.flush()
     env.close()
     (out / "done.json").write_text(json.dumps({"episodes": episode, "transitions": recorded}))

@@ -111,13 +111,11 @@ class _Run:
     # -- stages ---------------------------------------------------------------------------------------------------
     def train(self) -> dict[str, Any]:
         with self._timed("train SAC", self.config.sac_steps) as bar:
-            return train_expert(self.config, self.workdir, self.seed, lambda d, t, m: bar.update(d, m))
+            return train_expert(self.config, self.workdir, self.seed, bar)
 
     def expert_rollouts(self, expert_return: float, transitions: int) -> EpisodeStore:
         with self._timed("expert rollouts", transitions) as bar:
-            folder = record_expert_rollouts(
-                self.config, self.workdir, self.seed, transitions, expert_return, lambda d, t, m: bar.update(d, m)
-            )
+            folder = record_expert_rollouts(self.config, self.workdir, self.seed, transitions, expert_return, bar)
         return EpisodeStore(folder, "expert")
 
     def training_episodes(self) -> EpisodeStore:
@@ -133,17 +131,9 @@ class _Run:
             return out
         units = plan_units(refs, folders, self.config.render_chunk)
         total = sum(u.frames for u in units)
-        t0, done, skipped = time.perf_counter(), 0, None
+        t0 = time.perf_counter()
         with self._timed(f"render {name}", total) as bar:
-
-            def advance(frames: int) -> None:
-                nonlocal done, skipped
-                skipped = frames if skipped is None else skipped  # the first call reports units already on disk
-                done += frames
-                bar.update(done, f"{workers} workers")
-
-            render_units(self.config.task, units, out, workers=workers, on_frames=advance)
-        self.frames_rendered += total - (skipped or 0)
+            self.frames_rendered += render_units(self.config.task, units, out, workers=workers, progress=bar)
         self.render_seconds += time.perf_counter() - t0
         (out / "done").write_text(json.dumps({"units": len(units), "frames": total}))
         return out

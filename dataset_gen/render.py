@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +18,7 @@ import numpy as np
 
 from dataset_gen.recording import EpisodeRef, EpisodeStore
 from lompo_bench.files import atomic_file
+from lompo_bench.progress import NoProgress, Progress
 
 
 @dataclass(frozen=True)
@@ -91,28 +92,31 @@ def render_units(
     *,
     workers: int,
     image_size: int = 64,
-    on_frames: Callable[[int], None] | None = None,
-) -> None:
-    """Render every unit not yet on disk into `out_dir`, with `workers` processes (in-process for 1)."""
+    progress: Progress | None = None,
+) -> int:
+    """Render every unit not yet on disk into `out_dir`, with `workers` processes (in-process for 1); reports the
+    frames on disk so far to `progress` (a started stage); returns the frames rendered by this call."""
+    progress = progress or NoProgress()
     out_dir.mkdir(parents=True, exist_ok=True)
     todo = [u for u in units if not unit_path(out_dir, u.index).exists()]
-    if on_frames is not None:
-        on_frames(sum(u.frames for u in units) - sum(u.frames for u in todo))
+    done = sum(u.frames for u in units) - sum(u.frames for u in todo)
+    progress.update(done, f"{workers} workers")
     if not todo:
-        return
+        return 0
     if workers <= 1:
         renderer = _Renderer(task, image_size)
         results: Iterator[int] = (renderer.render_unit(u, str(out_dir)) for u in todo)
         for frames in results:
-            if on_frames is not None:
-                on_frames(frames)
+            done += frames
+            progress.update(done, f"{workers} workers")
         renderer.env.close()
-        return
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(min(workers, len(todo)), initializer=_init_worker, initargs=(task, image_size)) as pool:
-        for frames in pool.imap_unordered(_render_in_worker, [(u, str(out_dir)) for u in todo]):
-            if on_frames is not None:
-                on_frames(frames)
+    else:
+        context = multiprocessing.get_context("spawn")
+        with context.Pool(min(workers, len(todo)), initializer=_init_worker, initargs=(task, image_size)) as pool:
+            for frames in pool.imap_unordered(_render_in_worker, [(u, str(out_dir)) for u in todo]):
+                done += frames
+                progress.update(done, f"{workers} workers")
+    return sum(u.frames for u in todo)
 
 
 def read_unit_frames(out_dir: Path, index: int) -> np.ndarray:

@@ -13,6 +13,7 @@ from lompo_bench import task_names
 from lompo_bench.cli import app
 
 runner = CliRunner()
+DEMO_ID = "lompo/adroit_pen/expert-smoke-v1"
 
 
 def _no_traceback(result) -> None:
@@ -82,9 +83,13 @@ def test_demo_writes_sheets_and_summary_samples_a_smoke_dataset_and_trains_on_it
     assert "walker_walk" in result.output
     assert "dataset lompo/adroit_pen/expert-smoke-v1: 50 transitions" in result.output
     assert "(4, 50, 64, 64, 3)" in result.output
-    assert (tmp_path / "minari" / "lompo" / "adroit_pen" / "expert-smoke-v0" / "lompo_cache").is_dir()
+    # The read cache lives under $LOMPO_BENCH_HOME, the dataset folder holds only what Minari wrote + the expert.
+    dataset_folder = tmp_path / "minari" / "lompo" / "adroit_pen" / "expert-smoke-v1"
+    assert sorted(p.name for p in dataset_folder.iterdir()) == ["data", "sac_expert.zip"]
+    caches = [p for p in (Path(os.environ["LOMPO_BENCH_HOME"]) / "cache" / DEMO_ID).iterdir() if p.is_dir()]
+    assert len(caches) == 1 and (caches[0] / "manifest.json").exists()
     assert "LOMPO (smoke) trained on it returns" in result.output
-    run = tmp_path / "runs" / "lompo" / "lompo" / "adroit_pen" / "expert-smoke-v0" / "smoke-seed0"
+    run = tmp_path / "runs" / "lompo" / "lompo" / "adroit_pen" / "expert-smoke-v1" / "smoke-seed0"
     assert json.loads((run / "result.json").read_text())["algo"] == "lompo"
 
 
@@ -115,8 +120,8 @@ def test_generate_smoke_writes_datasets_and_reports(tmp_path: Path, monkeypatch)
     assert result.exit_code == 0, result.output
     assert "lompo/adroit_pen/expert-smoke-v1: 50 transitions" in result.output
     assert "SAC expert return" in result.output
-    assert (tmp_path / "minari" / "lompo" / "adroit_pen" / "expert-smoke-v0" / "data").is_dir()
-    assert not (tmp_path / "minari" / "lompo" / "adroit_pen" / "medium-replay-smoke-v0").exists()
+    assert (tmp_path / "minari" / "lompo" / "adroit_pen" / "expert-smoke-v1" / "data").is_dir()
+    assert not (tmp_path / "minari" / "lompo" / "adroit_pen" / "medium-replay-smoke-v1").exists()
 
 
 def test_generate_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
