@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from leaderboard.reproduce import Job, _dataset_exists, dependencies, pending, run_job
+from leaderboard.reproduce import Job, dependencies, pending, run_job
 from lompo_bench import paths
 from lompo_bench.errors import UserError
 from lompo_bench.files import write_atomic, write_json
@@ -78,15 +78,23 @@ def _install(root: Path, files: dict[str, bytes]) -> None:
 
 
 def _ensure_dataset(dataset_id: str) -> None:
-    if _dataset_exists(dataset_id):
-        return
+    """A dataset a job needs, on this node: already there, or fetched from the Minari remote or HTTP mirror the
+    environment names."""
     from lompo_bench.data.download import BASE_URL_ENV, download
-    from lompo_bench.data.store import datasets_root
+    from lompo_bench.data.store import dataset_exists, datasets_root
 
+    if dataset_exists(dataset_id):
+        return
+    if os.environ.get("MINARI_REMOTE"):
+        from lompo_bench.data.remote import download as download_from_remote
+
+        download_from_remote(dataset_id, os.environ["MINARI_REMOTE"])
+        return
     if not os.environ.get(BASE_URL_ENV):
         raise UserError(
             f"{dataset_id} is not on node {socket.gethostname()} (under {datasets_root()}): put "
-            f"MINARI_DATASETS_PATH on storage every node sees, or set {BASE_URL_ENV} so workers download it"
+            f"MINARI_DATASETS_PATH on storage every node sees, or set MINARI_REMOTE or {BASE_URL_ENV} so workers "
+            "download it"
         )
     download(dataset_id)
 
