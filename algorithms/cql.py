@@ -212,6 +212,7 @@ def load_policy(folder: Path, device: torch.device) -> runs.FrameStackPolicy:
 
 
 def train(
+    *,
     dataset_id: str,
     task: str,
     profile: str,

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from algorithms import runs
-from algorithms.registry import get_algorithm
+from algorithms.registry import WorldModelAlgorithm, get_algorithm
 from lompo_bench.data.store import dataset_path, dataset_task
 from lompo_bench.errors import UserError
 from lompo_bench.files import write_json
@@ -42,7 +42,16 @@ def train(
             write_json(folder / "overrides.json", changed)
         if logger == "tensorboard":
             (folder / runs.TENSORBOARD).mkdir(exist_ok=True)
-        return module.train(dataset_id, task, profile, config, folder, seed, torch_device, progress)
+        return module.train(
+            dataset_id=dataset_id,
+            task=task,
+            profile=profile,
+            config=config,
+            folder=folder,
+            seed=seed,
+            device=torch_device,
+            progress=progress,
+        )
 
 
 LOGGERS = ("csv", "tensorboard")
@@ -77,14 +86,21 @@ def train_model(
     """Train only the world model a run of `algo` would train first (shared by LOMPO and LMBRL runs of one dataset,
     profile and seed under one runs folder); returns its folder. A first stage for cluster jobs."""
     module, config, _ = _config(algo, profile, overrides)
-    if not hasattr(module, "train_world_model"):
+    if not isinstance(module, WorldModelAlgorithm):
         raise UserError(f"{module.NAME} has no world model to train (only lompo, lmbrl and offline_slac have one)")
     dataset_path(dataset_id)
     task = dataset_task(dataset_id)
     _check_logger(logger)
     root = out or runs_root()
     return module.train_world_model(
-        dataset_id, task, config, seed, runs.resolve_device(device), root, progress, logger == "tensorboard"
+        dataset_id=dataset_id,
+        task=task,
+        config=config,
+        seed=seed,
+        device=runs.resolve_device(device),
+        root=root,
+        progress=progress,
+        tensorboard=logger == "tensorboard",
     )
 
 

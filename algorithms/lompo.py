@@ -666,6 +666,7 @@ def world_model_key(config: LompoConfig, task: str) -> str:
 
 
 def train_world_model(
+    *,
     dataset_id: str,
     task: str,
     config: LompoConfig,
@@ -685,6 +686,7 @@ def train_world_model(
 
 
 def train(
+    *,
     dataset_id: str,
     task: str,
     profile: str,

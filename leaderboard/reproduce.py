@@ -82,7 +82,7 @@ def plan(
     task's datasets; the world models runs share (one per dataset, seed and model config: LOMPO's and LMBRL's is
     one); then the trainings. `kinds` keeps only those dataset kinds. With `ablation`, Appendix B's D'Claw datasets
     and trainings as well."""
-    from algorithms.registry import get_algorithm
+    from algorithms.registry import WorldModelAlgorithm, get_algorithm
     from lompo_bench.tasks import get_task_spec
 
     wanted = resolve_kinds(tuple(kinds)) if kinds else None
@@ -93,7 +93,7 @@ def plan(
     modules = [get_algorithm(a) for a in algos] if algos else [get_algorithm(a) for a in ALGORITHMS]
 
     def model_key(module: Any, task: str) -> str | None:
-        if not hasattr(module, "world_model_key"):
+        if not isinstance(module, WorldModelAlgorithm):
             return None
         return module.world_model_key(module.make_config(profile), task)
 

@@ -166,6 +166,38 @@ def test_evaluate_reloads_the_trained_policy_and_acts_as_it_did(env) -> None:
     np.testing.assert_array_equal(reloaded.act(observation), fresh.policy().act(observation))
 
 
+@pytest.mark.parametrize("algo", algorithm_names())
+def test_every_registered_algorithm_keeps_the_contract(algo) -> None:
+    """`registry.Algorithm` (and `WorldModelAlgorithm` for the latent-model ones): the members, keyword-only
+    training entry points, and a frozen config for each profile."""
+    import dataclasses
+    import inspect
+
+    from algorithms.registry import Algorithm, WorldModelAlgorithm
+
+    module = get_algorithm(algo)
+    assert isinstance(module, Algorithm) and module.NAME == algo
+    assert set(module.PROFILES) == {"smoke", "cpu", "paper"}
+    for profile in module.PROFILES:
+        config = module.make_config(profile)
+        assert dataclasses.is_dataclass(config) and type(config).__dataclass_params__.frozen
+
+    def takes_exactly(function, wanted: set[str]) -> bool:
+        """Keyword-only parameters: every one of `wanted`, and nothing else without a default (LOMPO's `algo`)."""
+        params = inspect.signature(function).parameters.values()
+        assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params), function
+        required = {p.name for p in params if p.default is inspect.Parameter.empty}
+        return wanted <= {p.name for p in params} and required <= wanted
+
+    wanted = {"dataset_id", "task", "profile", "config", "folder", "seed", "device", "progress"}
+    assert takes_exactly(module.train, wanted)
+    assert list(inspect.signature(module.load_policy).parameters) == ["folder", "device"]
+    if isinstance(module, WorldModelAlgorithm):
+        wanted = {"dataset_id", "task", "config", "seed", "device", "root", "progress", "tensorboard"}
+        assert takes_exactly(module.train_world_model, wanted)
+    assert isinstance(module, WorldModelAlgorithm) == (algo in ("lompo", "lmbrl", "offline_slac"))
+
+
 def test_unknown_algorithm_profile_and_device_are_one_line_user_errors(env) -> None:
     with pytest.raises(UserError, match="did you mean lompo"):
         get_algorithm("lompoo")
