@@ -33,6 +33,7 @@ from lompo_bench.errors import UserError
 from lompo_bench.files import LockHeld, file_lock, to_json, write_atomic, write_json
 from lompo_bench.progress import NoProgress, Progress
 from lompo_bench.provenance import code_permalink
+from lompo_bench.records import ResultRecord, normalized_score
 
 CHECKPOINT_VERSION = 2
 # Format 2 came with LOMPO's rework to the official implementation: LOMPO, LMBRL and Offline SLAC changed their
@@ -264,13 +265,6 @@ def evaluate_policy(
     return returns
 
 
-def normalized_score(value: float, ref_min: float, ref_max: float | None) -> float | None:
-    """D4RL's normalized score, 100 (R - R_random) / (R_expert - R_random); None without an expert reference."""
-    if ref_max is None or ref_max == ref_min:
-        return None
-    return 100.0 * (value - ref_min) / (ref_max - ref_min)
-
-
 def result_record(
     *,
     algo: str,
@@ -283,8 +277,9 @@ def result_record(
     code_version: str,
     overrides: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The result of one run as the leaderboard reads it; references from the dataset's metadata. A run trained
-    with `--set` overrides carries them (`report` keeps such runs out of Table I unless asked)."""
+    """The result of one run (`lompo_bench.records.ResultRecord`, as JSON), references from the dataset's
+    metadata. A run trained with `--set` overrides carries them (`report` keeps such runs out of Table I unless
+    asked)."""
     from lompo_bench.data.store import read_metadata
     from lompo_bench.tasks import get_task_spec
 
@@ -294,32 +289,31 @@ def result_record(
     ref_min = metadata.get("ref_min_score", spec.ref_min_score)
     ref_max = metadata.get("ref_max_score", spec.ref_max_score)
     mean = float(np.mean(returns))
-    return {
-        "format": 1,
-        "algo": algo,
-        "dataset_id": dataset_id,
-        "task": task,
-        "kind": metadata.get("lompo_kind"),
-        "dataset_profile": metadata.get("lompo_profile"),  # smoke / cpu / paper for generated datasets
-        "dataset_source": metadata.get("lompo_source", "lompo-bench"),  # "vd4rl" for imports
-        "ablation_factor": metadata.get("lompo_ablation_factor"),  # Appendix B's D'Claw sub-sampling, else None
-        "dataset_transitions": metadata.get("total_steps"),
-        "profile": profile,
-        "seed": seed,
-        "episodes": len(returns),
-        "returns": returns,
-        "mean_return": mean,
-        "std_return": float(np.std(returns)),
-        "normalized_score": normalized_score(mean, ref_min, ref_max) if ref_min is not None else None,
-        "ref_min_score": ref_min,
-        "ref_max_score": ref_max,
-        "reference_provisional": metadata.get("lompo_reference_provisional", spec.ref_provisional),
-        "train_seconds": seconds,
-        "code_version": code_version,  # the code the run was trained with (config.json)
-        "evaluation_code_version": code_permalink(),  # the code that ran this evaluation
-        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        **({"overrides": overrides} if overrides else {}),
-    }
+    return ResultRecord(
+        algo=algo,
+        dataset_id=dataset_id,
+        task=task,
+        kind=metadata.get("lompo_kind"),
+        dataset_profile=metadata.get("lompo_profile"),
+        dataset_source=metadata.get("lompo_source", "lompo-bench"),
+        ablation_factor=metadata.get("lompo_ablation_factor"),
+        dataset_transitions=metadata.get("total_steps"),
+        profile=profile,
+        seed=seed,
+        episodes=len(returns),
+        returns=returns,
+        mean_return=mean,
+        std_return=float(np.std(returns)),
+        normalized_score=normalized_score(mean, ref_min, ref_max) if ref_min is not None else None,
+        ref_min_score=ref_min,
+        ref_max_score=ref_max,
+        reference_provisional=metadata.get("lompo_reference_provisional", spec.ref_provisional),
+        train_seconds=seconds,
+        code_version=code_version,
+        evaluation_code_version=code_permalink(),
+        finished_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        overrides=overrides or None,
+    ).to_dict()
 
 
 def evaluation_seed(seed: int) -> int:

@@ -7,7 +7,6 @@ whether any reference behind them is provisional.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -17,9 +16,9 @@ import numpy as np
 
 from lompo_bench.errors import UserError
 from lompo_bench.files import write_json
+from lompo_bench.records import read_record
 
 SCORES_FORMAT = 1
-RECORD_FORMAT = 1
 
 
 @dataclass
@@ -57,13 +56,7 @@ def read_records(runs_root: Path) -> list[dict[str, Any]]:
         raise UserError(f"no runs folder at {runs_root}; train something first (lompo-bench train ...)")
     records = []
     for path in sorted(runs_root.rglob("result.json")):
-        try:
-            record = json.loads(path.read_text())
-        except (OSError, ValueError) as error:
-            raise UserError(f"cannot read result record {path}: {error}") from None
-        if record.get("format") != RECORD_FORMAT:
-            raise UserError(f"{path} is a result record of format {record.get('format')}, not {RECORD_FORMAT}")
-        records.append(record)
+        records.append(read_record(path))
     return records
 
 

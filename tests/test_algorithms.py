@@ -20,6 +20,7 @@ from lompo_bench.data.store import read_metadata
 from lompo_bench.data.vd4rl import import_vd4rl
 from lompo_bench.errors import UserError
 from lompo_bench.paths import run_dir
+from lompo_bench.records import normalized_score
 from lompo_bench.tasks import get_task_spec
 from tests.helpers import vd4rl_file, write_synthetic_dataset
 
@@ -71,13 +72,13 @@ def test_smoke_training_runs_end_to_end_and_the_model_loss_goes_down(env, algo, 
 
 
 def test_the_normalized_score_is_d4rls_with_the_task_references_when_the_dataset_has_none(env) -> None:
-    assert runs.normalized_score(55.0, 10.0, 100.0) == pytest.approx(50.0)
-    assert runs.normalized_score(55.0, 10.0, None) is None
+    assert normalized_score(55.0, 10.0, 100.0) == pytest.approx(50.0)
+    assert normalized_score(55.0, 10.0, None) is None
     record = jobs.train("lompo", VD4RL_ID, profile="smoke", device="cpu")
     assert "ref_max_score" not in read_metadata(VD4RL_ID)  # V-D4RL has no expert reference of ours
     spec = get_task_spec("walker_walk")
     assert record["ref_min_score"] == spec.ref_min_score and record["ref_max_score"] == spec.ref_max_score
-    expected = runs.normalized_score(record["mean_return"], spec.ref_min_score, spec.ref_max_score)
+    expected = normalized_score(record["mean_return"], spec.ref_min_score, spec.ref_max_score)
     assert record["normalized_score"] == expected
 
 

@@ -18,30 +18,36 @@ from leaderboard.results import aggregate, read_records
 from leaderboard.tables import ablation_markdown, table_one_markdown, table_one_rows
 from lompo_bench.cli import app
 from lompo_bench.errors import UserError
+from lompo_bench.records import ResultRecord
 
 
 def _record(root: Path, algo: str, dataset_id: str, seed: int, score: float | None, **extra) -> None:
     task, kind = dataset_id.split("/")[1], dataset_id.split("/")[2].split("-cpu")[0]
-    record = {
-        "format": 1,
-        "algo": algo,
-        "dataset_id": dataset_id,
-        "task": task,
-        "kind": kind,
-        "dataset_profile": "cpu",
-        "dataset_source": "lompo-bench",
-        "ablation_factor": None,
-        "dataset_transitions": 20000,
-        "profile": "cpu",
-        "seed": seed,
-        "mean_return": 10.0 * (seed + 1),
-        "normalized_score": score,
-        "reference_provisional": True,
-        **extra,
-    }
+    mean = 10.0 * (seed + 1)
+    fields = dict(algo=algo, dataset_id=dataset_id, task=task, kind=kind, dataset_profile="cpu")
+    fields |= dict(dataset_source="lompo-bench", ablation_factor=None, dataset_transitions=20000, profile="cpu")
+    fields |= dict(seed=seed, episodes=1, returns=[mean], mean_return=mean, std_return=0.0, normalized_score=score)
+    fields |= dict(ref_min_score=0.0, ref_max_score=100.0, reference_provisional=True, train_seconds=1.0)
+    fields |= dict(code_version="test", evaluation_code_version="test", finished_at="2026-11-26T00:00:00Z")
+    record = ResultRecord(**{**fields, **extra}).to_dict()
     folder = root / algo / dataset_id / f"cpu-seed{seed}"
     folder.mkdir(parents=True)
     (folder / "result.json").write_text(json.dumps(record))
+
+
+def test_every_committed_record_is_the_declared_format_exactly() -> None:
+    """`lompo_bench.records.ResultRecord` is the one declaration of a record: the committed ones read back through
+    it unchanged, key order included."""
+    from lompo_bench.records import read_record
+
+    paths = sorted((Path(__file__).resolve().parents[1] / "leaderboard" / "results").rglob("result.json"))
+    assert len(paths) >= 15
+    for path in paths:
+        assert list(read_record(path).items()) == list(json.loads(path.read_text()).items()), path
+    with pytest.raises(UserError, match="format 2"):
+        from lompo_bench.records import ResultRecord
+
+        ResultRecord.from_dict({**json.loads(paths[0].read_text()), "format": 2}, "x")
 
 
 def test_table_one_holds_the_papers_numbers() -> None:
@@ -134,7 +140,7 @@ def test_report_without_the_stats_extra_still_builds_the_tables_and_says_how(tmp
 def test_building_tables_needs_no_torch_mujoco_or_gymnasium() -> None:
     code = (
         "import sys, leaderboard.report, leaderboard.reproduce, lompo_bench, lompo_bench.cli, lompo_bench.errors,"
-        " lompo_bench.files, lompo_bench.paths, lompo_bench.data.ids;"
+        " lompo_bench.files, lompo_bench.paths, lompo_bench.data.ids, lompo_bench.records;"
         "print(sorted(m for m in ('torch', 'mujoco', 'gymnasium') if m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
