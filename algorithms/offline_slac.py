@@ -11,10 +11,7 @@ comparison isolates the use of model rollouts.
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Any
-
-import torch
 
 from algorithms import lompo, runs
 
@@ -38,22 +35,7 @@ def make_config(profile: str, **overrides: Any) -> lompo.LompoConfig:
     return runs.pick_profile(NAME, PROFILES, profile, **overrides)
 
 
-def train(
-    *,
-    dataset_id: str,
-    task: str,
-    profile: str,
-    config: lompo.LompoConfig,
-    folder: Path,
-    seed: int,
-    device: torch.device,
-    progress: runs.Progress | None = None,
-) -> dict[str, Any]:
-    """LOMPO's schedule (`lompo.train`) with Offline SLAC's config; the record is named Offline SLAC's."""
-    run = dict(dataset_id=dataset_id, task=task, profile=profile, config=config, folder=folder, seed=seed)
-    return lompo.train(**run, device=device, progress=progress, algo=NAME)
-
-
+train = lompo.train_named(NAME)
 load_policy = lompo.load_policy
 world_model_key = lompo.world_model_key
 train_world_model = lompo.train_world_model
