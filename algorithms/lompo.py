@@ -22,7 +22,6 @@ import dataclasses
 import hashlib
 import json
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -795,25 +794,3 @@ def train(
         save=checkpoint,
         progress=progress,
     )
-
-
-def train_named(name: str) -> Callable[..., dict[str, Any]]:
-    """`train` for an algorithm that runs this schedule with its own config (LMBRL, Offline SLAC): the same
-    keyword-only contract, its records and logs named `name`."""
-
-    def named(
-        *,
-        dataset_id: str,
-        task: str,
-        profile: str,
-        config: LompoConfig,
-        folder: Path,
-        seed: int,
-        device: torch.device,
-        progress: runs.Progress | None = None,
-    ) -> dict[str, Any]:
-        run = dict(dataset_id=dataset_id, task=task, profile=profile, config=config, folder=folder, seed=seed)
-        return train(**run, device=device, progress=progress, algo=name)
-
-    named.__doc__ = f"LOMPO's schedule (`lompo.train`) with {name}'s config; the record is named {name}'s."
-    return named

@@ -11,6 +11,7 @@ comparison isolates the use of model rollouts.
 from __future__ import annotations
 
 import dataclasses
+from functools import partial
 from typing import Any
 
 from algorithms import lompo, runs
@@ -35,7 +36,8 @@ def make_config(profile: str, **overrides: Any) -> lompo.LompoConfig:
     return runs.pick_profile(NAME, PROFILES, profile, **overrides)
 
 
-train = lompo.train_named(NAME)
+# LOMPO's keyword-only `train`, its records named after this algorithm.
+train = partial(lompo.train, algo=NAME)
 load_policy = lompo.load_policy
 world_model_key = lompo.world_model_key
 train_world_model = lompo.train_world_model
