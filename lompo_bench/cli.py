@@ -357,14 +357,14 @@ def download(
         raise UserError("give either --remote (a Minari remote) or --base-url (an HTTP mirror), not both")
     full_remote, _ = minari_remote.split_full_id(dataset_id)
     use_remote = full_remote or remote or (None if base_url else os.environ.get("MINARI_REMOTE"))
-    if use_remote or not (base_url or os.environ.get(BASE_URL_ENV)):
-        if not use_remote:
-            raise UserError(
-                f"no source for {dataset_id}: give a full id (hf://<org>/{dataset_id}), --remote hf://<org>, "
-                f"--base-url URL, or set MINARI_REMOTE or {BASE_URL_ENV}"
-            )
-        console.print(f"fetching {dataset_id} through Minari from {full_remote or use_remote}", soft_wrap=True)
-        path = minari_remote.download(dataset_id, None if full_remote else use_remote)
+    if use_remote:
+        console.print(f"fetching {dataset_id} through Minari from {use_remote}", soft_wrap=True)
+        path = minari_remote.download(dataset_id, use_remote)  # a full id's own remote wins
+    elif not (base_url or os.environ.get(BASE_URL_ENV)):
+        raise UserError(
+            f"no source for {dataset_id}: give a full id (hf://<org>/{dataset_id}), --remote hf://<org>, "
+            f"--base-url URL, or set MINARI_REMOTE or {BASE_URL_ENV}"
+        )
     else:
         columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
         with Progress(*columns, console=console, transient=True) as progress:
