@@ -58,17 +58,17 @@ def read_metadata(dataset_id: str) -> dict[str, Any]:
 
 def dataset_task(dataset_id: str) -> str:
     """The registered task a dataset was recorded in, read from its env spec (`lompo_bench/<task>-v0`)."""
-    from lompo_bench.tasks import get_task_spec
+    from lompo_bench.tasks import task_for_gym_id
 
     metadata = read_metadata(dataset_id)
     try:
         env_id = json.loads(metadata["env_spec"])["id"]
     except (KeyError, TypeError, ValueError):
         raise CorruptDataset(f"dataset {dataset_id!r} has no readable env_spec in its metadata") from None
-    prefix, _, rest = env_id.partition("/")
-    if prefix != "lompo_bench" or not rest.endswith("-v0"):
+    spec = task_for_gym_id(env_id)
+    if spec is None:
         raise UserError(f"dataset {dataset_id!r} was recorded in {env_id}, not in a lompo-bench task")
-    return get_task_spec(rest[: -len("-v0")]).name
+    return spec.name
 
 
 def hdf5_file(dataset_id: str) -> Path:

@@ -78,13 +78,7 @@ def write_minari_dataset(
 
 def _task_source(env_spec: gym.envs.registration.EnvSpec) -> str | None:
     """The physics library of the lompo-bench task `env_spec` makes (None for another env)."""
-    from lompo_bench.errors import UserError
-    from lompo_bench.tasks import get_task_spec
+    from lompo_bench.tasks import task_for_gym_id
 
-    prefix, _, name = env_spec.id.partition("/")
-    if prefix != "lompo_bench":
-        return None
-    try:
-        return get_task_spec(name.rsplit("-v", 1)[0]).source
-    except UserError:  # not a registered task: no library to name
-        return None
+    spec = task_for_gym_id(env_spec.id)
+    return spec.source if spec is not None else None

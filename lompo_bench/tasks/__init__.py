@@ -21,6 +21,7 @@ __all__ = [
     "apply_fast_render_settings",
     "get_task_spec",
     "make_task",
+    "task_for_gym_id",
     "task_names",
 ]
 
@@ -28,6 +29,12 @@ __all__ = [
 def get_task_spec(name: str) -> TaskSpec:
     """The spec of a task by name or alias; `UnknownTaskError` (a `UserError`) with close matches otherwise."""
     return TASKS.get(name)
+
+
+def task_for_gym_id(env_id: str) -> TaskSpec | None:
+    """The registered task a gymnasium id names (`TaskSpec.gym_id`, `lompo_bench/<name>-v0`); None for any
+    other env."""
+    return next((spec for spec in map(TASKS.get, TASKS.names()) if spec.gym_id == env_id), None)
 
 
 def task_names(tag: str | None = None) -> list[str]:
