@@ -140,24 +140,36 @@ def fingerprint_key(fingerprint: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def _current(dataset_id: str) -> tuple[dict[str, Any], Path]:
+    """The source's fingerprint and the cache folder of that content (one reading of the source per call)."""
+    fingerprint = source_fingerprint(dataset_id)
+    return fingerprint, cache_root(dataset_id) / fingerprint_key(fingerprint)
+
+
 def cache_path(dataset_id: str) -> Path:
     """The cache folder of the dataset's current content."""
-    return cache_root(dataset_id) / fingerprint_key(source_fingerprint(dataset_id))
+    return _current(dataset_id)[1]
+
+
+def _manifest_in(folder: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((folder / "manifest.json").read_text())
+    except (FileNotFoundError, ValueError):
+        return None
 
 
 def read_manifest(dataset_id: str) -> dict[str, Any] | None:
-    manifest = cache_path(dataset_id) / "manifest.json"
-    if not manifest.exists():
-        return None
-    try:
-        return json.loads(manifest.read_text())
-    except ValueError:
-        return None
+    return _manifest_in(cache_path(dataset_id))
+
+
+def _is_built(folder: Path, fingerprint: dict[str, Any]) -> bool:
+    manifest = _manifest_in(folder)
+    return manifest is not None and manifest.get("source") == fingerprint
 
 
 def is_stale(dataset_id: str) -> bool:
-    manifest = read_manifest(dataset_id)
-    return manifest is None or manifest.get("source") != source_fingerprint(dataset_id)
+    fingerprint, folder = _current(dataset_id)
+    return not _is_built(folder, fingerprint)
 
 
 def _lock(dataset_id: str) -> Any:
@@ -171,10 +183,8 @@ def _adopt_legacy(dataset_id: str) -> None:
     legacy = folder / LEGACY_CACHE_DIR
     try:
         if (legacy / "manifest.json").exists():
-            manifest = json.loads((legacy / "manifest.json").read_text())
-            current = source_fingerprint(dataset_id)
-            target = cache_root(dataset_id) / fingerprint_key(current)
-            if manifest.get("source") == current and not target.exists():
+            current, target = _current(dataset_id)
+            if _is_built(legacy, current) and not target.exists():
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.move(legacy, target)
         shutil.rmtree(legacy, ignore_errors=True)
@@ -189,13 +199,13 @@ def build_cache(dataset_id: str, progress: Progress | None = None) -> Path:
     build is one stage of `progress` (a 1M-transition dataset takes minutes)."""
     with _lock(dataset_id):
         _adopt_legacy(dataset_id)
-        return _build(dataset_id, progress)
+        return _build(dataset_id, progress, *_current(dataset_id))
 
 
-def _build(dataset_id: str, progress: Progress | None) -> Path:
-    """Write the cache, one episode at a time; the caller holds the cache's lock."""
+def _build(dataset_id: str, progress: Progress | None, fingerprint: dict[str, Any], final: Path) -> Path:
+    """Write the cache of the source `fingerprint` names into `final`, one episode at a time; the caller holds
+    the cache's lock."""
     dataset = load_minari(dataset_id)
-    final = cache_path(dataset_id)
     progress = progress or NoProgress()
     progress.start(f"read cache of {dataset_id}", dataset.total_steps)
     with atomic_dir(final) as partial:
@@ -207,7 +217,7 @@ def _build(dataset_id: str, progress: Progress | None) -> Path:
             )
         manifest = {
             "dataset_id": dataset_id,
-            "source": source_fingerprint(dataset_id),
+            "source": fingerprint,
             "files": {f"{name}.npy": file_sha256(partial / f"{name}.npy") for name in ARRAYS},
         }
         (partial / "manifest.json").write_text(json.dumps(manifest, indent=2))
@@ -276,21 +286,23 @@ def open_cache(dataset_id: str, progress: Progress | None = None) -> DatasetCach
     build reports to `progress` as a stage of its own)."""
     with _lock(dataset_id):
         _adopt_legacy(dataset_id)
-        if is_stale(dataset_id):
-            _build(dataset_id, progress)
-        return DatasetCache.open(cache_path(dataset_id))
+        fingerprint, folder = _current(dataset_id)
+        if not _is_built(folder, fingerprint):
+            _build(dataset_id, progress, fingerprint, folder)
+        return DatasetCache.open(folder)
 
 
 def verify_cache(dataset_id: str) -> list[str]:
     """Problems found in the cache (empty when sound): stale source, missing files, checksum mismatches."""
-    manifest = read_manifest(dataset_id)
+    fingerprint, folder = _current(dataset_id)
+    manifest = _manifest_in(folder)
     if manifest is None:
         return ["no cache yet (it is built on first use)"]
     problems = []
-    if manifest.get("source") != source_fingerprint(dataset_id):
+    if manifest.get("source") != fingerprint:
         problems.append("cache is stale: the Minari source changed since it was built")
     for name, expected in manifest.get("files", {}).items():
-        path = cache_path(dataset_id) / name
+        path = folder / name
         if not path.exists():
             problems.append(f"{path} is missing")
         elif file_sha256(path) != expected:
