@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from algorithms import runs
+from algorithms import runs, speed
 from algorithms.nets import (
     RSSM,
     Actor,
@@ -57,8 +57,11 @@ ACTORS = ("deterministic", "sac")
 # share one model. MODEL_FORMAT changes whenever the model's training changes meaning, so no stale model is reused.
 MODEL_FIELDS = (
     "conv_channels", "deter", "hidden", "stoch", "ensemble", "model_steps", "model_batch", "seq_len", "model_lr",
-    "grad_clip", "kl_scale",
+    "grad_clip", "kl_scale", "precision", "decode_fraction",
 )  # fmt: skip
+# Fields added after models were trained: at these values a model is the one trained before they existed, so its
+# key leaves them out and such models are still found.
+LEGACY_MODEL_DEFAULTS = {"precision": "fp32", "decode_fraction": 1.0}
 MODEL_FORMAT = 2
 ENCODE_CHUNK = 1024  # frames per encoder call when encoding whole episodes (bounds activation memory)
 
@@ -78,6 +81,12 @@ class LompoConfig:
     model_lr: float = 6e-4  # official code
     grad_clip: float = 100.0  # official code: gradient norm clipped at 100 in every optimizer (model, actor, critic)
     kl_scale: float = 1.0  # official code: KL weight 1 and no free nats
+    # How the model computes (algorithms/speed.py; measured in benchmarks/model_speed.py, docs/PERFORMANCE.md).
+    precision: str = "auto"  # "bf16": convolutions under bf16 autocast (fp32 weights, RSSM and losses); "fp32";
+    #                          "auto": bf16 where the device computes it natively (speed.resolve_precision)
+    channels_last: bool | None = None  # NHWC convolution weights; None: per device (speed.resolve_channels_last)
+    compile: bool = False  # torch.compile the encoder and decoder
+    decode_fraction: float = 1.0  # share of each window's time steps whose image is decoded in Eq. 8's loss
     # Latent buffers and rollouts (Eq. 9).
     real_buffer: int | None = None  # transitions; None: the dataset's transition count (official code)
     latent_buffer: int | None = None  # transitions; None: the dataset's transition count (official code)
@@ -166,6 +175,10 @@ def resolve_for_task(config: LompoConfig, task: str) -> LompoConfig:
     """Fill the sizes the config leaves to the task (Appendix C), so the saved config is the one that ran."""
     if config.actor not in ACTORS:
         raise UserError(f"unknown actor {config.actor!r}: choose from {', '.join(ACTORS)}")
+    if config.precision not in speed.PRECISIONS:
+        raise UserError(f"unknown precision {config.precision!r}: choose from {', '.join(speed.PRECISIONS)}")
+    if not 0 < config.decode_fraction <= 1:
+        raise UserError(f"decode_fraction must be in (0, 1], not {config.decode_fraction}")
     return dataclasses.replace(
         config,
         conv_channels=scaled_conv_channels(config.conv_channels, config.conv_scale, task),
@@ -180,9 +193,18 @@ def decoder_channels(conv_channels: tuple[int, ...]) -> tuple[int, ...]:
     return (*reversed(conv_channels[:3]), *[conv_channels[0]] * (len(conv_channels) - 4), 3)
 
 
+def model_speed(config: LompoConfig, device: torch.device) -> dict[str, Any]:
+    """How the model of `config` computes on `device`: its speed settings with "auto" made concrete."""
+    return speed.choose(precision=config.precision, channels_last=config.channels_last, compile=config.compile,
+                        device=device)  # fmt: skip
+
+
 def model_key(config: LompoConfig) -> str:
     """A digest of what determines the trained world model (a resolved config's MODEL_FIELDS and MODEL_FORMAT)."""
     fields = {"format": MODEL_FORMAT, **{name: getattr(config, name) for name in MODEL_FIELDS}}
+    for name, legacy in LEGACY_MODEL_DEFAULTS.items():
+        if fields[name] == legacy:
+            del fields[name]
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=list).encode()).hexdigest()[:12]
 
 
@@ -232,26 +254,62 @@ class WorldModel(nn.Module):
     """The variational model of Eq. 8: conv encoder, RSSM (one GRU shared by the inference model and the K forward
     models' stochastic heads), decoder and reward head, with its own optimizer."""
 
-    def __init__(self, config: LompoConfig, action_dim: int, proprio_dim: int):
+    def __init__(self, config: LompoConfig, action_dim: int, proprio_dim: int, device: torch.device | None = None):
         super().__init__()
         c = config
         self.config = c
+        device = torch.device(device or "cpu")
         self.encoder = ConvEncoder(c.conv_channels, proprio_dim)
         self.rssm = RSSM(self.encoder.out_dim, action_dim, c.deter, c.stoch, c.hidden, c.ensemble)
         self.decoder = ConvDecoder(self.rssm.feature_dim, decoder_channels(c.conv_channels), proprio_dim, c.hidden)
         # "The reward reconstruction network is a two-layer fully connected network" (Appendix C), built as the
         # official code builds it: two hidden layers of `hidden` units, then the linear output.
         self.reward_head = mlp(self.rssm.feature_dim, c.hidden, 1, 3)
+        # How it computes on `device` (speed.py): what "auto" became is kept here, for the run's records.
+        self.speed = model_speed(c, device)
+        self.to(device)
+        if self.speed["channels_last"]:
+            self.encoder.convs.to(memory_format=torch.channels_last)
+            self.decoder.deconvs.to(memory_format=torch.channels_last)
+        if c.compile:  # in place: the state dict keeps its keys, so checkpoints load either way
+            self.encoder.compile()
+            self.decoder.compile()
         self.optimizer = torch.optim.Adam(self.parameters(), lr=c.model_lr)
 
+    def autocast(self) -> torch.autocast:
+        return speed.autocast(self.reward_head[0].weight.device, self.speed["precision"])
+
+    def embed(self, pixels: torch.Tensor, proprio: torch.Tensor | None = None) -> torch.Tensor:
+        """The encoder's features of uint8 frames, computed at the model's precision, returned in fp32."""
+        with self.autocast():
+            return self.encoder(pixels, proprio).float()
+
+    def decode(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The decoder's mean image (and normalized proprio) of latent features, at the model's precision, in fp32."""
+        with self.autocast():
+            image, proprio = self.decoder(features)
+        return image.float(), None if proprio is None else proprio.float()
+
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
-        """One step on Eq. 8 as the official code writes it: kl_scale x KL(inference || one forward model picked at
-        random for each time step) minus the log-likelihoods of image, reward (and proprioception) under
-        unit-variance Normals; no free nats. The NLLs below omit the Normals' constant (it has no gradient)."""
+        """One optimizer step on Eq. 8's loss (`loss`), gradient norm clipped (official code)."""
+        loss, losses = self.loss(batch, self.config.decode_fraction)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.parameters(), self.config.grad_clip)
+        self.optimizer.step()
+        return {"model_loss": loss.item(), **losses}
+
+    def loss(
+        self, batch: dict[str, torch.Tensor], decode_fraction: float = 1.0
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """Eq. 8 as the official code writes it: kl_scale x KL(inference || one forward model picked at random for
+        each time step) minus the log-likelihoods of image, reward (and proprioception) under unit-variance
+        Normals; no free nats. The NLLs below omit the Normals' constant (it has no gradient). The images of a
+        `decode_fraction` of the time steps are decoded (1: all, as the official code)."""
         c = self.config
         pixels, actions, rewards = batch["pixels"], batch["actions"], batch["rewards"]
         proprio = batch.get("proprio") if self.encoder.proprio_dim else None
-        embed = self.encoder(pixels, proprio)
+        embed = self.embed(pixels, proprio)
         h, z, post_mean, post_std = self.rssm.observe(embed, actions)
         batch_size, steps = h.shape[:2]
         prior_mean, prior_std = self.rssm.prior(h.reshape(batch_size * steps, -1))  # (K, B*T, S): every head
@@ -261,8 +319,17 @@ class WorldModel(nn.Module):
         pick = head.repeat(batch_size)  # rows are (b, t) in order, so row b*T + t uses head[t]
         kl = kl_heads[pick, torch.arange(batch_size * steps, device=h.device)].mean()
         features = torch.cat([h, z], -1)
-        image, proprio_pred = self.decoder(features)
-        target = ConvEncoder.preprocess(pixels.reshape(-1, *pixels.shape[-3:])).reshape(image.shape)
+        decoded_features, decoded_pixels, decoded_proprio = features, pixels, proprio
+        if decode_fraction < 1:
+            # Departure from the official code (which decodes every frame), a speed lever (docs/PERFORMANCE.md):
+            # the image (and proprio) NLL on a random subset of the window's time steps, the same for every
+            # sequence. The mean over a uniform subset is an unbiased estimate of the mean over all frames.
+            keep = max(1, round(steps * decode_fraction))
+            decoded = torch.randperm(steps, device=h.device)[:keep]
+            decoded_features, decoded_pixels = features[:, decoded], pixels[:, decoded]
+            decoded_proprio = None if proprio is None else proprio[:, decoded]
+        image, proprio_pred = self.decode(decoded_features)
+        target = ConvEncoder.preprocess(decoded_pixels.reshape(-1, *pixels.shape[-3:])).reshape(image.shape)
         image_nll = 0.5 * (image - target).pow(2).sum((-3, -2, -1)).mean()
         # The reward of the action taken at t is predicted from the latent state it led to, t + 1.
         reward_nll = 0.5 * (self.reward_head(features[:, 1:]).squeeze(-1) - rewards[:, :-1]).pow(2).mean()
@@ -276,14 +343,11 @@ class WorldModel(nn.Module):
             "kl_heads_max": per_head.max().item(),
         }
         if proprio_pred is not None:
-            proprio_nll = 0.5 * (proprio_pred - self.encoder.normalize_proprio(proprio)).pow(2).sum(-1).mean()
+            target_proprio = self.encoder.normalize_proprio(decoded_proprio)
+            proprio_nll = 0.5 * (proprio_pred - target_proprio).pow(2).sum(-1).mean()
             loss = loss + proprio_nll
             losses["proprio_nll"] = proprio_nll.item()
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.parameters(), c.grad_clip)
-        self.optimizer.step()
-        return {"model_loss": loss.item(), **losses}
+        return loss, losses
 
     @torch.no_grad()
     def infer(
@@ -296,7 +360,7 @@ class WorldModel(nn.Module):
         flat_proprio = proprio.reshape(batch * steps, -1) if self.encoder.proprio_dim else None
         embed = torch.cat(
             [
-                self.encoder(
+                self.embed(
                     flat_pixels[i : i + ENCODE_CHUNK],
                     None if flat_proprio is None else flat_proprio[i : i + ENCODE_CHUNK],
                 )
@@ -316,15 +380,15 @@ class WorldModel(nn.Module):
         proprio = proprio[:sequences] if proprio is not None and self.encoder.proprio_dim else None
         steps = pixels.shape[1]
         flat = pixels.reshape(-1, *pixels.shape[2:])
-        embed = self.encoder(flat, None if proprio is None else proprio.reshape(flat.shape[0], -1))
+        embed = self.embed(flat, None if proprio is None else proprio.reshape(flat.shape[0], -1))
         h, z, _, _ = self.rssm.observe(embed.reshape(sequences, steps, -1), actions, sample=False)
-        recon = self.decoder(torch.cat([h, z], -1))[0]
+        recon = self.decode(torch.cat([h, z], -1))[0]
         h_t, z_t, imagined = h[:, context - 1], z[:, context - 1], []
         for t in range(context, steps):
             h_t = self.rssm.step(h_t, z_t, actions[:, t - 1])
             z_t = self.rssm.prior(h_t)[0].mean(0)  # the heads' mean
             imagined.append(torch.cat([h_t, z_t], -1))
-        open_loop = torch.cat([recon[:, :context], self.decoder(torch.stack(imagined, 1))[0]], 1)
+        open_loop = torch.cat([recon[:, :context], self.decode(torch.stack(imagined, 1))[0]], 1)
 
         def frames(x: torch.Tensor) -> torch.Tensor:  # (N, T, 3, H, W) in [-0.5, 0.5] -> (N, H, T*W, 3) uint8
             x = ((x + 0.5).clamp(0, 1) * 255).to(torch.uint8).permute(0, 3, 1, 4, 2)
@@ -506,9 +570,13 @@ class Lompo(nn.Module):
             action, log_prob = self.actor(batch["features"])
         else:
             action, log_prob = self.actor(batch["features"]), None
+        # The actor's loss differentiates through the critic to the action only: the critic's weights are frozen
+        # for it, which skips their gradients (computed and thrown away before; the same update, ~10% less work).
+        self.critic.requires_grad_(False)
         q_policy = torch.min(*self.critic(batch["features"], action))
         actor_loss = (alpha * log_prob - q_policy).mean() if sac else -q_policy.mean()
         self._step(self.actor_optimizer, actor_loss, self.actor)
+        self.critic.requires_grad_(True)
         losses = {}
         if sac:
             alpha_loss = -(self.log_alpha * (log_prob.detach() + self.target_entropy)).mean()
@@ -575,7 +643,7 @@ class LatentPolicy:
         proprio = None
         if model.encoder.proprio_dim:
             proprio = torch.as_tensor(observation["proprio"], dtype=torch.float32, device=agent.device).unsqueeze(0)
-        embed = model.encoder(pixels, proprio)
+        embed = model.embed(pixels, proprio)
         self.h = model.rssm.step(self.h, self.z, self.action)
         mean, std = model.rssm.infer(self.h, embed)
         self.z = mean + std * torch.randn(std.shape, generator=self.generator, device=std.device)
@@ -587,7 +655,7 @@ class LatentPolicy:
 
 
 def build_model(config: LompoConfig, cache: DatasetCache, device: torch.device) -> WorldModel:
-    model = WorldModel(config, cache.actions.shape[1], cache.proprio.shape[1]).to(device)
+    model = WorldModel(config, cache.actions.shape[1], cache.proprio.shape[1], device)
     runs.set_proprio_stats(model.encoder, cache)
     return model
 
@@ -600,8 +668,10 @@ def build(config: LompoConfig, cache: DatasetCache, device: torch.device) -> Lom
 def load_policy(folder: Path, device: torch.device) -> LatentPolicy:
     """The trained policy of a finished run folder (for `evaluate`)."""
     record, state = runs.load_finished(folder, device)
-    config = LompoConfig(**{k: tuple(v) if k == "conv_channels" else v for k, v in record["config"].items()})
-    model = WorldModel(config, record["action_dim"], record["proprio_dim"]).to(device)
+    # A run saved before the speed settings existed computed in fp32 with every frame decoded: so it acts again.
+    saved = {**LEGACY_MODEL_DEFAULTS, **record["config"]}
+    config = LompoConfig(**{k: tuple(v) if k == "conv_channels" else v for k, v in saved.items()})
+    model = WorldModel(config, record["action_dim"], record["proprio_dim"], device)
     agent = Lompo(config, model, 1, 1)  # acting needs no buffers
     agent.load_state_dict(state["training"]["modules"])
     return agent.policy()
@@ -628,10 +698,10 @@ def shared_world_model(
         if not final.exists():
             folder.mkdir(parents=True, exist_ok=True)
             fields = {name: getattr(config, name) for name in MODEL_FIELDS}
-            write_json(folder / "config.json", {"dataset_id": dataset_id, "seed": seed, "model_format": MODEL_FORMAT,
-                                                "model": fields})  # fmt: skip
             torch.manual_seed(seed)
             model = build_model(config, cache, device)
+            write_json(folder / "config.json", {"dataset_id": dataset_id, "seed": seed, "model_format": MODEL_FORMAT,
+                                                "model": fields, "speed": model.speed})  # fmt: skip
             pin = device.type == "cuda"
             sampler = SequenceSampler(cache, config.model_batch, config.seq_len, seed=seed, pin_memory=pin)
             if tensorboard:
@@ -702,7 +772,8 @@ def train(
     progress = progress or runs.NoProgress()
     config = resolve_for_task(config, task)
     cache = open_cache(dataset_id, progress)
-    runs.start_run(folder, config, algo=algo, dataset_id=dataset_id, task=task, seed=seed, device=device, cache=cache)
+    runs.start_run(folder, config, algo=algo, dataset_id=dataset_id, task=task, seed=seed, device=device, cache=cache,
+                   speed=model_speed(config, device))  # fmt: skip
     fresh = not (folder / "checkpoint.pt").exists()
     # 1. The variational model (trained once, shared), before anything else draws random numbers here.
     model_state, model_record = (

@@ -128,7 +128,10 @@ def save_config(folder: Path, config: Any, **context: Any) -> dict[str, Any]:
     path = folder / "config.json"
     if path.exists():
         old = json.loads(path.read_text())
-        if old["config"] != json.loads(to_json(record["config"])):
+        new = json.loads(to_json(record["config"]))
+        # Settings added to a config after the run started (the speed settings of issue 13) are not compared:
+        # such a run continues, and its saved config keeps the fields it was started with.
+        if old["config"] != {key: value for key, value in new.items() if key in old["config"]}:
             raise UserError(
                 f"{folder} holds a run with another config; delete it or pick another --seed / --out to start afresh"
             )
@@ -148,9 +151,11 @@ def start_run(
     seed: int,
     device: Any,
     cache: Any,
+    speed: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Save (or check, on a rerun) the run's resolved config with what it trains on and where (and the `--set`
-    overrides behind it, which `jobs.train` left in the run folder's `overrides.json`)."""
+    overrides behind it, which `jobs.train` left in the run folder's `overrides.json`; and how the model computes
+    there, `speed`, where the algorithm has such settings)."""
     overrides_file = folder / "overrides.json"
     overrides = json.loads(overrides_file.read_text()) if overrides_file.exists() else None
     return save_config(
@@ -165,6 +170,7 @@ def start_run(
         proprio_dim=int(cache.proprio.shape[1]),
         code_version=code_permalink(),
         **({"overrides": overrides} if overrides else {}),
+        **({"speed": speed} if speed else {}),
     )
 
 

@@ -19,29 +19,18 @@ import time
 import numpy as np
 import torch
 
-from algorithms import lompo
+from algorithms import bench, lompo
 
 # (task, action dim, proprio dim): Walker's 4-layer encoder without proprio, D'Claw's 5-layer with it.
-LAYOUTS = (("walker_walk", 6, 0), ("dclaw_screw", 9, 27))
-
-
-def synthetic_batch(config: lompo.LompoConfig, action_dim: int, proprio_dim: int) -> dict[str, torch.Tensor]:
-    generator = torch.Generator().manual_seed(0)
-    b, t = config.model_batch, config.seq_len
-    return {
-        "pixels": torch.randint(0, 256, (b, t, 64, 64, 3), dtype=torch.uint8, generator=generator),
-        "proprio": torch.randn(b, t, proprio_dim, generator=generator),
-        "actions": torch.rand(b, t, action_dim, generator=generator) * 2 - 1,
-        "rewards": torch.rand(b, t, generator=generator),
-        "terminals": torch.zeros(b, t),
-    }
+LAYOUTS = tuple((task, *dims) for task, dims in bench.LAYOUTS.items())
 
 
 def measure(config: lompo.LompoConfig, action_dim: int, proprio_dim: int, updates: int) -> dict[str, float]:
     torch.manual_seed(0)
     model = lompo.WorldModel(config, action_dim, proprio_dim)
     agent = lompo.Lompo(config, model, real_capacity=1, latent_capacity=1_000_000)
-    batch = synthetic_batch(config, action_dim, proprio_dim)
+    task = next(name for name, dims in bench.LAYOUTS.items() if dims == (action_dim, proprio_dim))
+    batch = bench.synthetic_batch(config, task)
     model.update(batch)  # warm-up: allocators, kernels
     seconds = []
     for _ in range(updates):

@@ -668,6 +668,53 @@ def reproduce(
         raise typer.Exit(1)
 
 
+@app.command()
+def bench(
+    profile: Annotated[
+        list[str] | None, typer.Option("--profile", help="LOMPO profile to measure (repeatable); default: cpu, paper.")
+    ] = None,
+    updates: Annotated[int, typer.Option(help="Timed repeats of each measurement (their median is shown).")] = 3,
+    dataset: Annotated[
+        str | None, typer.Option(help="A local dataset id: also measure the data path's wait on it.")
+    ] = None,
+    device: _DEVICE = "auto",
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the figures to this JSON file.")] = None,
+) -> None:
+    """Measure LOMPO's hot paths (model update per speed lever, actor-critic, rollouts, data path) and print one
+    table: figure, ours, reference, ratio (docs/PERFORMANCE.md)."""
+    import dataclasses
+    import json
+
+    from algorithms import bench as measure
+    from algorithms.lompo import PROFILES
+    from algorithms.runs import resolve_device
+
+    profiles = tuple(profile or ("cpu", "paper"))
+    unknown = [name for name in profiles if name not in PROFILES]
+    if unknown:
+        raise UserError(f"unknown profile {unknown[0]!r}: choose from {', '.join(PROFILES)}")
+    if updates < 1:
+        raise UserError(f"--updates must be at least 1, not {updates}")
+    if dataset is not None:
+        from lompo_bench.data.store import dataset_exists
+
+        if not dataset_exists(dataset):
+            raise UserError(f"no local dataset {dataset!r} (see `lompo-bench datasets list`)")
+    where = resolve_device(device)
+    # A Markdown table, printed as it fills (docs/PERFORMANCE.md keeps the last one measured).
+    console.print(f"device: {where} ({measure.describe_machine(where)})", soft_wrap=True, markup=False)
+    console.print(
+        "| figure | ours | reference | ratio | unit | reference is |\n|---|---:|---:|---:|---|---|", markup=False
+    )
+    figures = []
+    for figure in measure.figures(profiles, updates, dataset, where):
+        figures.append(figure)
+        console.print(figure.markdown_row(), soft_wrap=True, markup=False)
+    if json_out is not None:
+        records = [{**dataclasses.asdict(figure), "ratio": figure.ratio} for figure in figures]
+        json_out.write_text(json.dumps({"device": str(where), "figures": records}, indent=1) + "\n")
+
+
 def main() -> None:
     """Console-script entry point."""
     sys.exit(app())
