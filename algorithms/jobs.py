@@ -11,6 +11,7 @@ from typing import Any
 
 from algorithms import runs
 from algorithms.registry import WorldModelAlgorithm, get_algorithm
+from lompo_bench import seeds
 from lompo_bench.data.store import dataset_path, dataset_task
 from lompo_bench.errors import UserError
 from lompo_bench.files import write_json
@@ -131,7 +132,8 @@ def evaluate(
     progress = progress or runs.NoProgress()
     progress.start("evaluation", episodes)
     # Seeds apart from training's final evaluation, so this is a fresh sample of start states.
-    returns = runs.evaluate_policy(policy, context["task"], episodes, seed=20_000 * (seed + 1), progress=progress)
+    first = seeds.reevaluation_seed(seed)
+    returns = runs.evaluate_policy(policy, context["task"], episodes, seed=first, progress=progress)
     progress.finish()
     record = runs.result_record(
         algo=module.NAME,

@@ -45,6 +45,7 @@ from algorithms.nets import (
     paper_width,
     scaled_conv_channels,
 )
+from lompo_bench import seeds
 from lompo_bench.data import EpisodeReader, SequenceSampler, open_cache, to_torch
 from lompo_bench.data.cache import DatasetCache
 from lompo_bench.errors import UserError
@@ -848,7 +849,7 @@ def train(
             cycle = math.ceil(p["ac_step"] / config.ac_cycle)
             finished = p["ac_step"] >= config.ac_updates
             if cycle % config.eval_every == 0 and not finished:
-                returns = runs.evaluate_policy(agent.policy(), task, config.eval_episodes, runs.evaluation_seed(seed))
+                returns = runs.evaluate_policy(agent.policy(), task, config.eval_episodes, seeds.evaluation_seed(seed))
                 run.log_evaluation(float(np.mean(returns)), p["ac_step"])
             if cycle % config.checkpoint_cycles == 0 or finished:
                 checkpoint()

@@ -28,6 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from lompo_bench import seeds
 from lompo_bench.data import to_torch
 from lompo_bench.errors import UserError
 from lompo_bench.files import LockHeld, file_lock, to_json, write_atomic, write_json
@@ -322,11 +323,6 @@ def result_record(
     ).to_dict()
 
 
-def evaluation_seed(seed: int) -> int:
-    """Evaluation episodes start from seeds apart from the dataset's (generation uses small seeds)."""
-    return 10_000 * (seed + 1)
-
-
 CSV_HEADER = "phase,step,metric,value\n"
 TENSORBOARD = "tensorboard"  # a run whose folder holds this folder also logs there (`train --logger tensorboard`)
 
@@ -493,7 +489,7 @@ def finish_run(
     result_path = run.folder / "result.json"
     if run.data["phase"] != "done" or not result_path.exists():
         progress.start("evaluation", episodes)
-        returns = evaluate_policy(policy, task, episodes, evaluation_seed(seed), progress=progress)
+        returns = evaluate_policy(policy, task, episodes, seeds.evaluation_seed(seed), progress=progress)
         progress.finish()
         context = json.loads((run.folder / "config.json").read_text())
         record = result_record(
@@ -573,7 +569,7 @@ def train_model_free(
             progress.update(step, " ".join(f"{k} {v:.3g}" for k, v in list(losses.items())[:2]))
             if step % config.eval_every == 0 and step < config.steps:
                 returns = evaluate_policy(
-                    agent.policy_for_task(device), task, config.eval_episodes, evaluation_seed(seed)
+                    agent.policy_for_task(device), task, config.eval_episodes, seeds.evaluation_seed(seed)
                 )
                 run.log_evaluation(float(np.mean(returns)), step)
             if step % config.checkpoint_every == 0:

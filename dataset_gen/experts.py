@@ -22,6 +22,7 @@ import numpy as np
 
 from dataset_gen.config import GenerationConfig
 from dataset_gen.recording import EpisodeRecorder, drop_chunks_from
+from lompo_bench import seeds
 from lompo_bench.files import atomic_dir, atomic_file, write_json
 from lompo_bench.progress import NoProgress, Progress
 from lompo_bench.tasks import PixelTask, make_task
@@ -168,7 +169,8 @@ def train_expert(
                 return True
             steps = self.num_timesteps
             if steps >= state.next_eval:
-                level = float(np.mean(evaluate(model, eval_env, config.eval_episodes, seed=10_000 + steps)))
+                first = seeds.EXPERT_TRAINING_EVALUATION + steps
+                level = float(np.mean(evaluate(model, eval_env, config.eval_episodes, seed=first)))
                 if not state.evals or level > max(r for _, r in state.evals):
                     # The best-evaluated policy so far: an expert candidate when SAC later degrades (Pen does).
                     with atomic_file(train_dir / "best.zip") as tmp:
@@ -193,11 +195,11 @@ def train_expert(
     # The expert is the better of the final policy and the best-evaluated one, each re-evaluated on the same
     # fresh episodes (the checkpoint-time evaluation alone would favour a lucky one).
     episodes = expert_episodes(config)
-    final_returns = evaluate(model, eval_env, episodes, seed=20_000)
+    final_returns = evaluate(model, eval_env, episodes, seed=seeds.EXPERT_CHOICE)
     source, expert_returns = "final", final_returns
     if (train_dir / "best.zip").exists():
         best = SAC.load(train_dir / "best.zip", device="cpu")
-        best_returns = evaluate(best, eval_env, episodes, seed=20_000)
+        best_returns = evaluate(best, eval_env, episodes, seed=seeds.EXPERT_CHOICE)
         if np.mean(best_returns) > np.mean(final_returns):
             best_step = max(state.evals, key=lambda e: e[1])[0]
             source, expert_returns, model = f"best evaluation (step {best_step})", best_returns, best
@@ -246,7 +248,7 @@ def record_expert_rollouts(
     env = RecordingStateEnv(make_task(config.task, pixels=False), recorder)
     recorded, episode = 0, 0
     while recorded < transitions:
-        obs, _ = env.reset(seed=30_000 + seed * 1000 + episode)
+        obs, _ = env.reset(seed=seeds.expert_rollout_seed(seed, episode))
         done = False
         while not done:
             action, _ = model.predict(obs, deterministic=False)
