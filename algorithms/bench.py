@@ -117,6 +117,23 @@ def model_frames_per_second(
     return config.model_batch * config.seq_len / median_seconds(lambda: world_model.update(batch), updates)
 
 
+def flops_per_frame(config: lompo.LompoConfig, task: str = "walker_walk") -> float:
+    """FLOPs of one model update (forward + backward) per frame, counted by torch on a 2-sequence batch."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    small = dataclasses.replace(config, model_batch=2, precision="fp32", channels_last=False)  # FLOPs alike
+    world_model, batch = model(small, task), synthetic_batch(small, task)
+    with FlopCounterMode(display=False) as counter:
+        world_model.update(batch)
+    return counter.get_total_flops() / (small.model_batch * small.seq_len)
+
+
+def matmul_flops_per_second(dtype: torch.dtype, size: int = 2048, repeats: int = 5) -> float:
+    """Dense matmul throughput on the CPU at `dtype`: the ceiling any model update can approach."""
+    a, b = torch.randn(size, size).to(dtype), torch.randn(size, size).to(dtype)
+    return 2 * size**3 / median_seconds(lambda: a @ b, repeats)
+
+
 def levers(profile: str, task: str = "walker_walk", updates: int = 3, device: Any = "cpu") -> dict[str, float]:
     """Frames/s of the model update with each lever of `LEVERS`, in one process."""
     return {name: model_frames_per_second(task_config(profile, task, **lever), task, updates, device)
@@ -225,10 +242,21 @@ def figures(
         for name, frames in lever_speed.items():
             if name != BASELINE:
                 yield Figure(f"model update, {profile}, walker_walk: {name}", frames, baseline, "frames/s", BASELINE)
+        defaults_speed = {}
         for task in LAYOUTS:
-            ours = model_frames_per_second(task_config(profile, task), task, updates, device)
+            ours = defaults_speed[task] = model_frames_per_second(task_config(profile, task), task, updates, device)
             reference = model_frames_per_second(task_config(profile, task, **LEVERS[BASELINE]), task, updates, device)
             yield Figure(f"model update, {profile}, {task}: defaults", ours, reference, "frames/s", BASELINE)
+        if torch.device(device).type == "cpu":
+            # The ceiling: the defaults' FLOPs per frame (forward + backward, as they run: a decoded subset of
+            # steps saves its share) at the CPU's dense matmul rate in the defaults' precision.
+            defaults = task_config(profile)
+            bf16 = lompo.model_speed(defaults, torch.device(device))["precision"] == "bf16"
+            per_frame = flops_per_frame(defaults)
+            limit = matmul_flops_per_second(torch.bfloat16 if bf16 else torch.float32) / per_frame
+            yield Figure(f"model update, {profile}, walker_walk: defaults against the CPU's limit "
+                         f"({per_frame / 1e6:.0f} MFLOP/frame at {'bf16' if bf16 else 'fp32'} matmul speed)",
+                         defaults_speed["walker_walk"], limit, "frames/s", "matmul-bound limit")  # fmt: skip
         config = task_config(profile)
         ac = actor_critic_updates_per_second(config, updates=10 * updates, device=device)
         yield Figure(f"actor-critic update, {profile}, batch {config.ac_batch}", ac, NONE, "updates/s", "")
