@@ -15,10 +15,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from algorithms import runs
+from algorithms import configs, evaluation, model_free, runs
 from algorithms.nets import ConvEncoder, mlp, scaled_conv_channels
 from lompo_bench.data import TransitionSampler, open_cache
 from lompo_bench.data.cache import DatasetCache
+from lompo_bench.progress import Progress
 
 NAME = "bc"
 
@@ -58,7 +59,7 @@ PROFILES = {
 
 
 def make_config(profile: str, **overrides: Any) -> BCConfig:
-    return runs.pick_profile(NAME, PROFILES, profile, **overrides)
+    return configs.pick_profile(NAME, PROFILES, profile, **overrides)
 
 
 class BehaviorCloning(nn.Module):
@@ -82,8 +83,8 @@ class BehaviorCloning(nn.Module):
         self.optimizer.step()
         return {"bc_loss": loss.item()}
 
-    def policy_for_task(self, device: torch.device) -> runs.FrameStackPolicy:
-        return runs.FrameStackPolicy(lambda pixels, proprio: self(pixels, proprio), self.config.frames, device)
+    def policy_for_task(self, device: torch.device) -> evaluation.FrameStackPolicy:
+        return evaluation.FrameStackPolicy(lambda pixels, proprio: self(pixels, proprio), self.config.frames, device)
 
     def training_state(self) -> dict[str, Any]:
         return {"modules": self.state_dict(), "optimizer": self.optimizer.state_dict()}
@@ -99,7 +100,7 @@ def build(config: BCConfig, cache: DatasetCache, device: torch.device) -> Behavi
     return agent.to(device)
 
 
-def load_policy(folder: Path, device: torch.device) -> runs.FrameStackPolicy:
+def load_policy(folder: Path, device: torch.device) -> evaluation.FrameStackPolicy:
     record, state = runs.load_finished(folder, device)
     config = BCConfig(**{**record["config"], "conv_channels": tuple(record["config"]["conv_channels"])})
     agent = BehaviorCloning(config, record["action_dim"], record["proprio_dim"]).to(device)
@@ -116,7 +117,7 @@ def train(
     folder: Path,
     seed: int,
     device: torch.device,
-    progress: runs.Progress | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Behavior cloning on `dataset_id`, resuming from `folder`'s checkpoint; returns the result record."""
     cache = open_cache(dataset_id, progress)
@@ -128,7 +129,7 @@ def train(
     torch.manual_seed(seed)
     agent = build(config, cache, device)
     sampler = TransitionSampler(cache, config.batch, frame_stack=config.frames, seed=seed)
-    return runs.train_model_free(
+    return model_free.train_model_free(
         agent,
         sampler,
         algo=NAME,

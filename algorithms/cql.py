@@ -22,10 +22,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from algorithms import runs
+from algorithms import configs, evaluation, model_free, runs
 from algorithms.nets import Actor, ConvEncoder, TwinCritic, scaled_conv_channels
 from lompo_bench.data import TransitionSampler, open_cache
 from lompo_bench.data.cache import DatasetCache
+from lompo_bench.progress import Progress
 
 NAME = "cql"
 
@@ -77,7 +78,7 @@ PROFILES = {
 
 
 def make_config(profile: str, **overrides: Any) -> CQLConfig:
-    return runs.pick_profile(NAME, PROFILES, profile, **overrides)
+    return configs.pick_profile(NAME, PROFILES, profile, **overrides)
 
 
 class PixelFeatures(nn.Module):
@@ -180,8 +181,8 @@ class ConservativeSAC(nn.Module):
         action, _ = self.actor(self.features(pixels, proprio, augment=False), deterministic=True)
         return action
 
-    def policy_for_task(self, device: torch.device) -> runs.FrameStackPolicy:
-        return runs.FrameStackPolicy(self.act, self.config.frames, device)
+    def policy_for_task(self, device: torch.device) -> evaluation.FrameStackPolicy:
+        return evaluation.FrameStackPolicy(self.act, self.config.frames, device)
 
     def training_state(self) -> dict[str, Any]:
         optimizers = ("critic_optimizer", "actor_optimizer", "alpha_optimizer")
@@ -203,7 +204,7 @@ def build(config: CQLConfig, cache: DatasetCache, device: torch.device) -> Conse
     return agent.to(device)
 
 
-def load_policy(folder: Path, device: torch.device) -> runs.FrameStackPolicy:
+def load_policy(folder: Path, device: torch.device) -> evaluation.FrameStackPolicy:
     record, state = runs.load_finished(folder, device)
     config = CQLConfig(**{**record["config"], "conv_channels": tuple(record["config"]["conv_channels"])})
     agent = ConservativeSAC(config, record["action_dim"], record["proprio_dim"])
@@ -220,7 +221,7 @@ def train(
     folder: Path,
     seed: int,
     device: torch.device,
-    progress: runs.Progress | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """CQL on `dataset_id`, resuming from `folder`'s checkpoint; returns the result record."""
     cache = open_cache(dataset_id, progress)
@@ -232,7 +233,7 @@ def train(
     torch.manual_seed(seed)
     agent = build(config, cache, device)
     sampler = TransitionSampler(cache, config.batch, frame_stack=config.frames, seed=seed)
-    return runs.train_model_free(
+    return model_free.train_model_free(
         agent,
         sampler,
         algo=NAME,

@@ -9,13 +9,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from algorithms import runs
+from algorithms import configs, evaluation, metrics, runs
 from algorithms.registry import WorldModelAlgorithm, get_algorithm
 from lompo_bench import seeds
 from lompo_bench.data.store import dataset_path, dataset_task
 from lompo_bench.errors import UserError
 from lompo_bench.files import write_json
 from lompo_bench.paths import run_dir, runs_root
+from lompo_bench.progress import NoProgress, Progress
 
 
 def train(
@@ -25,7 +26,7 @@ def train(
     seed: int = 0,
     device: str = "auto",
     out: Path | None = None,
-    progress: runs.Progress | None = None,
+    progress: Progress | None = None,
     overrides: Sequence[str] = (),
     logger: str = "csv",
 ) -> dict[str, Any]:
@@ -36,13 +37,13 @@ def train(
     module, config, changed = _config(algo, profile, overrides)
     dataset_path(dataset_id)  # a missing dataset fails here, before anything is built
     task = dataset_task(dataset_id)
-    torch_device = runs.resolve_device(device)
-    folder = run_dir(module.NAME, dataset_id, profile, seed, out, runs.overrides_key(changed))
+    torch_device = configs.resolve_device(device)
+    folder = run_dir(module.NAME, dataset_id, profile, seed, out, configs.overrides_key(changed))
     with runs.exclusive_run(folder):
         if changed:
             write_json(folder / "overrides.json", changed)
         if logger == "tensorboard":
-            (folder / runs.TENSORBOARD).mkdir(exist_ok=True)
+            (folder / metrics.TENSORBOARD).mkdir(exist_ok=True)
         return module.train(
             dataset_id=dataset_id,
             task=task,
@@ -62,14 +63,14 @@ def _check_logger(logger: str) -> None:
     if logger not in LOGGERS:
         raise UserError(f"unknown logger {logger!r}: choose from {', '.join(LOGGERS)}")
     if logger == "tensorboard":
-        runs.TensorBoard.require()
+        metrics.TensorBoard.require()
 
 
 def _config(algo: str, profile: str, overrides: Sequence[str]) -> tuple[Any, Any, dict[str, Any]]:
     """The algorithm's module, its config for `profile` with `overrides` applied, and the parsed overrides."""
     module = get_algorithm(algo)
     base = module.make_config(profile)
-    changed = runs.parse_overrides(module.NAME, base, overrides)
+    changed = configs.parse_overrides(module.NAME, base, overrides)
     return module, module.make_config(profile, **changed), changed
 
 
@@ -80,7 +81,7 @@ def train_model(
     seed: int = 0,
     device: str = "auto",
     out: Path | None = None,
-    progress: runs.Progress | None = None,
+    progress: Progress | None = None,
     overrides: Sequence[str] = (),
     logger: str = "csv",
 ) -> Path:
@@ -98,7 +99,7 @@ def train_model(
         task=task,
         config=config,
         seed=seed,
-        device=runs.resolve_device(device),
+        device=configs.resolve_device(device),
         root=root,
         progress=progress,
         tensorboard=logger == "tensorboard",
@@ -113,7 +114,7 @@ def evaluate(
     episodes: int = 10,
     device: str = "auto",
     out: Path | None = None,
-    progress: runs.Progress | None = None,
+    progress: Progress | None = None,
     overrides: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Evaluate the policy of a finished training run in its task; writes `evaluation.json` beside the run.
@@ -121,21 +122,21 @@ def evaluate(
     module, _, changed = _config(algo, profile, overrides)
     if episodes < 1:
         raise UserError(f"--episodes must be at least 1, not {episodes}")
-    folder = run_dir(module.NAME, dataset_id, profile, seed, out, runs.overrides_key(changed))
+    folder = run_dir(module.NAME, dataset_id, profile, seed, out, configs.overrides_key(changed))
     if not (folder / "result.json").exists():
         raise UserError(
             f"no finished {module.NAME} run for {dataset_id} ({profile}, seed {seed}) in {folder}; "
             f"train it first: lompo-bench train --algo {module.NAME} --dataset {dataset_id} --profile {profile}"
         )
     context = json.loads((folder / "config.json").read_text())
-    policy = module.load_policy(folder, runs.resolve_device(device))
-    progress = progress or runs.NoProgress()
+    policy = module.load_policy(folder, configs.resolve_device(device))
+    progress = progress or NoProgress()
     progress.start("evaluation", episodes)
     # Seeds apart from training's final evaluation, so this is a fresh sample of start states.
     first = seeds.reevaluation_seed(seed)
-    returns = runs.evaluate_policy(policy, context["task"], episodes, seed=first, progress=progress)
+    returns = evaluation.evaluate_policy(policy, context["task"], episodes, seed=first, progress=progress)
     progress.finish()
-    record = runs.result_record(
+    record = evaluation.result_record(
         algo=module.NAME,
         dataset_id=dataset_id,
         task=context["task"],

@@ -12,14 +12,14 @@ import dataclasses
 from functools import partial
 from typing import Any
 
-from algorithms import lompo, runs
+from algorithms import configs, lompo
 
 NAME = "lmbrl"
 PROFILES = {name: dataclasses.replace(config, penalty=0.0) for name, config in lompo.PROFILES.items()}
 
 
 def make_config(profile: str, **overrides: Any) -> lompo.LompoConfig:
-    return runs.pick_profile(NAME, PROFILES, profile, **overrides)
+    return configs.pick_profile(NAME, PROFILES, profile, **overrides)
 
 
 # LOMPO's keyword-only `train`, its records named after this algorithm.

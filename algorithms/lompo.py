@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from algorithms import runs, speed
+from algorithms import checkpoints, configs, evaluation, metrics, runs, speed
 from algorithms.nets import (
     RSSM,
     Actor,
@@ -51,6 +51,7 @@ from lompo_bench.data.cache import DatasetCache
 from lompo_bench.errors import UserError
 from lompo_bench.files import file_lock, write_json
 from lompo_bench.paths import root_of_run, world_model_dir
+from lompo_bench.progress import NoProgress, Progress
 
 NAME = "lompo"
 ACTORS = ("deterministic", "sac")
@@ -173,7 +174,7 @@ PROFILES: dict[str, LompoConfig] = {
 
 
 def make_config(profile: str, **overrides: Any) -> LompoConfig:
-    return runs.pick_profile(NAME, PROFILES, profile, **overrides)
+    return configs.pick_profile(NAME, PROFILES, profile, **overrides)
 
 
 def resolve_for_task(config: LompoConfig, task: str) -> LompoConfig:
@@ -689,7 +690,7 @@ def shared_world_model(
     root: Path,
     seed: int,
     device: torch.device,
-    progress: runs.Progress,
+    progress: Progress,
     tensorboard: bool = False,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Algorithm 1's model phase: the trained world model's weights and its record (loss history, seconds,
@@ -710,7 +711,7 @@ def shared_world_model(
             pin = device.type == "cuda"
             sampler = SequenceSampler(cache, config.model_batch, config.seq_len, seed=seed, pin_memory=pin)
             if tensorboard:
-                (folder / runs.TENSORBOARD).mkdir(exist_ok=True)
+                (folder / metrics.TENSORBOARD).mkdir(exist_ok=True)
             run = runs.RunState(folder, phase="model", model_step=0)
             run.resume(device, model, sampler)
             progress.start("model (Eq. 8)", config.model_steps)
@@ -728,9 +729,9 @@ def shared_world_model(
                     run.checkpoint(model, sampler)
             progress.finish()
             record = {"modules": model.state_dict(), "history": run.data["history"], "seconds": run.data["seconds"]}
-            runs.save_checkpoint(final, record)
+            checkpoints.save_checkpoint(final, record)
             (folder / "checkpoint.pt").unlink()  # optimizer state and sampler: not needed once the model is done
-        saved = runs.load_checkpoint(final, device)
+        saved = checkpoints.load_checkpoint(final, device)
     return saved["modules"], {"history": saved["history"], "seconds": saved["seconds"], "folder": str(folder)}
 
 
@@ -748,14 +749,14 @@ def train_world_model(
     seed: int,
     device: torch.device,
     root: Path,
-    progress: runs.Progress | None = None,
+    progress: Progress | None = None,
     tensorboard: bool = False,
 ) -> Path:
     """Algorithm 1's model phase alone, as a job of its own (cluster stages): trains the shared model under the
     runs root `root` (or finds it trained) and returns its folder."""
     config = resolve_for_task(config, task)
     cache = open_cache(dataset_id, progress)
-    _, record = shared_world_model(dataset_id, config, cache, root, seed, device, progress or runs.NoProgress(),
+    _, record = shared_world_model(dataset_id, config, cache, root, seed, device, progress or NoProgress(),
                                    tensorboard)  # fmt: skip
     return Path(record["folder"])
 
@@ -769,12 +770,12 @@ def train(
     folder: Path,
     seed: int,
     device: torch.device,
-    progress: runs.Progress | None = None,
+    progress: Progress | None = None,
     algo: str = NAME,
 ) -> dict[str, Any]:
     """Run Algorithm 1 on `dataset_id`, resuming from `folder`'s checkpoint; returns the final result record.
     `algo` names the record (LMBRL and Offline SLAC run this same schedule with parts switched off)."""
-    progress = progress or runs.NoProgress()
+    progress = progress or NoProgress()
     config = resolve_for_task(config, task)
     cache = open_cache(dataset_id, progress)
     runs.start_run(folder, config, algo=algo, dataset_id=dataset_id, task=task, seed=seed, device=device, cache=cache,
@@ -790,7 +791,7 @@ def train(
             seed,
             device,
             progress,
-            (folder / runs.TENSORBOARD).is_dir(),
+            (folder / metrics.TENSORBOARD).is_dir(),
         )  # fmt: skip
         if fresh
         else (None, None)
@@ -849,7 +850,9 @@ def train(
             cycle = math.ceil(p["ac_step"] / config.ac_cycle)
             finished = p["ac_step"] >= config.ac_updates
             if cycle % config.eval_every == 0 and not finished:
-                returns = runs.evaluate_policy(agent.policy(), task, config.eval_episodes, seeds.evaluation_seed(seed))
+                returns = evaluation.evaluate_policy(
+                    agent.policy(), task, config.eval_episodes, seeds.evaluation_seed(seed)
+                )
                 run.log_evaluation(float(np.mean(returns)), p["ac_step"])
             if cycle % config.checkpoint_cycles == 0 or finished:
                 checkpoint()

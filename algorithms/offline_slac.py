@@ -14,7 +14,7 @@ import dataclasses
 from functools import partial
 from typing import Any
 
-from algorithms import lompo, runs
+from algorithms import configs, lompo
 
 NAME = "offline_slac"
 PROFILES = {
@@ -33,7 +33,7 @@ PROFILES = {
 
 
 def make_config(profile: str, **overrides: Any) -> lompo.LompoConfig:
-    return runs.pick_profile(NAME, PROFILES, profile, **overrides)
+    return configs.pick_profile(NAME, PROFILES, profile, **overrides)
 
 
 # LOMPO's keyword-only `train`, its records named after this algorithm.

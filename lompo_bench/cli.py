@@ -686,8 +686,8 @@ def bench(
     import json
 
     from algorithms import bench as measure
+    from algorithms.configs import resolve_device
     from algorithms.lompo import PROFILES
-    from algorithms.runs import resolve_device
 
     profiles = tuple(profile or ("cpu", "paper"))
     unknown = [name for name in profiles if name not in PROFILES]

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from algorithms import jobs, lompo, runs
+from algorithms import checkpoints, jobs, lompo, runs
 from algorithms.nets import RSSM, ConvDecoder, ConvEncoder, EnsembleMLP, paper_conv_channels
 from algorithms.registry import algorithm_names, get_algorithm
 from lompo_bench.data import EpisodeReader, SequenceSampler, TransitionSampler, open_cache, to_torch
@@ -141,12 +141,12 @@ def test_a_run_folder_with_another_config_is_refused(env) -> None:
 
 
 def test_a_checkpoint_of_another_format_version_is_refused(tmp_path) -> None:
-    torch.save({"version": runs.CHECKPOINT_VERSION + 1}, tmp_path / "checkpoint.pt")
+    torch.save({"version": checkpoints.CHECKPOINT_VERSION + 1}, tmp_path / "checkpoint.pt")
     with pytest.raises(UserError, match="checkpoint format"):
-        runs.load_checkpoint(tmp_path / "checkpoint.pt", torch.device("cpu"))
+        checkpoints.load_checkpoint(tmp_path / "checkpoint.pt", torch.device("cpu"))
     (tmp_path / "checkpoint.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(UserError, match="cannot read checkpoint"):
-        runs.load_checkpoint(tmp_path / "checkpoint.pt", torch.device("cpu"))
+        checkpoints.load_checkpoint(tmp_path / "checkpoint.pt", torch.device("cpu"))
 
 
 def test_evaluate_reloads_the_trained_policy_and_acts_as_it_did(env) -> None:
@@ -384,9 +384,9 @@ def test_a_format_1_lompo_checkpoint_is_refused_with_the_reason(tmp_path) -> Non
     (tmp_path / "config.json").write_text(json.dumps({"algo": "lompo", "config": {}}))
     torch.save({"version": 1, "training": {"modules": {}}}, tmp_path / "checkpoint.pt")
     with pytest.raises(UserError, match="format 1 of lompo.*rework to the official implementation"):
-        runs.load_checkpoint(tmp_path / "checkpoint.pt", torch.device("cpu"))
+        checkpoints.load_checkpoint(tmp_path / "checkpoint.pt", torch.device("cpu"))
     (tmp_path / "config.json").write_text(json.dumps({"algo": "cql", "config": {}}))
-    assert runs.load_checkpoint(tmp_path / "checkpoint.pt", torch.device("cpu"))["version"] == 2
+    assert checkpoints.load_checkpoint(tmp_path / "checkpoint.pt", torch.device("cpu"))["version"] == 2
 
 
 def test_cqls_conservative_term_trains_the_encoder_through_both_sides(env) -> None:

@@ -127,7 +127,7 @@ def test_bench_prints_one_table_and_refuses_bad_input() -> None:
     result = runner.invoke(app, ["bench", "--profile", "smoke", "--updates", "1", "--device", "cpu"])
     assert result.exit_code == 0, result.output
     rows = [line for line in result.output.splitlines() if line.startswith("| model update, smoke")]
-    assert len(rows) == len(bench.LEVERS) - 1 + len(bench.LAYOUTS)
+    assert len(rows) == len(bench.LEVERS) - 1 + len(bench.LAYOUTS) + 1  # levers, defaults per layout, the limit
     assert all(row.split("|")[4].strip().endswith("x") for row in rows)  # a ratio against fp32 eager
     assert "| actor-critic update, smoke" in result.output and "| imagined rollouts, smoke" in result.output
     for bad in (["--profile", "huge"], ["--updates", "0"], ["--dataset", "nobody/none/none-v0"]):

@@ -1,0 +1,70 @@
+"""Versioned checkpoints, written atomically, read back with their format checked (format-1 BC and CQL
+checkpoints converted, format-1 latent-model ones refused with the reason), and the RNG state they carry."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lompo_bench.errors import UserError
+
+CHECKPOINT_VERSION = 2
+# Format 2 came with LOMPO's rework to the official implementation: LOMPO, LMBRL and Offline SLAC changed their
+# networks (the world model became its own module, a deeper reward head, 64-d latents, deeper actor and critic, a
+# deterministic actor), so a format-1 policy of theirs is a different algorithm's and is refused. BC's and CQL's
+# networks did not change: their format-1 checkpoints are read as they are.
+
+
+FORMAT_1_READABLE = ("bc", "cql")
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save({"version": CHECKPOINT_VERSION, **state}, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path, device: torch.device) -> dict[str, Any] | None:
+    """The checkpoint at `path` (None when there is none); a checkpoint of another format version is refused."""
+    if not path.exists():
+        return None
+    try:
+        state = torch.load(path, map_location=device, weights_only=False)
+    except Exception as error:  # torch raises several types for a damaged file
+        raise UserError(f"cannot read checkpoint {path}: {type(error).__name__}; delete it to start afresh") from None
+    version = state.get("version")
+    if version == 1:
+        return _from_format_1(path, state)
+    if version != CHECKPOINT_VERSION:
+        raise UserError(f"{path} has checkpoint format {version}, this code reads {CHECKPOINT_VERSION}")
+    return state
+
+
+def _from_format_1(path: Path, state: dict[str, Any]) -> dict[str, Any]:
+    """Convert a format-1 checkpoint to format 2 where the algorithm's networks did not change (BC, CQL); refuse
+    the others in one line that says why."""
+    config = path.parent / "config.json"
+    algo = json.loads(config.read_text()).get("algo") if config.exists() else None
+    if algo not in FORMAT_1_READABLE:
+        raise UserError(
+            f"{path} has checkpoint format 1 of {algo or 'an unknown algorithm'}: its networks predate LOMPO's "
+            f"rework to the official implementation (format 2), so it cannot act as trained; train it again"
+        )
+    return {**state, "version": CHECKPOINT_VERSION}
+
+
+def rng_state() -> dict[str, Any]:
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"].cpu())
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
