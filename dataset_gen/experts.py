@@ -125,100 +125,119 @@ def train_expert(
     """Train (or resume) SAC with recording into `workdir/train`; returns the summary saved as `train/done.json`.
     Reports agent steps to `progress` (a started stage)."""
     import torch
-    from stable_baselines3 import SAC
-    from stable_baselines3.common.callbacks import BaseCallback
 
-    progress = progress or NoProgress()
     torch.set_num_threads(1)  # small MLPs are fastest on one thread, and one thread keeps runs reproducible
-    train_dir = workdir / "train"
-    done_file = train_dir / "done.json"
+    done_file = workdir / "train" / "done.json"
     if done_file.exists():
         return json.loads(done_file.read_text())
-    recording_dir = train_dir / "recording"
-    checkpoint_dir = train_dir / "checkpoint"
-    train_dir.mkdir(parents=True, exist_ok=True)
-
-    state = TrainingState(next_eval=config.eval_every, next_checkpoint=config.checkpoint_every, evals=[])
-    if (checkpoint_dir / "state.json").exists():
-        state = TrainingState.load(checkpoint_dir / "state.json")
-    drop_chunks_from(recording_dir, state.chunks)  # written after the checkpoint: the resumed run redoes them
-    recorder = EpisodeRecorder(recording_dir, chunk_steps=config.checkpoint_every, first_chunk=state.chunks)
-    recorder.eval_level = state.evals[-1][1] if state.evals else float("nan")
-    env = RecordingStateEnv(make_task(config.task, pixels=False), recorder)
-    env.agent_steps = state.num_timesteps
-    eval_env = make_task(config.task, pixels=False)  # one for all evaluations: every reset is seeded
-    if state.num_timesteps:
-        model = SAC.load(checkpoint_dir / "model.zip", env=env, device="cpu")
-        model.load_replay_buffer(checkpoint_dir / "replay_buffer.pkl")
-    else:
-        model = _sac(env, config, seed)
-    started = time.perf_counter() - state.seconds
-
-    def save_checkpoint(num_timesteps: int) -> None:
-        recorder.flush()
-        state.num_timesteps, state.chunks = num_timesteps, recorder.chunks_written
-        state.seconds = time.perf_counter() - started
-        with atomic_dir(checkpoint_dir) as tmp:
-            model.save(tmp / "model.zip")
-            model.save_replay_buffer(tmp / "replay_buffer.pkl")
-            state.save(tmp / "state.json")
-
-    class Callback(BaseCallback):
-        def _on_step(self) -> bool:
-            if not self.locals["dones"][0]:  # evaluations and checkpoints only at episode ends
-                return True
-            steps = self.num_timesteps
-            if steps >= state.next_eval:
-                first = seeds.EXPERT_TRAINING_EVALUATION + steps
-                level = float(np.mean(evaluate(model, eval_env, config.eval_episodes, seed=first)))
-                if not state.evals or level > max(r for _, r in state.evals):
-                    # The best-evaluated policy so far: an expert candidate when SAC later degrades (Pen does).
-                    with atomic_file(train_dir / "best.zip") as tmp:
-                        model.save(tmp)
-                state.evals.append((steps, level))
-                recorder.eval_level = level
-                # The evaluation log, for people watching a long run (the checkpoint holds the authoritative copy).
-                log = [{"step": s, "return": r} for s, r in state.evals]
-                (train_dir / "evals.json").write_text(json.dumps(log, indent=1))
-                state.next_eval = steps + config.eval_every
-            if steps >= state.next_checkpoint:
-                state.next_checkpoint = steps + config.checkpoint_every
-                save_checkpoint(steps)
-            level = f"eval {state.evals[-1][1]:.1f}" if state.evals else "no eval yet"
-            progress.update(steps, level)
-            return True
-
-    remaining = config.sac_steps - state.num_timesteps
-    if remaining > 0:
-        model.learn(total_timesteps=remaining, reset_num_timesteps=state.num_timesteps == 0, callback=Callback())
-    recorder.flush()
-    # The expert is the better of the final policy and the best-evaluated one, each re-evaluated on the same
-    # fresh episodes (the checkpoint-time evaluation alone would favour a lucky one).
-    episodes = expert_episodes(config)
-    final_returns = evaluate(model, eval_env, episodes, seed=seeds.EXPERT_CHOICE)
-    source, expert_returns = "final", final_returns
-    if (train_dir / "best.zip").exists():
-        best = SAC.load(train_dir / "best.zip", device="cpu")
-        best_returns = evaluate(best, eval_env, episodes, seed=seeds.EXPERT_CHOICE)
-        if np.mean(best_returns) > np.mean(final_returns):
-            best_step = max(state.evals, key=lambda e: e[1])[0]
-            source, expert_returns, model = f"best evaluation (step {best_step})", best_returns, best
-    model.save(train_dir / "expert.zip")
-    summary = {
-        "seed": seed,
-        "sac_steps": config.sac_steps,
-        "evals": state.evals,
-        "expert_return": float(np.mean(expert_returns)),
-        "expert_return_std": float(np.std(expert_returns)),
-        "expert_source": source,
-        "final_policy_return": float(np.mean(final_returns)),
-        "training_seconds": time.perf_counter() - started,
-    }
-    env.close()
-    eval_env.close()
+    training = _ExpertTraining(config, workdir / "train", seed, progress or NoProgress())
+    training.learn()
+    summary = training.choose_expert()
     write_json(done_file, summary)
-    shutil.rmtree(checkpoint_dir, ignore_errors=True)  # the replay buffer is large and no longer needed
+    shutil.rmtree(training.checkpoint_dir, ignore_errors=True)  # the replay buffer is large and no longer needed
     return summary
+
+
+class _ExpertTraining:
+    """One SAC run of `train_expert`: resumed from its checkpoint, recording every episode, evaluated and
+    checkpointed at episode ends (`on_step`, SB3's callback), then the expert chosen (`choose_expert`)."""
+
+    def __init__(self, config: GenerationConfig, train_dir: Path, seed: int, progress: Progress):
+        from stable_baselines3 import SAC
+
+        self.config, self.train_dir, self.seed, self.progress = config, train_dir, seed, progress
+        self.checkpoint_dir = train_dir / "checkpoint"
+        recording_dir = train_dir / "recording"
+        train_dir.mkdir(parents=True, exist_ok=True)
+        state = TrainingState(next_eval=config.eval_every, next_checkpoint=config.checkpoint_every, evals=[])
+        if (self.checkpoint_dir / "state.json").exists():
+            state = TrainingState.load(self.checkpoint_dir / "state.json")
+        self.state = state
+        drop_chunks_from(recording_dir, state.chunks)  # written after the checkpoint: the resumed run redoes them
+        self.recorder = EpisodeRecorder(recording_dir, chunk_steps=config.checkpoint_every, first_chunk=state.chunks)
+        self.recorder.eval_level = state.evals[-1][1] if state.evals else float("nan")
+        self.env = RecordingStateEnv(make_task(config.task, pixels=False), self.recorder)
+        self.env.agent_steps = state.num_timesteps
+        self.eval_env = make_task(config.task, pixels=False)  # one for all evaluations: every reset is seeded
+        if state.num_timesteps:
+            self.model = SAC.load(self.checkpoint_dir / "model.zip", env=self.env, device="cpu")
+            self.model.load_replay_buffer(self.checkpoint_dir / "replay_buffer.pkl")
+        else:
+            self.model = _sac(self.env, config, seed)
+        self.started = time.perf_counter() - state.seconds
+
+    def learn(self) -> None:
+        remaining = self.config.sac_steps - self.state.num_timesteps
+        if remaining > 0:
+            self.model.learn(total_timesteps=remaining, reset_num_timesteps=self.state.num_timesteps == 0,
+                             callback=self.on_step)  # fmt: skip
+        self.recorder.flush()
+
+    def on_step(self, sb3_locals: dict[str, Any], sb3_globals: dict[str, Any]) -> bool:
+        """SB3's callback after every agent step: at an episode's end, evaluate and checkpoint when due."""
+        if not sb3_locals["dones"][0]:  # evaluations and checkpoints only at episode ends
+            return True
+        steps, state = self.model.num_timesteps, self.state
+        if steps >= state.next_eval:
+            self.evaluate(steps)
+            state.next_eval = steps + self.config.eval_every
+        if steps >= state.next_checkpoint:
+            state.next_checkpoint = steps + self.config.checkpoint_every
+            self.checkpoint(steps)
+        self.progress.update(steps, f"eval {state.evals[-1][1]:.1f}" if state.evals else "no eval yet")
+        return True
+
+    def evaluate(self, steps: int) -> None:
+        """Evaluate the policy; keep it as `best.zip` when it is the best so far."""
+        first = seeds.EXPERT_TRAINING_EVALUATION + steps
+        level = float(np.mean(evaluate(self.model, self.eval_env, self.config.eval_episodes, seed=first)))
+        if not self.state.evals or level > max(r for _, r in self.state.evals):
+            # The best-evaluated policy so far: an expert candidate when SAC later degrades (Pen does).
+            with atomic_file(self.train_dir / "best.zip") as tmp:
+                self.model.save(tmp)
+        self.state.evals.append((steps, level))
+        self.recorder.eval_level = level
+        # The evaluation log, for people watching a long run (the checkpoint holds the authoritative copy).
+        log = [{"step": s, "return": r} for s, r in self.state.evals]
+        (self.train_dir / "evals.json").write_text(json.dumps(log, indent=1))
+
+    def checkpoint(self, num_timesteps: int) -> None:
+        self.recorder.flush()
+        self.state.num_timesteps, self.state.chunks = num_timesteps, self.recorder.chunks_written
+        self.state.seconds = time.perf_counter() - self.started
+        with atomic_dir(self.checkpoint_dir) as tmp:
+            self.model.save(tmp / "model.zip")
+            self.model.save_replay_buffer(tmp / "replay_buffer.pkl")
+            self.state.save(tmp / "state.json")
+
+    def choose_expert(self) -> dict[str, Any]:
+        """The expert is the better of the final policy and the best-evaluated one, each re-evaluated on the same
+        fresh episodes (the checkpoint-time evaluation alone would favour a lucky one); saved as `expert.zip`.
+        Returns the training's summary."""
+        from stable_baselines3 import SAC
+
+        episodes = expert_episodes(self.config)
+        final_returns = evaluate(self.model, self.eval_env, episodes, seed=seeds.EXPERT_CHOICE)
+        source, expert_returns, expert = "final", final_returns, self.model
+        if (self.train_dir / "best.zip").exists():
+            best = SAC.load(self.train_dir / "best.zip", device="cpu")
+            best_returns = evaluate(best, self.eval_env, episodes, seed=seeds.EXPERT_CHOICE)
+            if np.mean(best_returns) > np.mean(final_returns):
+                best_step = max(self.state.evals, key=lambda e: e[1])[0]
+                source, expert_returns, expert = f"best evaluation (step {best_step})", best_returns, best
+        expert.save(self.train_dir / "expert.zip")
+        self.env.close()
+        self.eval_env.close()
+        return {
+            "seed": self.seed,
+            "sac_steps": self.config.sac_steps,
+            "evals": self.state.evals,
+            "expert_return": float(np.mean(expert_returns)),
+            "expert_return_std": float(np.std(expert_returns)),
+            "expert_source": source,
+            "final_policy_return": float(np.mean(final_returns)),
+            "training_seconds": time.perf_counter() - self.started,
+        }
 
 
 def record_expert_rollouts(

@@ -8,6 +8,7 @@ Mesa's llvmpipe on one thread), so N workers render about N times as fast on N c
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 from collections.abc import Iterator
@@ -103,19 +104,20 @@ def render_units(
     progress.update(done, f"{workers} workers")
     if not todo:
         return 0
-    if workers <= 1:
-        renderer = _Renderer(task, image_size)
-        results: Iterator[int] = (renderer.render_unit(u, str(out_dir)) for u in todo)
-        for frames in results:
+    with contextlib.ExitStack() as stack:
+        if workers <= 1:
+            renderer = _Renderer(task, image_size)
+            stack.callback(renderer.env.close)
+            results: Iterator[int] = (renderer.render_unit(u, str(out_dir)) for u in todo)
+        else:
+            context = multiprocessing.get_context("spawn")
+            pool = stack.enter_context(
+                context.Pool(min(workers, len(todo)), initializer=_init_worker, initargs=(task, image_size))
+            )
+            results = pool.imap_unordered(_render_in_worker, [(u, str(out_dir)) for u in todo])
+        for frames in results:  # one progress loop for both
             done += frames
             progress.update(done, f"{workers} workers")
-        renderer.env.close()
-    else:
-        context = multiprocessing.get_context("spawn")
-        with context.Pool(min(workers, len(todo)), initializer=_init_worker, initargs=(task, image_size)) as pool:
-            for frames in pool.imap_unordered(_render_in_worker, [(u, str(out_dir)) for u in todo]):
-                done += frames
-                progress.update(done, f"{workers} workers")
     return sum(u.frames for u in todo)
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from lompo_bench.errors import UserError
 from lompo_bench.paths import world_model_dir
+from lompo_bench.records import read_record
 
 # Which config field counts a phase's steps (the phase names runs log under in metrics.csv).
 PHASE_TOTALS = {"model": "model_steps", "policy": "ac_updates", "rollout": "ac_updates", "train": "steps"}
@@ -87,8 +88,11 @@ def list_runs(root: Path) -> list[RunRow]:
             progress = f"{last['phase']} {last['step']}" + (f"/{total}" if total else "")
         score = None
         if (folder / "result.json").exists():
-            state = "done"
-            score = json.loads((folder / "result.json").read_text()).get("normalized_score")
+            try:  # the one reader of result records, as the leaderboard's
+                score = read_record(folder / "result.json")["normalized_score"]
+                state = "done"
+            except UserError:
+                state = "done (result.json unreadable)"
         else:
             pid = _holder_alive(folder / ".lock")
             state = f"running (pid {pid})" if pid else "stopped"
