@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from algorithms import configs, evaluation, model_free, runs
-from algorithms.nets import ConvEncoder, mlp, scaled_conv_channels
+from algorithms.nets import PixelFeatures, mlp, scaled_conv_channels
 from lompo_bench.data import TransitionSampler, open_cache
 from lompo_bench.data.cache import DatasetCache
 from lompo_bench.progress import Progress
@@ -66,14 +66,12 @@ class BehaviorCloning(nn.Module):
     def __init__(self, config: BCConfig, action_dim: int, proprio_dim: int):
         super().__init__()
         self.config = config
-        self.encoder = ConvEncoder(config.conv_channels, proprio_dim, frames=config.frames)
-        self.trunk = nn.Sequential(nn.Linear(self.encoder.out_dim, config.trunk), nn.LayerNorm(config.trunk), nn.Tanh())
+        self.features = PixelFeatures(config.conv_channels, proprio_dim, config.frames, config.trunk)
         self.policy = mlp(config.trunk, config.hidden, action_dim, 3)
         self.optimizer = torch.optim.Adam(self.parameters(), lr=config.lr)
 
     def forward(self, pixels: torch.Tensor, proprio: torch.Tensor | None, augment: bool = False) -> torch.Tensor:
-        features = self.trunk(self.encoder(pixels, proprio if self.encoder.proprio_dim else None, augment))
-        return torch.tanh(self.policy(features))
+        return torch.tanh(self.policy(self.features(pixels, proprio, augment)))
 
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         predicted = self(batch["pixels"], batch["proprio"], augment=self.config.augment)
@@ -96,7 +94,7 @@ class BehaviorCloning(nn.Module):
 
 def build(config: BCConfig, cache: DatasetCache, device: torch.device) -> BehaviorCloning:
     agent = BehaviorCloning(config, cache.actions.shape[1], cache.proprio.shape[1])
-    runs.set_proprio_stats(agent.encoder, cache)
+    runs.set_proprio_stats(agent.features.encoder, cache)
     return agent.to(device)
 
 

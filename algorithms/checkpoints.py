@@ -12,14 +12,15 @@ import torch
 
 from lompo_bench.errors import UserError
 
-CHECKPOINT_VERSION = 2
+CHECKPOINT_VERSION = 3
 # Format 2 came with LOMPO's rework to the official implementation: LOMPO, LMBRL and Offline SLAC changed their
 # networks (the world model became its own module, a deeper reward head, 64-d latents, deeper actor and critic, a
 # deterministic actor), so a format-1 policy of theirs is a different algorithm's and is refused. BC's and CQL's
 # networks did not change: their format-1 checkpoints are read as they are.
-
-
 FORMAT_1_READABLE = ("bc", "cql")
+# Format 3: BC's conv encoder and trunk became one `features` module (nets.PixelFeatures, CQL's already): the same
+# weights under new names, so a format-2 BC checkpoint is renamed (`_from_format_2`); the others read as they are.
+BC_RENAMES = (("encoder.", "features.encoder."), ("trunk.", "features.trunk."))
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
@@ -36,25 +37,44 @@ def load_checkpoint(path: Path, device: torch.device) -> dict[str, Any] | None:
         state = torch.load(path, map_location=device, weights_only=False)
     except Exception as error:  # torch raises several types for a damaged file
         raise UserError(f"cannot read checkpoint {path}: {type(error).__name__}; delete it to start afresh") from None
-    version = state.get("version")
-    if version == 1:
-        return _from_format_1(path, state)
-    if version != CHECKPOINT_VERSION:
-        raise UserError(f"{path} has checkpoint format {version}, this code reads {CHECKPOINT_VERSION}")
+    if state.get("version") == 1:
+        state = _from_format_1(path, state)
+    if state.get("version") == 2:
+        state = _from_format_2(path, state)
+    if state.get("version") != CHECKPOINT_VERSION:
+        raise UserError(f"{path} has checkpoint format {state.get('version')}, this code reads {CHECKPOINT_VERSION}")
     return state
+
+
+def _algo_of(path: Path) -> str | None:
+    """The algorithm of the run whose checkpoint `path` is (its config.json beside it), None when unknown."""
+    config = path.parent / "config.json"
+    return json.loads(config.read_text()).get("algo") if config.exists() else None
 
 
 def _from_format_1(path: Path, state: dict[str, Any]) -> dict[str, Any]:
     """Convert a format-1 checkpoint to format 2 where the algorithm's networks did not change (BC, CQL); refuse
     the others in one line that says why."""
-    config = path.parent / "config.json"
-    algo = json.loads(config.read_text()).get("algo") if config.exists() else None
+    algo = _algo_of(path)
     if algo not in FORMAT_1_READABLE:
         raise UserError(
             f"{path} has checkpoint format 1 of {algo or 'an unknown algorithm'}: its networks predate LOMPO's "
             f"rework to the official implementation (format 2), so it cannot act as trained; train it again"
         )
-    return {**state, "version": CHECKPOINT_VERSION}
+    return {**state, "version": 2}
+
+
+def _from_format_2(path: Path, state: dict[str, Any]) -> dict[str, Any]:
+    """Convert a format-2 checkpoint to format 3: a BC run's weights renamed (`BC_RENAMES`; its optimizer state
+    is by parameter order, which did not change); every other checkpoint is the same."""
+    if _algo_of(path) == "bc" and "training" in state:
+        modules = state["training"]["modules"]
+        renamed = {}
+        for key, value in modules.items():
+            old = next((old for old, _ in BC_RENAMES if key.startswith(old)), None)
+            renamed[dict(BC_RENAMES)[old] + key[len(old) :] if old else key] = value
+        state = {**state, "training": {**state["training"], "modules": renamed}}
+    return {**state, "version": 3}
 
 
 def rng_state() -> dict[str, Any]:

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from algorithms import configs, evaluation, model_free, runs
-from algorithms.nets import Actor, ConvEncoder, TwinCritic, scaled_conv_channels
+from algorithms.nets import Actor, PixelFeatures, TwinCritic, scaled_conv_channels
 from lompo_bench.data import TransitionSampler, open_cache
 from lompo_bench.data.cache import DatasetCache
 from lompo_bench.progress import Progress
@@ -81,23 +81,11 @@ def make_config(profile: str, **overrides: Any) -> CQLConfig:
     return configs.pick_profile(NAME, PROFILES, profile, **overrides)
 
 
-class PixelFeatures(nn.Module):
-    """Conv encoder over stacked frames (plus proprio) and DrQ's trunk."""
-
-    def __init__(self, config: CQLConfig, proprio_dim: int):
-        super().__init__()
-        self.encoder = ConvEncoder(config.conv_channels, proprio_dim, frames=config.frames)
-        self.trunk = nn.Sequential(nn.Linear(self.encoder.out_dim, config.trunk), nn.LayerNorm(config.trunk), nn.Tanh())
-
-    def forward(self, pixels: torch.Tensor, proprio: torch.Tensor | None, augment: bool) -> torch.Tensor:
-        return self.trunk(self.encoder(pixels, proprio if self.encoder.proprio_dim else None, augment))
-
-
 class ConservativeSAC(nn.Module):
     def __init__(self, config: CQLConfig, action_dim: int, proprio_dim: int):
         super().__init__()
         self.config, self.action_dim = config, action_dim
-        self.features = PixelFeatures(config, proprio_dim)
+        self.features = PixelFeatures(config.conv_channels, proprio_dim, config.frames, config.trunk)
         self.critic = TwinCritic(config.trunk, action_dim, config.hidden)
         self.actor = Actor(config.trunk, action_dim, config.hidden)
         self.target_features = copy.deepcopy(self.features).requires_grad_(False)

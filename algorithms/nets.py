@@ -100,6 +100,19 @@ class ConvEncoder(nn.Module):
         return features
 
 
+class PixelFeatures(nn.Module):
+    """The model-free learners' (BC, CQL) view of an observation: the conv encoder over `frames` stacked frames
+    (plus proprio) and DrQ's trunk (Linear, LayerNorm, tanh) down to `trunk` features."""
+
+    def __init__(self, channels: Sequence[int], proprio_dim: int, frames: int, trunk: int):
+        super().__init__()
+        self.encoder = ConvEncoder(channels, proprio_dim, frames=frames)
+        self.trunk = nn.Sequential(nn.Linear(self.encoder.out_dim, trunk), nn.LayerNorm(trunk), nn.Tanh())
+
+    def forward(self, pixels: torch.Tensor, proprio: torch.Tensor | None, augment: bool = False) -> torch.Tensor:
+        return self.trunk(self.encoder(pixels, proprio if self.encoder.proprio_dim else None, augment))
+
+
 def random_shift(images: torch.Tensor, pad: int = 4) -> torch.Tensor:
     """DrQ's augmentation: pad by replicating the border, then crop back at a random offset per image."""
     n, _, h, w = images.shape

@@ -386,7 +386,7 @@ def test_a_format_1_lompo_checkpoint_is_refused_with_the_reason(tmp_path) -> Non
     with pytest.raises(UserError, match="format 1 of lompo.*rework to the official implementation"):
         checkpoints.load_checkpoint(tmp_path / "checkpoint.pt", torch.device("cpu"))
     (tmp_path / "config.json").write_text(json.dumps({"algo": "cql", "config": {}}))
-    assert checkpoints.load_checkpoint(tmp_path / "checkpoint.pt", torch.device("cpu"))["version"] == 2
+    assert checkpoints.load_checkpoint(tmp_path / "checkpoint.pt", torch.device("cpu"))["version"] == 3
 
 
 def test_cqls_conservative_term_trains_the_encoder_through_both_sides(env) -> None:
@@ -448,3 +448,19 @@ def test_tensorboard_logging_shows_losses_and_model_frames_and_changes_nothing(e
     assert frame.width == 64 * 8 and frame.height == 64 * 3 * 3  # 8 steps; truth, reconstruction, open loop x 3
     with pytest.raises(UserError, match="unknown logger"):
         jobs.train("lompo", PEN_ID, profile="smoke", device="cpu", logger="wandb")
+
+
+def test_a_format_2_bc_checkpoint_is_renamed_into_format_3_and_others_are_read_as_they_are(tmp_path) -> None:
+    weights = {
+        "encoder.convs.0.weight": torch.ones(1),
+        "trunk.0.bias": torch.zeros(1),
+        "policy.0.weight": torch.ones(1),
+    }
+    for algo, expected in (
+        ("bc", {"features.encoder.convs.0.weight", "features.trunk.0.bias", "policy.0.weight"}),
+        ("cql", set(weights)),
+    ):
+        (tmp_path / "config.json").write_text(json.dumps({"algo": algo, "config": {}}))
+        torch.save({"version": 2, "training": {"modules": weights}}, tmp_path / "checkpoint.pt")
+        state = checkpoints.load_checkpoint(tmp_path / "checkpoint.pt", torch.device("cpu"))
+        assert state["version"] == checkpoints.CHECKPOINT_VERSION and set(state["training"]["modules"]) == expected
