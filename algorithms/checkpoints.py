@@ -4,13 +4,13 @@ checkpoints converted, format-1 latent-model ones refused with the reason), and 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from lompo_bench.errors import UserError
+from lompo_bench.files import atomic_file
 
 CHECKPOINT_VERSION = 3
 # Format 2 came with LOMPO's rework to the official implementation: LOMPO, LMBRL and Offline SLAC changed their
@@ -24,9 +24,8 @@ BC_RENAMES = (("encoder.", "features.encoder."), ("trunk.", "features.trunk."))
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save({"version": CHECKPOINT_VERSION, **state}, tmp)
-    os.replace(tmp, path)
+    with atomic_file(path) as tmp:
+        torch.save({"version": CHECKPOINT_VERSION, **state}, tmp)
 
 
 def load_checkpoint(path: Path, device: torch.device) -> dict[str, Any] | None:

@@ -13,11 +13,12 @@ Chunks are written atomically (temporary file, then rename), so a killed run nev
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from lompo_bench.files import atomic_file
 
 CHUNK_GLOB = "chunk_*.npz"
 
@@ -136,10 +137,8 @@ def write_chunk(path: Path, episodes: list[Episode]) -> None:
         "start_steps": np.array([e.start_step for e in episodes], dtype=np.int64),
         "eval_levels": np.array([e.eval_level for e in episodes], dtype=np.float64),
     }
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
+    with atomic_file(path) as tmp, open(tmp, "wb") as f:
         np.savez(f, **arrays)
-    os.replace(tmp, path)
 
 
 def chunk_paths(directory: Path) -> list[Path]:
