@@ -46,7 +46,7 @@ from algorithms.nets import (
     scaled_conv_channels,
 )
 from lompo_bench import seeds
-from lompo_bench.data import EpisodeReader, SequenceSampler, open_cache, to_torch
+from lompo_bench.data import EpisodeReader, SequenceSampler, TorchBatches, open_cache, to_torch
 from lompo_bench.data.cache import DatasetCache
 from lompo_bench.errors import UserError
 from lompo_bench.files import file_lock, write_json
@@ -88,6 +88,7 @@ class LompoConfig:
     #                          "auto": bf16 where the device computes it natively (speed.resolve_precision)
     channels_last: bool | None = None  # NHWC convolution weights; None: per device (speed.resolve_channels_last)
     compile: bool = False  # torch.compile the encoder and decoder
+    prefetch: bool | None = None  # draw the next model batch on a thread; None: per device (on for CUDA)
     # Share of each window's time steps whose image is decoded in Eq. 8's loss. Departure from the official code
     # (1: every frame), decided by measurement (docs/PERFORMANCE.md): on Walker medium-expert (cpu profile, 200
     # updates, one seed) the full loss with 1/2 stayed within 0.5 of fp32's every 20 updates (35.5 vs 35.1 at
@@ -202,7 +203,7 @@ def decoder_channels(conv_channels: tuple[int, ...]) -> tuple[int, ...]:
 def model_speed(config: LompoConfig, device: torch.device) -> dict[str, Any]:
     """How the model of `config` computes on `device`: its speed settings with "auto" made concrete."""
     return speed.choose(precision=config.precision, channels_last=config.channels_last, compile=config.compile,
-                        device=device)  # fmt: skip
+                        prefetch=config.prefetch, device=device)  # fmt: skip
 
 
 def model_key(config: LompoConfig) -> str:
@@ -671,6 +672,13 @@ def build(config: LompoConfig, cache: DatasetCache, device: torch.device) -> Lom
     return Lompo(config, model, config.real_buffer or cache.num_steps, config.latent_buffer or cache.num_steps)
 
 
+def model_batches(config: LompoConfig, cache: DatasetCache, seed: int, device: torch.device) -> TorchBatches:
+    """Model batches (`model_batch` windows of `seq_len` steps) of `cache` on `device`: pinned for a GPU, and
+    drawn ahead on a thread where the speed settings say (speed.resolve_prefetch: CUDA)."""
+    sampler = SequenceSampler(cache, config.model_batch, config.seq_len, seed=seed, pin_memory=device.type == "cuda")
+    return TorchBatches(sampler, device, prefetch=model_speed(config, device)["prefetch"])
+
+
 def load_policy(folder: Path, device: torch.device) -> LatentPolicy:
     """The trained policy of a finished run folder (for `evaluate`)."""
     record, state = runs.load_finished(folder, device)
@@ -708,15 +716,14 @@ def shared_world_model(
             model = build_model(config, cache, device)
             write_json(folder / "config.json", {"dataset_id": dataset_id, "seed": seed, "model_format": MODEL_FORMAT,
                                                 "model": fields, "speed": model.speed})  # fmt: skip
-            pin = device.type == "cuda"
-            sampler = SequenceSampler(cache, config.model_batch, config.seq_len, seed=seed, pin_memory=pin)
+            batches = model_batches(config, cache, seed, device)
             if tensorboard:
                 (folder / metrics.TENSORBOARD).mkdir(exist_ok=True)
             run = runs.RunState(folder, phase="model", model_step=0)
-            run.resume(device, model, sampler)
+            run.resume(device, model, batches)
             progress.start("model (Eq. 8)", config.model_steps)
             while run.data["model_step"] < config.model_steps:
-                batch = to_torch(sampler.sample(), device)
+                batch = batches.sample()
                 losses = model.update(batch)
                 run.data["model_step"] += 1
                 step = run.data["model_step"]
@@ -726,7 +733,8 @@ def shared_world_model(
                 if step % config.checkpoint_every == 0 or step == config.model_steps:
                     if tensorboard:  # draws no random numbers: the run is the same with or without it
                         run.log_image("model/truth_reconstruction_open_loop", step, model.video_strip(batch))
-                    run.checkpoint(model, sampler)
+                    run.checkpoint(model, batches)
+            batches.close()
             progress.finish()
             record = {"modules": model.state_dict(), "history": run.data["history"], "seconds": run.data["seconds"]}
             checkpoints.save_checkpoint(final, record)
@@ -798,11 +806,10 @@ def train(
     )
     torch.manual_seed(seed)  # the policy phase starts alike whether this process trained the model or loaded it
     agent = build(config, cache, device)
-    pin = device.type == "cuda"
-    sampler = SequenceSampler(cache, config.model_batch, config.seq_len, seed=seed, pin_memory=pin)
+    batches = model_batches(config, cache, seed, device)
     reader = EpisodeReader(cache)
     run = runs.RunState(folder, phase="buffers", ac_step=0, next_episode=0)
-    if not run.resume(device, agent, sampler):
+    if not run.resume(device, agent, batches):
         agent.model.load_state_dict(model_state)
         run.data["history"] = list(model_record["history"])
         run.rewrite_csv()  # the shared model's losses head this run's log too
@@ -812,7 +819,7 @@ def train(
     p = run.data
 
     def next_batch() -> dict[str, torch.Tensor]:
-        return to_torch(sampler.sample(), device)
+        return batches.sample()
 
     def add_real(count: int) -> None:
         episodes = (p["next_episode"] + np.arange(count)) % cache.num_episodes
@@ -820,7 +827,7 @@ def train(
         p["next_episode"] = int((p["next_episode"] + count) % cache.num_episodes)
 
     def checkpoint() -> None:
-        run.checkpoint(agent, sampler)
+        run.checkpoint(agent, batches)
 
     # 2. Initial buffers: every real transition once; imagined ones from the initial actor.
     if p["phase"] == "buffers":

@@ -11,7 +11,7 @@ import numpy as np
 from algorithms.evaluation import evaluate_policy
 from algorithms.runs import RunState, finish_run
 from lompo_bench import seeds
-from lompo_bench.data import to_torch
+from lompo_bench.data import TorchBatches
 from lompo_bench.progress import NoProgress, Progress
 
 
@@ -36,15 +36,16 @@ def train_model_free(
     training_state, load_training_state and policy_for_task; `sampler` get_state / set_state."""
     progress = progress or NoProgress()
     run = RunState(folder, step=0)
-    run.resume(device, agent, sampler)
+    batches = TorchBatches(sampler, device)
+    run.resume(device, agent, batches)
 
     def checkpoint() -> None:
-        run.checkpoint(agent, sampler)
+        run.checkpoint(agent, batches)
 
     if run.data["phase"] == "train":
         progress.start(stage, config.steps)
         while run.data["step"] < config.steps:
-            losses = agent.update(to_torch(sampler.sample(), device))
+            losses = agent.update(batches.sample())
             run.data["step"] += 1
             step = run.data["step"]
             if step % config.log_every == 0 or step == 1:

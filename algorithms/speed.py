@@ -7,6 +7,7 @@ docs/PERFORMANCE.md):
   log-densities lose too much in bf16's 8-bit mantissa). "fp32": all fp32.
 - `channels_last`: NHWC convolution weights (oneDNN's and cuDNN's fast layout); frames arrive NHWC anyway.
 - `compile`: `torch.compile` of the encoder and decoder (in place: checkpoints keep their keys).
+- `prefetch`: the next model batch drawn on a thread while the current one trains (`data.TorchBatches`).
 
 "auto" resolves here, from the device, into the concrete value the run's saved config records.
 """
@@ -75,13 +76,23 @@ def resolve_channels_last(channels_last: bool | None, device: torch.device) -> b
     return True if channels_last is None else channels_last
 
 
-def choose(*, precision: str, channels_last: bool | None, compile: bool, device: torch.device) -> dict[str, Any]:
+def resolve_prefetch(prefetch: bool | None, device: torch.device) -> bool:
+    """None ("auto"): draw the next batch on a thread for CUDA, where it overlaps the GPU's compute; not on a CPU,
+    where the thread would compete with the update's own (the model update waits 1-4% of its time for data
+    there, `lompo-bench bench`)."""
+    return device.type == "cuda" if prefetch is None else prefetch
+
+
+def choose(
+    *, precision: str, channels_last: bool | None, compile: bool, prefetch: bool | None, device: torch.device
+) -> dict[str, Any]:
     """What a model with these settings runs as on `device` ("auto" made concrete), as its records keep it."""
     return {
         "device_kind": device_kind(device),
         "precision": resolve_precision(precision, device),
         "channels_last": resolve_channels_last(channels_last, device),
         "compile": compile,
+        "prefetch": resolve_prefetch(prefetch, device),
     }
 
 

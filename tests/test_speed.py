@@ -133,3 +133,38 @@ def test_bench_prints_one_table_and_refuses_bad_input() -> None:
     for bad in (["--profile", "huge"], ["--updates", "0"], ["--dataset", "nobody/none/none-v0"]):
         result = runner.invoke(app, ["bench", *bad])
         assert result.exit_code == 2 and result.output.count("\n") == 1, (bad, result.output)
+
+
+def test_prefetched_batches_are_the_samplers_and_resume_where_it_left_off(tmp_path, monkeypatch) -> None:
+    from lompo_bench.data import SequenceSampler, TorchBatches, open_cache
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    write_synthetic_dataset(DATASET, [20, 25, 30])
+    cache = open_cache(DATASET)
+
+    def batches(prefetch: bool) -> TorchBatches:
+        return TorchBatches(SequenceSampler(cache, 4, 8, seed=3), "cpu", prefetch=prefetch)
+
+    plain, ahead = batches(False), batches(True)
+    for _ in range(3):
+        expected, got = plain.sample(), ahead.sample()
+        assert all(torch.equal(expected[key], got[key]) for key in expected)
+    state = ahead.get_state()  # taken while the 4th batch is drawn ahead: it must be drawn again after a resume
+    assert state == plain.get_state()
+    resumed = batches(True)
+    resumed.set_state(state)
+    expected = plain.sample()
+    assert all(torch.equal(expected[key], value) for key, value in resumed.sample().items())
+    ahead.close(), resumed.close()
+
+
+def test_a_model_trained_with_prefetching_is_the_same_model(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    write_synthetic_dataset(DATASET, [20, 25], learnable=True)
+    weights = []
+    for prefetch in ("false", "true"):
+        folder = jobs.train_model("lompo", DATASET, profile="smoke", seed=0, device="cpu",
+                                  out=tmp_path / prefetch, overrides=(f"prefetch={prefetch}",))  # fmt: skip
+        assert json.loads((folder / "config.json").read_text())["speed"]["prefetch"] is (prefetch == "true")
+        weights.append(torch.load(folder / "model.pt", weights_only=False)["modules"])
+    assert all(torch.equal(weights[0][key], weights[1][key]) for key in weights[0])

@@ -4,7 +4,7 @@ Imports only `lompo_bench.tasks` and `lompo_bench.errors` of ours.
 """
 
 from lompo_bench.data.cache import DatasetCache, build_cache, open_cache, verify_cache
-from lompo_bench.data.sampler import EpisodeReader, SequenceSampler, TransitionSampler, to_torch
+from lompo_bench.data.sampler import EpisodeReader, SequenceSampler, TorchBatches, TransitionSampler, to_torch
 from lompo_bench.data.store import (
     CorruptDataset,
     DatasetNotFound,
@@ -20,6 +20,7 @@ __all__ = [
     "DatasetNotFound",
     "EpisodeReader",
     "SequenceSampler",
+    "TorchBatches",
     "TransitionSampler",
     "build_cache",
     "dataset_path",

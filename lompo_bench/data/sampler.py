@@ -189,3 +189,63 @@ def to_torch(batch: dict[str, np.ndarray], device: Any = "cpu") -> dict[str, Any
     for tensor in out.values():
         tensor.record_stream(compute)  # allocated on the copy stream, used on the compute stream
     return out
+
+
+class TorchBatches:
+    """A sampler's batches as torch tensors on `device`: the one way training loops draw them. With `prefetch`
+    the next batch is drawn on a background thread while the current one trains, so the host's sampling and
+    copy overlap a GPU's compute (on a CPU that thread competes with the update's own: the speed settings turn
+    it on for CUDA only); without, each batch is drawn when asked for, sharing the sampler's buffers on a CPU.
+
+    Either way the batches and their order are the sampler's, and so is `get_state`: with `prefetch` it is the
+    state before the batch drawn ahead and not handed out yet, so a run resumed from it draws that batch again."""
+
+    def __init__(self, sampler: Any, device: Any, prefetch: bool = False) -> None:
+        import torch
+
+        self.sampler, self.device = sampler, torch.device(device)
+        self._thread: Any = None
+        if prefetch:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix="lompo-prefetch")
+        self._ahead: tuple[dict[str, Any], Any] | None = None  # (sampler state before it, the batch's future)
+
+    def _draw(self) -> dict[str, Any]:
+        batch = to_torch(self.sampler.sample(), self.device)
+        if self._thread is not None and self.device.type == "cpu":  # shared buffers: the next draw reuses them
+            batch = {key: value.clone() for key, value in batch.items()}
+        return batch
+
+    def sample(self) -> dict[str, Any]:
+        if self._thread is None:
+            return self._draw()
+        if self._ahead is None:
+            self._draw_ahead()
+        assert self._ahead is not None
+        batch = self._ahead[1].result()  # the thread is idle from here until the next draw is submitted
+        self._draw_ahead()
+        return batch
+
+    def _draw_ahead(self) -> None:
+        self._ahead = (self.sampler.get_state(), self._thread.submit(self._draw))
+
+    def get_state(self) -> dict[str, Any]:
+        return self._ahead[0] if self._ahead is not None else self.sampler.get_state()
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self._settle()
+        self.sampler.set_state(state)
+
+    def _settle(self) -> None:
+        """Wait for the batch drawn ahead and drop it, leaving the sampler where that draw began."""
+        if self._ahead is not None:
+            state, future = self._ahead
+            future.result()
+            self._ahead = None
+            self.sampler.set_state(state)
+
+    def close(self) -> None:
+        self._settle()
+        if self._thread is not None:
+            self._thread.shutdown()
