@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from algorithms import checkpoints, configs, evaluation, metrics, runs, speed
+from algorithms import checkpoints, configs, metrics, runs, speed
 from algorithms.nets import (
     RSSM,
     Actor,
@@ -45,7 +45,6 @@ from algorithms.nets import (
     paper_width,
     scaled_conv_channels,
 )
-from lompo_bench import seeds
 from lompo_bench.data import EpisodeReader, SequenceSampler, TorchBatches, open_cache, to_torch
 from lompo_bench.data.cache import DatasetCache
 from lompo_bench.errors import UserError
@@ -91,8 +90,8 @@ class LompoConfig:
     prefetch: bool | None = None  # draw the next model batch on a thread; None: per device (on for CUDA)
     # Share of each window's time steps whose image is decoded in Eq. 8's loss. Departure from the official code
     # (1: every frame), decided by measurement (docs/PERFORMANCE.md): on Walker medium-expert (cpu profile, 200
-    # updates, one seed) the full loss with 1/2 stayed within 0.5 of fp32's every 20 updates (35.5 vs 35.1 at
-    # 200; a second seed differs by 3.1), while the update ran 1.5x faster; 1/4 trailed by 1.7-5 (36.8 at 200).
+    # updates, one seed) the full loss with 1/2 stayed within 0.9 of fp32's every 20 updates (35.5 vs 35.1 at
+    # 200; a second seed differs by 3.1), while the update ran 1.5x faster; 1/4 trailed by 1.7-6.3 (36.8 at 200).
     decode_fraction: float = 0.5
     # Latent buffers and rollouts (Eq. 9).
     real_buffer: int | None = None  # transitions; None: the dataset's transition count (official code)
@@ -857,10 +856,7 @@ def train(
             cycle = math.ceil(p["ac_step"] / config.ac_cycle)
             finished = p["ac_step"] >= config.ac_updates
             if cycle % config.eval_every == 0 and not finished:
-                returns = evaluation.evaluate_policy(
-                    agent.policy(), task, config.eval_episodes, seeds.evaluation_seed(seed)
-                )
-                run.log_evaluation(float(np.mean(returns)), p["ac_step"])
+                run.evaluate(agent.policy(), task, config.eval_episodes, seed, p["ac_step"])
             if cycle % config.checkpoint_cycles == 0 or finished:
                 checkpoint()
         progress.finish()

@@ -6,11 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from algorithms.evaluation import evaluate_policy
 from algorithms.runs import RunState, finish_run
-from lompo_bench import seeds
 from lompo_bench.data import TorchBatches
 from lompo_bench.progress import NoProgress, Progress
 
@@ -52,10 +48,7 @@ def train_model_free(
                 run.log("train", step, losses)
             progress.update(step, " ".join(f"{k} {v:.3g}" for k, v in list(losses.items())[:2]))
             if step % config.eval_every == 0 and step < config.steps:
-                returns = evaluate_policy(
-                    agent.policy_for_task(device), task, config.eval_episodes, seeds.evaluation_seed(seed)
-                )
-                run.log_evaluation(float(np.mean(returns)), step)
+                run.evaluate(agent.policy_for_task(device), task, config.eval_episodes, seed, step)
             if step % config.checkpoint_every == 0:
                 checkpoint()
         progress.finish()

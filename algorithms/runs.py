@@ -163,6 +163,11 @@ class RunState:
         entry = {"phase": phase, "step": step, **values}
         self._append("history", entry, csv_rows(entry))
 
+    def evaluate(self, policy: EpisodePolicy, task: str, episodes: int, seed: int, step: int) -> None:
+        """Evaluate the policy during training (the run's evaluation seeds) and log its mean return at `step`."""
+        returns = evaluate_policy(policy, task, episodes, seeds.evaluation_seed(seed))
+        self.log_evaluation(float(np.mean(returns)), step)
+
     def log_evaluation(self, mean_return: float, step: int | None = None) -> None:
         """An evaluation's mean return at `step` (None: the final one)."""
         entry = {"step": step, "mean_return": float(mean_return)} if step is not None else {
