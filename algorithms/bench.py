@@ -184,7 +184,7 @@ def data_wait_share(config: lompo.LompoConfig, cache: Any, updates: int = 3, dev
     sampler = SequenceSampler(cache, config.model_batch, config.seq_len, seed=0, pin_memory=device.type == "cuda")
     sample = median_seconds(lambda: to_torch(sampler.sample(), device), 10)
     torch.manual_seed(0)
-    world_model = lompo.WorldModel(config, cache.actions.shape[1], cache.proprio.shape[1], device)
+    world_model = lompo.build_model(config, cache, device)
     batch = to_torch(sampler.sample(), device)
     update = median_seconds(lambda: world_model.update(batch), updates)
     return sample / (sample + update)
@@ -202,7 +202,6 @@ def loss_curves(
     """For each variant (overrides of `config`, a seed with "seed"): a model trained `updates` updates on the
     dataset `cache`, from the same initialization and batches, and its mean full loss (every frame decoded) on
     fixed evaluation batches after every `every` updates. The evaluation draws nothing from training's streams."""
-    from algorithms import runs
     from lompo_bench.data import SequenceSampler, to_torch
 
     device = torch.device("cpu")
@@ -213,9 +212,7 @@ def loss_curves(
         overrides = dict(overrides)
         run_seed = overrides.pop("seed", seed)
         torch.manual_seed(run_seed)
-        world_model = lompo.WorldModel(dataclasses.replace(config, **overrides), cache.actions.shape[1],
-                                       cache.proprio.shape[1])  # fmt: skip
-        runs.set_proprio_stats(world_model.encoder, cache)
+        world_model = lompo.build_model(dataclasses.replace(config, **overrides), cache, device)
         sampler = SequenceSampler(cache, config.model_batch, config.seq_len, seed=run_seed)
         curve = []
         for step in range(updates + 1):

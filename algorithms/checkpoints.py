@@ -67,13 +67,17 @@ def _from_format_2(path: Path, state: dict[str, Any]) -> dict[str, Any]:
     """Convert a format-2 checkpoint to format 3: a BC run's weights renamed (`BC_RENAMES`; its optimizer state
     is by parameter order, which did not change); every other checkpoint is the same."""
     if _algo_of(path) == "bc" and "training" in state:
-        modules = state["training"]["modules"]
-        renamed = {}
-        for key, value in modules.items():
-            old = next((old for old, _ in BC_RENAMES if key.startswith(old)), None)
-            renamed[dict(BC_RENAMES)[old] + key[len(old) :] if old else key] = value
+        renamed = {_bc_name(key): value for key, value in state["training"]["modules"].items()}
         state = {**state, "training": {**state["training"], "modules": renamed}}
     return {**state, "version": 3}
+
+
+def _bc_name(key: str) -> str:
+    """A format-2 BC weight's name in format 3."""
+    for old, new in BC_RENAMES:
+        if key.startswith(old):
+            return new + key[len(old) :]
+    return key
 
 
 def rng_state() -> dict[str, Any]:

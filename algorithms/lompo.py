@@ -671,11 +671,12 @@ def build(config: LompoConfig, cache: DatasetCache, device: torch.device) -> Lom
     return Lompo(config, model, config.real_buffer or cache.num_steps, config.latent_buffer or cache.num_steps)
 
 
-def model_batches(config: LompoConfig, cache: DatasetCache, seed: int, device: torch.device) -> TorchBatches:
-    """Model batches (`model_batch` windows of `seq_len` steps) of `cache` on `device`: pinned for a GPU, and
-    drawn ahead on a thread where the speed settings say (speed.resolve_prefetch: CUDA)."""
-    sampler = SequenceSampler(cache, config.model_batch, config.seq_len, seed=seed, pin_memory=device.type == "cuda")
-    return TorchBatches(sampler, device, prefetch=model_speed(config, device)["prefetch"])
+def model_batches(model: WorldModel, cache: DatasetCache, seed: int, device: torch.device) -> TorchBatches:
+    """Batches for `model` (`model_batch` windows of `seq_len` steps) of `cache` on `device`: pinned for a GPU,
+    and drawn ahead on a thread where the model's speed settings say (speed.resolve_prefetch: CUDA)."""
+    c = model.config
+    sampler = SequenceSampler(cache, c.model_batch, c.seq_len, seed=seed, pin_memory=device.type == "cuda")
+    return TorchBatches(sampler, device, prefetch=model.speed["prefetch"])
 
 
 def load_policy(folder: Path, device: torch.device) -> LatentPolicy:
@@ -715,7 +716,7 @@ def shared_world_model(
             model = build_model(config, cache, device)
             write_json(folder / "config.json", {"dataset_id": dataset_id, "seed": seed, "model_format": MODEL_FORMAT,
                                                 "model": fields, "speed": model.speed})  # fmt: skip
-            batches = model_batches(config, cache, seed, device)
+            batches = model_batches(model, cache, seed, device)
             if tensorboard:
                 (folder / metrics.TENSORBOARD).mkdir(exist_ok=True)
             run = runs.RunState(folder, phase="model", model_step=0)
@@ -805,7 +806,7 @@ def train(
     )
     torch.manual_seed(seed)  # the policy phase starts alike whether this process trained the model or loaded it
     agent = build(config, cache, device)
-    batches = model_batches(config, cache, seed, device)
+    batches = model_batches(agent.model, cache, seed, device)
     reader = EpisodeReader(cache)
     run = runs.RunState(folder, phase="buffers", ac_step=0, next_episode=0)
     if not run.resume(device, agent, batches):

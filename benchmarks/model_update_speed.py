@@ -14,38 +14,18 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import time
 
-import numpy as np
 import torch
 
 from algorithms import bench, lompo
 
-# (task, action dim, proprio dim): Walker's 4-layer encoder without proprio, D'Claw's 5-layer with it.
-LAYOUTS = tuple((task, *dims) for task, dims in bench.LAYOUTS.items())
 
-
-def measure(config: lompo.LompoConfig, action_dim: int, proprio_dim: int, updates: int) -> dict[str, float]:
-    torch.manual_seed(0)
-    model = lompo.WorldModel(config, action_dim, proprio_dim)
-    agent = lompo.Lompo(config, model, real_capacity=1, latent_capacity=1_000_000)
-    task = next(name for name, dims in bench.LAYOUTS.items() if dims == (action_dim, proprio_dim))
-    batch = bench.synthetic_batch(config, task)
-    model.update(batch)  # warm-up: allocators, kernels
-    seconds = []
-    for _ in range(updates):
-        start = time.perf_counter()
-        model.update(batch)
-        seconds.append(time.perf_counter() - start)
-    frames = config.model_batch * config.seq_len / float(np.median(seconds))
-    agent.add_imagined(batch, born=0)
-    start = time.perf_counter()
-    for _ in range(updates):
-        agent.add_imagined(batch, born=0)
-    # Rollouts start from every posterior state of the batch (official code).
-    starts = config.model_batch * config.seq_len
-    imagined = updates * starts * config.rollout_horizon / (time.perf_counter() - start)
-    return {"model_frames_per_s": frames, "imagined_per_s": imagined}
+def measure(config: lompo.LompoConfig, task: str, updates: int) -> dict[str, float]:
+    """Model-update frames/s and rollout imagined transitions/s (medians of `updates`; `algorithms/bench.py`)."""
+    return {
+        "model_frames_per_s": bench.model_frames_per_second(config, task, updates),
+        "imagined_per_s": bench.imagined_per_second(config, task, updates),
+    }
 
 
 def main() -> None:
@@ -60,11 +40,11 @@ def main() -> None:
     )
     print(header)
     results = []
-    for task, action_dim, proprio_dim in LAYOUTS:
+    for task in bench.LAYOUTS:
         for profile in args.profiles:
             config = lompo.resolve_for_task(lompo.make_config(profile), task)
-            ensemble = measure(config, action_dim, proprio_dim, args.updates)
-            single = measure(dataclasses.replace(config, ensemble=1), action_dim, proprio_dim, args.updates)
+            ensemble = measure(config, task, args.updates)
+            single = measure(dataclasses.replace(config, ensemble=1), task, args.updates)
             row = {
                 "task": task,
                 "profile": profile,
