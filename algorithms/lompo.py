@@ -22,6 +22,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,11 +59,11 @@ ACTORS = ("deterministic", "sac")
 # share one model. MODEL_FORMAT changes whenever the model's training changes meaning, so no stale model is reused.
 MODEL_FIELDS = (
     "conv_channels", "deter", "hidden", "stoch", "ensemble", "model_steps", "model_batch", "seq_len", "model_lr",
-    "grad_clip", "kl_scale", "precision", "decode_fraction",
+    "grad_clip", "kl_scale", "precision", "decode_fraction", "head_layers", "holdout",
 )  # fmt: skip
 # Fields added after models were trained: at these values a model is the one trained before they existed, so its
 # key leaves them out and such models are still found.
-LEGACY_MODEL_DEFAULTS = {"precision": "fp32", "decode_fraction": 1.0}
+LEGACY_MODEL_DEFAULTS = {"precision": "fp32", "decode_fraction": 1.0, "head_layers": 2, "holdout": 0.0}
 MODEL_FORMAT = 2
 ENCODE_CHUNK = 1024  # frames per encoder call when encoding whole episodes (bounds activation memory)
 
@@ -76,7 +77,18 @@ class LompoConfig:
     hidden: int | None = None  # forward / inference MLP units: 256, Pen 512
     stoch: int = 64  # stochastic latent size: official code (not in the paper); lambda = 5 was set for it
     ensemble: int = 7  # forward models sharing the GRU (official code)
+    # Hidden layers of each forward head and of the inference model: 1 in the official code (`img2_k`, `obs1`).
+    # Models trained before this field existed had 2 (a departure found in review, issue 20); they load as such.
+    head_layers: int = 1
     model_steps: int = 25_000  # official code
+    # Model updates at which a finished model is also kept, under the key of a model trained for just that many
+    # updates (the same weights: training has no schedule, and resuming is exact), for budget studies: a policy
+    # phase with `--set model_steps=N` then finds it. Not part of the model's key.
+    model_snapshots: tuple[int, ...] = ()
+    # Share of the dataset's episodes kept out of the model's training (evenly spaced through the dataset), on
+    # which the world-model diagnostics measure (`lompo-bench diagnose`). 0: the model trains on every episode
+    # (official code) and the diagnostics are in-sample, and say so. The policy phase uses every episode.
+    holdout: float = 0.0
     model_batch: int = 64  # sequences per model batch (official code: 64 x 50)
     seq_len: int = 50
     model_lr: float = 6e-4  # official code
@@ -137,6 +149,14 @@ PROFILES: dict[str, LompoConfig] = {
         model_steps=3_000,
         model_batch=16,
         seq_len=32,
+        # fp32 on every CPU, so that a cpu record does not depend on which CPU trained it: auto trains bf16
+        # convolutions on one (AMX, AVX512-BF16) and fp32 on another (AVX2 only, where bf16 runs at 0.05x), and
+        # the issue-20 study was run in fp32. Costs the bf16 machines 1.3-1.6x of model-update speed (PERFORMANCE.md).
+        precision="fp32",
+        # 1 episode in 20 (Walker 2 of 40, D'Claw 10 of 200: 1,000 transitions each) held out of the model's
+        # training, for the diagnostics to measure on data the model did not fit (departure: the official model
+        # trains on all; the policy phase still uses every episode).
+        holdout=0.05,
         initial_latent=10_000,  # half the dataset-sized imagined buffer, as the official 50K of V-D4RL's 100K
         # 40K updates of 128 real + 128 imagined, where the official code runs 150K of 256 + 256. Measured (Walker
         # medium-expert cpu, seed 0): 20K updates of 256 + 256 left the critic far from converged (Q on real states
@@ -185,6 +205,10 @@ def resolve_for_task(config: LompoConfig, task: str) -> LompoConfig:
         raise UserError(f"unknown precision {config.precision!r}: choose from {', '.join(speed.PRECISIONS)}")
     if not 0 < config.decode_fraction <= 1:
         raise UserError(f"decode_fraction must be in (0, 1], not {config.decode_fraction}")
+    if not 0 <= config.holdout < 1:
+        raise UserError(f"holdout must be in [0, 1), not {config.holdout}")
+    if config.head_layers < 1:
+        raise UserError(f"head_layers must be at least 1, not {config.head_layers}")
     return dataclasses.replace(
         config,
         conv_channels=scaled_conv_channels(config.conv_channels, config.conv_scale, task),
@@ -266,7 +290,8 @@ class WorldModel(nn.Module):
         self.config = c
         device = torch.device(device or "cpu")
         self.encoder = ConvEncoder(c.conv_channels, proprio_dim)
-        self.rssm = RSSM(self.encoder.out_dim, action_dim, c.deter, c.stoch, c.hidden, c.ensemble)
+        self.rssm = RSSM(self.encoder.out_dim, action_dim, c.deter, c.stoch, c.hidden, c.ensemble,
+                         head_layers=c.head_layers)  # fmt: skip
         self.decoder = ConvDecoder(self.rssm.feature_dim, decoder_channels(c.conv_channels), proprio_dim, c.hidden)
         # "The reward reconstruction network is a two-layer fully connected network" (Appendix C), built as the
         # official code builds it: two hidden layers of `hidden` units, then the linear output.
@@ -671,11 +696,27 @@ def build(config: LompoConfig, cache: DatasetCache, device: torch.device) -> Lom
     return Lompo(config, model, config.real_buffer or cache.num_steps, config.latent_buffer or cache.num_steps)
 
 
+def holdout_episodes(num_episodes: int, holdout: float) -> np.ndarray:
+    """The episodes a model of `holdout` keeps out of its training: round(holdout x N) (at least 1 when holdout
+    > 0), evenly spaced through the dataset (so both halves of a medium-expert dataset are represented)."""
+    count = min(num_episodes - 1, max(1, round(holdout * num_episodes))) if holdout > 0 else 0
+    return np.unique(((np.arange(count) + 0.5) * num_episodes / max(count, 1)).astype(int))
+
+
+def training_episodes(num_episodes: int, holdout: float) -> np.ndarray | None:
+    """The episodes the model trains on (None: all of them, as before `holdout` existed)."""
+    if holdout <= 0:
+        return None
+    return np.setdiff1d(np.arange(num_episodes), holdout_episodes(num_episodes, holdout))
+
+
 def model_batches(model: WorldModel, cache: DatasetCache, seed: int, device: torch.device) -> TorchBatches:
-    """Batches for `model` (`model_batch` windows of `seq_len` steps) of `cache` on `device`: pinned for a GPU,
-    and drawn ahead on a thread where the model's speed settings say (speed.resolve_prefetch: CUDA)."""
+    """Batches for `model` (`model_batch` windows of `seq_len` steps) of `cache` on `device`, from the episodes it
+    trains on: pinned for a GPU, and drawn ahead on a thread where the model's speed settings say
+    (speed.resolve_prefetch: CUDA)."""
     c = model.config
-    sampler = SequenceSampler(cache, c.model_batch, c.seq_len, seed=seed, pin_memory=device.type == "cuda")
+    sampler = SequenceSampler(cache, c.model_batch, c.seq_len, seed=seed, pin_memory=device.type == "cuda",
+                              episodes=training_episodes(cache.num_episodes, c.holdout))  # fmt: skip
     return TorchBatches(sampler, device, prefetch=model.speed["prefetch"])
 
 
@@ -711,14 +752,14 @@ def shared_world_model(
     with file_lock(folder.with_name(folder.name + ".lock")):
         if not final.exists():
             folder.mkdir(parents=True, exist_ok=True)
-            fields = {name: getattr(config, name) for name in MODEL_FIELDS}
             torch.manual_seed(seed)
             model = build_model(config, cache, device)
-            write_json(folder / "config.json", {"dataset_id": dataset_id, "seed": seed, "model_format": MODEL_FORMAT,
-                                                "model": fields, "speed": model.speed})  # fmt: skip
+            write_json(folder / "config.json", _model_context(dataset_id, config, seed, model))
             batches = model_batches(model, cache, seed, device)
             if tensorboard:
                 (folder / metrics.TENSORBOARD).mkdir(exist_ok=True)
+            if not (folder / "checkpoint.pt").exists() and (shorter := _shorter_model(dataset_id, config, root, seed)):
+                shutil.copyfile(shorter, folder / "checkpoint.pt")  # go on from the longest shorter training
             run = runs.RunState(folder, phase="model", model_step=0)
             run.resume(device, model, batches)
             progress.start("model (Eq. 8)", config.model_steps)
@@ -730,17 +771,65 @@ def shared_world_model(
                 if step % config.log_every == 0 or step == 1:
                     run.log("model", step, losses)
                 progress.update(step, f"loss {losses['model_loss']:.1f} KL {losses['kl']:.2f}")
-                if step % config.checkpoint_every == 0 or step == config.model_steps:
+                snapshot = step in config.model_snapshots and step < config.model_steps
+                if step % config.checkpoint_every == 0 or step == config.model_steps or snapshot:
                     if tensorboard:  # draws no random numbers: the run is the same with or without it
                         run.log_image("model/truth_reconstruction_open_loop", step, model.video_strip(batch))
                     run.checkpoint(model, batches)
+                if snapshot:
+                    _keep_snapshot(dataset_id, config, root, seed, model, run, step)
             batches.close()
             progress.finish()
-            record = {"modules": model.state_dict(), "history": run.data["history"], "seconds": run.data["seconds"]}
-            checkpoints.save_checkpoint(final, record)
-            (folder / "checkpoint.pt").unlink()  # optimizer state and sampler: not needed once the model is done
+            _save_finished_model(folder, model, run)
         saved = checkpoints.load_checkpoint(final, device)
     return saved["modules"], {"history": saved["history"], "seconds": saved["seconds"], "folder": str(folder)}
+
+
+def _model_context(dataset_id: str, config: LompoConfig, seed: int, model: WorldModel | None) -> dict[str, Any]:
+    """A shared model's `config.json`: what trained it (MODEL_FIELDS as JSON values) and how it computed."""
+    fields = json.loads(json.dumps({name: getattr(config, name) for name in MODEL_FIELDS}))
+    speed_used = model.speed if model is not None else None
+    return {"dataset_id": dataset_id, "seed": seed, "model_format": MODEL_FORMAT, "model": fields, "speed": speed_used}
+
+
+def _save_finished_model(folder: Path, model: WorldModel, run: runs.RunState) -> None:
+    """The finished model's record (`model.pt`: weights, loss history, seconds). Its last training checkpoint
+    (optimizer, sampler, RNG) is kept as `continue.pt`, from which a longer-trained model of the same config
+    can go on exactly (the same updates as one trained that long from the start)."""
+    record = {"modules": model.state_dict(), "history": run.data["history"], "seconds": run.data["seconds"]}
+    checkpoints.save_checkpoint(folder / "model.pt", record)
+    (folder / "checkpoint.pt").replace(folder / "continue.pt")
+
+
+def _shorter_model(dataset_id: str, config: LompoConfig, root: Path, seed: int) -> Path | None:
+    """The `continue.pt` of the longest-trained finished model of the same config with fewer updates, if any."""
+    best, best_steps = None, 0
+    for other in world_model_dir(root, dataset_id, seed, "*").parent.glob(f"seed{seed}-*/continue.pt"):
+        try:
+            context = json.loads((other.parent / "config.json").read_text())
+            fields = context["model"] if context["model_format"] == MODEL_FORMAT else {}
+        except (OSError, ValueError, KeyError):
+            continue
+        steps = fields.get("model_steps", 0)
+        same = {**fields, "model_steps": config.model_steps} == _model_context(dataset_id, config, seed, None)["model"]
+        if same and best_steps < steps < config.model_steps:
+            best, best_steps = other, steps
+    return best
+
+
+def _keep_snapshot(dataset_id: str, config: LompoConfig, root: Path, seed: int, model: WorldModel,
+                   run: runs.RunState, step: int) -> None:  # fmt: skip
+    """At update `step` of a longer training, the finished model of the same config trained for `step` updates,
+    written where that model would be (its own key), unless it exists already."""
+    short = dataclasses.replace(config, model_steps=step)
+    folder = world_model_dir(root, dataset_id, seed, model_key(short))
+    with file_lock(folder.with_name(folder.name + ".lock")):
+        if (folder / "model.pt").exists():
+            return
+        folder.mkdir(parents=True, exist_ok=True)
+        write_json(folder / "config.json", {**_model_context(dataset_id, short, seed, model), "snapshot_of": step})
+        shutil.copyfile(run.folder / "checkpoint.pt", folder / "checkpoint.pt")
+        _save_finished_model(folder, model, run)
 
 
 def world_model_key(config: LompoConfig, task: str) -> str:

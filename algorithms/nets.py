@@ -219,14 +219,17 @@ class RSSM(nn.Module):
         hidden: int,
         members: int,
         min_std: float = 0.1,
+        head_layers: int = 1,
     ):
         super().__init__()
         self.deter, self.stoch, self.members, self.min_std = deter, stoch, members, min_std
         self.action_dim = action_dim
         self.input = nn.Sequential(nn.Linear(stoch + action_dim, hidden), Act())
         self.gru = nn.GRUCell(hidden, deter)
-        self.priors = EnsembleMLP(members, deter, hidden, 2 * stoch, 3)
-        self.posterior = mlp(deter + embed_dim, hidden, 2 * stoch, 3)
+        # `head_layers` hidden layers in each forward head and in the inference model: the official code has one
+        # (`img2_k` then `img3_k`; `obs1` then `obs2`).
+        self.priors = EnsembleMLP(members, deter, hidden, 2 * stoch, head_layers + 1)
+        self.posterior = mlp(deter + embed_dim, hidden, 2 * stoch, head_layers + 1)
 
     @property
     def feature_dim(self) -> int:

@@ -57,10 +57,22 @@ class SequenceSampler(_PixelReader):
     by the next `sample()`: hand it to torch (or copy it) before sampling again.
     """
 
-    def __init__(self, cache: DatasetCache, batch_size: int, seq_len: int, *, seed: int = 0, pin_memory: bool = False):
+    def __init__(
+        self,
+        cache: DatasetCache,
+        batch_size: int,
+        seq_len: int,
+        *,
+        seed: int = 0,
+        pin_memory: bool = False,
+        episodes: np.ndarray | None = None,
+    ):
+        """`episodes`: the episode indices windows are drawn from (default: all)."""
         super().__init__(cache)
         lengths = cache.episode_lengths()
         usable = np.flatnonzero(lengths >= seq_len)
+        if episodes is not None:
+            usable = usable[np.isin(usable, episodes)]
         if len(usable) == 0:
             raise ValueError(f"no episode has {seq_len} steps (longest: {lengths.max(initial=0)})")
         # Every valid window start, as (observation index, step index): one entry per start, O(N) ints.
