@@ -17,7 +17,6 @@ at the line says so. Algorithm 1, as run by `train`:
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import hashlib
 import json
@@ -32,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from algorithms import checkpoints, configs, metrics, runs, speed
+from algorithms import checkpoints, configs, diagnostics, metrics, runs, speed
 from algorithms.nets import (
     RSSM,
     Actor,
@@ -42,6 +41,7 @@ from algorithms.nets import (
     TwinCritic,
     gaussian_kl,
     gaussian_log_prob,
+    member_spread,
     mlp,
     paper_width,
     scaled_conv_channels,
@@ -454,7 +454,9 @@ class Lompo(nn.Module):
             self.log_alpha = nn.Parameter(torch.zeros(()))
             self.target_entropy = -float(self.action_dim)
         self.critic = TwinCritic(feature_dim, self.action_dim, c.ac_hidden, layers)
-        self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
+        # The official code builds its target critics as networks of their own, initialized independently of the
+        # critics (not as copies); Polyak averaging then pulls them together.
+        self.critic_target = TwinCritic(feature_dim, self.action_dim, c.ac_hidden, layers).requires_grad_(False)
         device = next(model.parameters()).device
         self.to(device)
         self.device = device
@@ -526,7 +528,7 @@ class Lompo(nn.Module):
             samples = mean + std * torch.randn_like(std)  # one next state from every forward model
             z_next = samples[int(torch.randint(0, c.ensemble, ()))]
             log_likelihood = gaussian_log_prob(z_next.unsqueeze(0), mean, std)  # (K, N)
-            uncertainty = log_likelihood.std(0) if c.ensemble > 1 else torch.zeros_like(log_likelihood[0])
+            uncertainty = member_spread(log_likelihood)  # the population std, as the official code
             member_features = torch.cat([h_next.expand(c.ensemble, -1, -1), samples], -1)
             raw_reward = self.model.reward_head(member_features).squeeze(-1).mean(0)
             reward = raw_reward - c.penalty * uncertainty
@@ -724,8 +726,7 @@ def load_policy(folder: Path, device: torch.device) -> LatentPolicy:
     """The trained policy of a finished run folder (for `evaluate`)."""
     record, state = runs.load_finished(folder, device)
     # A run saved before the speed settings existed computed in fp32 with every frame decoded: so it acts again.
-    saved = {**LEGACY_MODEL_DEFAULTS, **record["config"]}
-    config = LompoConfig(**{k: tuple(v) if k == "conv_channels" else v for k, v in saved.items()})
+    config = _saved_config(record["config"])
     model = WorldModel(config, record["action_dim"], record["proprio_dim"], device)
     agent = Lompo(config, model, 1, 1)  # acting needs no buffers
     agent.load_state_dict(state["training"]["modules"])
@@ -763,6 +764,7 @@ def shared_world_model(
             run = runs.RunState(folder, phase="model", model_step=0)
             run.resume(device, model, batches)
             progress.start("model (Eq. 8)", config.model_steps)
+            seen = ""
             while run.data["model_step"] < config.model_steps:
                 batch = batches.sample()
                 losses = model.update(batch)
@@ -770,11 +772,16 @@ def shared_world_model(
                 step = run.data["model_step"]
                 if step % config.log_every == 0 or step == 1:
                     run.log("model", step, losses)
-                progress.update(step, f"loss {losses['model_loss']:.1f} KL {losses['kl']:.2f}")
+                progress.update(step, f"loss {losses['model_loss']:.1f} KL {losses['kl']:.2f}{seen}")
                 snapshot = step in config.model_snapshots and step < config.model_steps
                 if step % config.checkpoint_every == 0 or step == config.model_steps or snapshot:
                     if tensorboard:  # draws no random numbers: the run is the same with or without it
                         run.log_image("model/truth_reconstruction_open_loop", step, model.video_strip(batch))
+                    # Neither do the diagnostics (a forked generator): with or without them, the same model.
+                    values = model_diagnostics(model, cache, config, seed)
+                    run.log("diagnostics", step, values)
+                    seen = (f" | {'held-out' if config.holdout else 'in-sample'} spread at data / uniform actions "
+                            f"{values['spread_data']:.3f} / {values['spread_uniform']:.3f}")  # fmt: skip
                     run.checkpoint(model, batches)
                 if snapshot:
                     _keep_snapshot(dataset_id, config, root, seed, model, run, step)
@@ -830,6 +837,96 @@ def _keep_snapshot(dataset_id: str, config: LompoConfig, root: Path, seed: int, 
         write_json(folder / "config.json", {**_model_context(dataset_id, short, seed, model), "snapshot_of": step})
         shutil.copyfile(run.folder / "checkpoint.pt", folder / "checkpoint.pt")
         _save_finished_model(folder, model, run)
+
+
+# ----- world-model diagnostics (algorithms/diagnostics.py) -----
+
+
+def diagnosis_episodes(num_episodes: int, holdout: float) -> np.ndarray:
+    """The episodes diagnostics measure on: the model's held-out ones, or (a model trained on every episode) the
+    same evenly spaced 1 in 20 of them, in-sample."""
+    return holdout_episodes(num_episodes, holdout if holdout > 0 else 0.05)
+
+
+def diagnosis_penalty(config: LompoConfig) -> float:
+    """The lambda diagnostics weigh the spread with: the config's, or for a config without a penalty (LMBRL, which
+    shares LOMPO's model) LOMPO's default, so a shared model's log does not depend on who trained it."""
+    return config.penalty if config.penalty > 0 else LompoConfig.penalty
+
+
+def model_diagnostics(
+    model: WorldModel, cache: DatasetCache, config: LompoConfig, seed: int, actor: Lompo | None = None,
+    penalty: float | None = None,
+) -> dict[str, float]:  # fmt: skip
+    """`diagnostics.measure` on the model's diagnosis episodes; `actor`: a policy phase's agent, whose actor's
+    actions (without exploration noise) are measured too."""
+    return diagnostics.measure(
+        model, cache, diagnosis_episodes(cache.num_episodes, config.holdout),
+        penalty=diagnosis_penalty(config) if penalty is None else penalty,
+        actor=None if actor is None else (lambda features: actor.act(features, explore=False)),
+        seed=seed,
+    )  # fmt: skip
+
+
+def _saved_config(fields: dict[str, Any]) -> LompoConfig:
+    """A config from saved fields (a run's config, a model's MODEL_FIELDS): fields added later at their legacy
+    values, tuples back from JSON lists, unknown names refused by the dataclass."""
+    saved = {**LEGACY_MODEL_DEFAULTS, **fields}
+    return LompoConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()})
+
+
+def diagnose(folder: Path, device: torch.device, *, penalty: float | None = None) -> dict[str, Any]:
+    """The diagnostics of a saved world model: `folder` is a shared model's folder (finished or still training)
+    or a run folder of LOMPO, LMBRL or Offline SLAC (its world model, and its actor once the policy phase began).
+    Returns the values, the verdict's lines and what was measured; a folder with no world model is a UserError."""
+    context_path = folder / "config.json"
+    try:
+        context = json.loads(context_path.read_text())
+    except (OSError, ValueError):
+        raise UserError(f"{folder} holds no world model (no readable config.json)") from None
+    agent_state = None
+    if "model" in context:  # a shared world model's folder
+        config = _saved_config(context["model"])
+        dataset_id, seed, model_folder = context["dataset_id"], context["seed"], folder
+    elif "config" in context and {"conv_channels", "ensemble", "penalty"} <= set(context["config"]):
+        config = _saved_config(context["config"])
+        dataset_id, seed = context["dataset_id"], context["seed"]
+        model_folder = world_model_dir(root_of_run(folder, dataset_id), dataset_id, seed, model_key(config))
+        run_state = checkpoints.load_checkpoint(folder / "checkpoint.pt", device)
+        if run_state is not None:
+            agent_state = run_state["training"]["modules"]
+    else:
+        raise UserError(f"{folder} holds no world model: neither a world model folder nor a LOMPO / LMBRL run")
+    cache = open_cache(dataset_id)
+    model = WorldModel(config, int(cache.actions.shape[1]), int(cache.proprio.shape[1]), device)
+    agent = None
+    if agent_state is not None:
+        agent = Lompo(config, model, 1, 1)
+        agent.load_state_dict(agent_state)
+        history = run_state["progress"]["history"]
+    else:
+        saved = checkpoints.load_checkpoint(model_folder / "model.pt", device)
+        if saved is not None:
+            modules, history = saved["modules"], saved["history"]
+        else:  # still training: its last checkpoint
+            state = checkpoints.load_checkpoint(model_folder / "checkpoint.pt", device)
+            if state is None:
+                raise UserError(f"{folder} holds no world model yet (nothing trained in {model_folder})")
+            modules, history = state["training"]["modules"], state["progress"]["history"]
+        model.load_state_dict(modules)
+    steps = max((entry["step"] for entry in history if entry.get("phase") == "model"), default=0)
+    used = diagnosis_penalty(config) if penalty is None else penalty
+    values = model_diagnostics(model, cache, config, seed, agent, used)
+    return {
+        "folder": str(folder),
+        "dataset_id": dataset_id,
+        "model_steps": steps,
+        "held_out": config.holdout > 0,
+        "penalty": used,
+        "actor": agent is not None,
+        "values": values,
+        "verdict": diagnostics.verdict(values, penalty=used, held_out=config.holdout > 0),
+    }
 
 
 def world_model_key(config: LompoConfig, task: str) -> str:

@@ -281,6 +281,12 @@ def gaussian_kl(mean_q: torch.Tensor, std_q: torch.Tensor, mean_p: torch.Tensor,
     return 0.5 * (var_ratio + ((mean_q - mean_p) / std_p) ** 2 - 1 - var_ratio.log()).sum(-1)
 
 
+def member_spread(values: torch.Tensor) -> torch.Tensor:
+    """The std over ensemble members (dimension 0): LOMPO's penalty, the population std as the official code's
+    `tf.math.reduce_std` (not Bessel's, which is sqrt(K / (K - 1)) larger: 1.08x for 7 members). One member: 0."""
+    return values.std(0, correction=0)
+
+
 def gaussian_log_prob(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
     """log N(x; mean, std), summed over the last dimension."""
     return (-0.5 * ((x - mean) / std) ** 2 - std.log() - 0.5 * math.log(2 * math.pi)).sum(-1)

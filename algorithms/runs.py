@@ -99,6 +99,7 @@ def start_run(
         action_dim=int(cache.actions.shape[1]),
         proprio_dim=int(cache.proprio.shape[1]),
         code_version=code_permalink(),
+        dataset_fingerprint=cache.fingerprint,  # the content trained on: the result record carries it
         **({"overrides": overrides} if overrides else {}),
         **({"speed": speed} if speed else {}),
     )
@@ -234,6 +235,7 @@ def finish_run(
             seconds=run.data["seconds"] + run.data.get("model_seconds", 0.0),  # a shared model's time counts
             code_version=context["code_version"],
             overrides=context.get("overrides"),
+            dataset_fingerprint=context.get("dataset_fingerprint"),
         )
         run.log_evaluation(record["mean_return"])
         run.data["phase"] = "done"

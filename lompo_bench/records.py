@@ -7,7 +7,7 @@ is renamed or its meaning changes (readers refuse other formats); the JSON keeps
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -49,12 +49,16 @@ class ResultRecord:
     evaluation_code_version: str  # the code that ran this evaluation
     finished_at: str
     overrides: dict[str, Any] | None = None  # `train --set` changes; `report` keeps such runs out of Table I
+    # The trained-on dataset's content digest (`data.cache.fingerprint_key`): one id can name two contents (a
+    # regenerated dataset), and `report` never pools them. None in records written before it existed.
+    dataset_fingerprint: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form: `format` first, then the fields; `overrides` only when there are some."""
+        """The JSON form: `format` first, then the fields; `overrides` and `dataset_fingerprint` only when set."""
         data = {"format": RECORD_FORMAT, **asdict(self)}
-        if not data["overrides"]:
-            del data["overrides"]
+        for optional in ("overrides", "dataset_fingerprint"):
+            if not data[optional]:
+                del data[optional]
         return data
 
     @classmethod
@@ -63,7 +67,7 @@ class ResultRecord:
         if data.get("format") != RECORD_FORMAT:
             raise UserError(f"{where} is a result record of format {data.get('format')}, not {RECORD_FORMAT}")
         names = {f.name for f in fields(cls)}
-        missing = sorted(f.name for f in fields(cls) if f.name not in data and f.name != "overrides")
+        missing = sorted(f.name for f in fields(cls) if f.name not in data and f.default is MISSING)
         if missing:
             raise UserError(f"{where} lacks {', '.join(missing)}")
         return cls(**{key: value for key, value in data.items() if key in names})

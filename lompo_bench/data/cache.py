@@ -91,6 +91,11 @@ class DatasetCache:
     step_starts: np.ndarray
 
     @property
+    def fingerprint(self) -> str:
+        """The digest of the source content this cache was built from (`fingerprint_key`, its folder's name)."""
+        return self.path.name
+
+    @property
     def num_episodes(self) -> int:
         return len(self.obs_starts) - 1
 
@@ -144,6 +149,11 @@ def _current(dataset_id: str) -> tuple[dict[str, Any], Path]:
     """The source's fingerprint and the cache folder of that content (one reading of the source per call)."""
     fingerprint = source_fingerprint(dataset_id)
     return fingerprint, cache_root(dataset_id) / fingerprint_key(fingerprint)
+
+
+def dataset_fingerprint(dataset_id: str) -> str:
+    """The digest of the dataset's current content (what a cache of it is named by and a result record carries)."""
+    return fingerprint_key(source_fingerprint(dataset_id))
 
 
 def cache_path(dataset_id: str) -> Path:

@@ -1,0 +1,173 @@
+"""World-model diagnostics: is a latent world model good enough for the policy phase, and what will LOMPO's
+penalty do with it? Measured on episodes the model did not train on (its `holdout` episodes; in-sample, and said
+so, when it trained on all of them), each encoded from its first step as the real buffer encodes them.
+
+Two groups of values, each a float, logged as phase "diagnostics" (metrics.csv, TensorBoard) at every checkpoint
+of the model phase and printed by `lompo-bench diagnose`:
+
+- the model's fit: `image_nll` (0.5 x squared error summed over a frame, as Eq. 8's image term), `image_mse` (per
+  pixel, in the encoder's [-0.5, 0.5] scale), `reward_mse` (the reward head at the next state against the data's
+  reward) and `kl` (posterior against each forward head, the mean over heads);
+- the penalty's quantity (the std over the forward heads of their log-likelihoods of a sampled next state, the
+  population std, as the rollouts compute it) one step ahead of every filtered state, at the data's actions
+  (`spread_data`), at uniform random actions (`spread_uniform`), at the current actor's actions
+  (`spread_actor`) and at the corners of the action box, the sign of the actor's action (`spread_corners`;
+  without an actor, random corners), with the model's reward there (`reward_model_*`, the heads' mean, as the
+  rollouts), the data's own reward (`reward_data`) and lambda x spread at the data's actions (`penalty_data`).
+
+The penalty is meant to be an out-of-distribution signal: low at the data's actions, high away from them. When the
+spread at the data's actions is no lower than at random actions it is a flat offset, and `verdict` says so in words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+from algorithms.nets import ConvEncoder, gaussian_kl, gaussian_log_prob, member_spread
+from lompo_bench.data import EpisodeReader, to_torch
+
+CANDIDATES = ("data", "uniform", "actor", "corners")
+# Below this many percent more spread at uniform random actions than at the data's, the verdict calls the
+# separation weak: a wording threshold for people, used in no computation.
+WEAK_SEPARATION = 10.0
+# The values `measure` returns, in the order they are printed.
+FIT = ("image_nll", "image_mse", "reward_mse", "kl")
+
+
+@torch.no_grad()
+def measure(
+    model: Any,
+    cache: Any,
+    episodes: np.ndarray,
+    *,
+    penalty: float,
+    actor: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    seed: int = 0,
+) -> dict[str, float]:
+    """The diagnostics of world model `model` (a `lompo.WorldModel`) on whole `episodes` of `cache`; `actor` maps
+    latent features to actions in [-1, 1] (None: no actor yet). Draws its random numbers from a forked generator
+    seeded with `seed`: training that calls it draws the same numbers as training that does not."""
+    device = next(model.parameters()).device
+    sums: dict[str, float] = {}
+    count: dict[str, float] = {}
+
+    def add(name: str, values: torch.Tensor) -> None:
+        sums[name] = sums.get(name, 0.0) + float(values.sum())
+        count[name] = count.get(name, 0.0) + values.numel()
+
+    reader = EpisodeReader(cache)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(seed)
+            for episode in np.asarray(episodes, dtype=np.int64):
+                data = to_torch(reader.read([int(episode)]), device)
+                _episode(model, data, penalty, actor, add)
+    finally:
+        reader.close()
+        model.train(was_training)
+    values = {name: sums[name] / max(count[name], 1.0) for name in sums}
+    values["penalty_data"] = penalty * values["spread_data"]
+    values["reward_penalized_data"] = values["reward_model_data"] - values["penalty_data"]
+    values["episodes"] = float(len(episodes))
+    return values
+
+
+def _episode(model: Any, data: dict[str, torch.Tensor], penalty: float, actor: Any, add: Callable) -> None:
+    rssm = model.rssm
+    pixels, actions, rewards = data["pixels"], data["actions"], data["rewards"]  # (1, L + 1, ...), (1, L, ...)
+    proprio = data["proprio"] if model.encoder.proprio_dim else None
+    steps = pixels.shape[1]
+    flat = pixels.reshape(steps, *pixels.shape[2:])
+    embed = model.embed(flat, None if proprio is None else proprio.reshape(steps, -1)).reshape(1, steps, -1)
+    padded = torch.cat([actions, torch.zeros_like(actions[:, :1])], 1)  # the last observation takes no action
+    h, z, post_mean, post_std = rssm.observe(embed, padded)
+    features = torch.cat([h, z], -1)
+    # The model's fit, as Eq. 8 measures it.
+    image, _ = model.decode(features)
+    target = ConvEncoder.preprocess(flat).reshape(image.shape)
+    error = (image - target).pow(2)
+    add("image_nll", 0.5 * error.sum((-3, -2, -1)))
+    add("image_mse", error.mean((-3, -2, -1)))
+    add("reward_mse", (model.reward_head(features[:, 1:]).squeeze(-1) - rewards).pow(2))
+    prior_mean, prior_std = rssm.prior(h.reshape(steps, -1))
+    add("kl", gaussian_kl(post_mean.reshape(1, steps, -1), post_std.reshape(1, steps, -1), prior_mean, prior_std))
+    # The penalty one step ahead of every state that took an action in the data.
+    h_t, z_t = h[0, :-1], z[0, :-1]
+    add("reward_data", rewards[0])
+    uniform = torch.rand_like(actions[0]) * 2 - 1
+    choices = {"data": actions[0], "uniform": uniform}
+    if actor is not None:
+        choices["actor"] = actor(features[0, :-1])
+        choices["corners"] = torch.where(choices["actor"] >= 0, 1.0, -1.0)
+    else:
+        choices["corners"] = torch.where(torch.rand_like(uniform) >= 0.5, 1.0, -1.0)
+    for name, action in choices.items():
+        spread, reward = _one_step(rssm, model.reward_head, h_t, z_t, action)
+        add(f"spread_{name}", spread)
+        add(f"reward_model_{name}", reward)
+
+
+def _one_step(rssm: Any, reward_head: Any, h: torch.Tensor, z: torch.Tensor, action: torch.Tensor):
+    """As a rollout step computes them: the heads' log-likelihood spread of a next state sampled from a random
+    head (here drawn per state) and the heads' mean reward."""
+    h_next = rssm.step(h, z, action)
+    mean, std = rssm.prior(h_next)  # (K, N, S)
+    samples = mean + std * torch.randn_like(std)
+    heads = torch.randint(0, mean.shape[0], (mean.shape[1],), device=h.device)
+    z_next = samples[heads, torch.arange(mean.shape[1], device=h.device)]
+    log_likelihood = gaussian_log_prob(z_next.unsqueeze(0), mean, std)  # (K, N)
+    spread = member_spread(log_likelihood)
+    member_features = torch.cat([h_next.expand(mean.shape[0], -1, -1), samples], -1)
+    return spread, reward_head(member_features).squeeze(-1).mean(0)
+
+
+def verdict(values: dict[str, float], *, penalty: float, held_out: bool) -> list[str]:
+    """What the values mean, in words: the lines `diagnose` prints under its table."""
+    lines = []
+    if not held_out:
+        lines.append("in-sample: this model trained on every episode, so its fit here is optimistic")
+    data, uniform = values["spread_data"], values["spread_uniform"]
+    if data >= uniform:
+        lines.append(
+            f"the penalty is a flat offset here, not an out-of-distribution signal: its spread at the data's "
+            f"actions ({data:.3f}) is no lower than at uniform random actions ({uniform:.3f})"
+        )
+    else:
+        gap = 100 * (uniform / data - 1)
+        how = "barely separates" if gap < WEAK_SEPARATION else "separates"
+        lines.append(
+            f"the penalty {how} the data's actions from uniform random ones: spread {data:.3f} against "
+            f"{uniform:.3f} ({gap:.0f}% higher away from the data)"
+        )
+    scale = abs(values["reward_data"])
+    offset = values["penalty_data"]
+    if scale > 0 and offset > scale:
+        lines.append(
+            f"lambda x spread at the data's own actions is {offset:.3g} per step, {offset / scale:.1f}x the data's "
+            f"mean reward ({values['reward_data']:.3g}): an imagined step that copies the data earns "
+            f"{values['reward_penalized_data']:.3g}, far below the real one (lambda {penalty:g})"
+        )
+    else:
+        lines.append(
+            f"lambda x spread at the data's actions ({offset:.3g} per step) is within the data's reward scale "
+            f"({values['reward_data']:.3g} per step; lambda {penalty:g})"
+        )
+    error = values["reward_mse"] ** 0.5
+    if scale > 0 and error > scale:
+        lines.append(f"the reward head is off by {error:.3g} per step (rms), more than the data's mean reward")
+    return lines
+
+
+def table(values: dict[str, float]) -> list[tuple[str, str, str]]:
+    """Rows (action, spread, model reward) for the actions measured, the data's own reward first."""
+    rows = [("data's reward", "", f"{values['reward_data']:.4g}")]
+    for name in CANDIDATES:
+        if f"spread_{name}" in values:
+            rows.append((name, f"{values[f'spread_{name}']:.4f}", f"{values[f'reward_model_{name}']:.4g}"))
+    return rows

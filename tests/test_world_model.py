@@ -1,0 +1,159 @@
+"""LOMPO's world model as issue 20 left it: the official head depth, held-out episodes, kept snapshots that are
+the shorter trainings themselves, the population std of the penalty, and the world-model diagnostics (library
+and `lompo-bench diagnose`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from algorithms import diagnostics, jobs, lompo
+from algorithms.nets import RSSM, member_spread
+from lompo_bench.cli import app
+from lompo_bench.data import open_cache
+from lompo_bench.paths import run_dir
+from lompo_bench.progress import NoProgress
+from tests.helpers import write_synthetic_dataset
+
+DATASET = "test/adroit_pen/holdout-v0"  # 20 episodes; rewards 1000 e + t name the episode of every step
+EPISODES = 20
+
+
+@pytest.fixture(scope="module")
+def datasets(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("minari")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MINARI_DATASETS_PATH", str(root))
+        write_synthetic_dataset(DATASET, [12] * EPISODES)
+    return root
+
+
+@pytest.fixture
+def env(datasets, tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(datasets))
+    monkeypatch.setenv("LOMPO_BENCH_HOME", str(tmp_path / "home"))
+    return tmp_path / "home" / "runs"
+
+
+def smoke(**changes) -> lompo.LompoConfig:
+    return lompo.resolve_for_task(lompo.make_config("smoke", **changes), "adroit_pen")
+
+
+def test_the_penalty_is_the_population_std_over_the_members() -> None:
+    log_likelihoods = torch.tensor([[0.0, 1.0], [2.0, 1.0]])  # two members, two states
+    assert torch.allclose(member_spread(log_likelihoods), torch.tensor([1.0, 0.0]))  # Bessel's gives 1.414
+    assert member_spread(torch.ones(1, 3)).eq(0).all()  # one member: no disagreement
+
+
+def test_heads_have_the_official_depth_and_older_models_keep_theirs() -> None:
+    official = RSSM(8, 2, deter=6, stoch=3, hidden=5, members=4)
+    assert len(official.priors.layers) == 2  # img2_k, img3_k
+    assert sum(isinstance(m, torch.nn.Linear) for m in official.posterior) == 2  # obs1, obs2
+    legacy = dataclasses.replace(smoke(), **lompo.LEGACY_MODEL_DEFAULTS)
+    model = lompo.WorldModel(legacy, 6, 0)
+    assert len(model.rssm.priors.layers) == 3
+    assert lompo.model_key(legacy) != lompo.model_key(dataclasses.replace(legacy, head_layers=1))
+    assert lompo.model_key(legacy) != lompo.model_key(dataclasses.replace(legacy, holdout=0.05))
+    # Snapshots say where copies go; they do not change the model.
+    assert lompo.model_key(legacy) == lompo.model_key(dataclasses.replace(legacy, model_snapshots=(10, 20)))
+
+
+def test_held_out_episodes_are_evenly_spaced_and_never_trained_on(env) -> None:
+    assert lompo.holdout_episodes(40, 0.05).tolist() == [10, 30]
+    assert lompo.holdout_episodes(200, 0.05).tolist() == list(range(10, 200, 20))
+    assert lompo.holdout_episodes(3, 0.01).tolist() == [1]  # at least one
+    assert lompo.training_episodes(40, 0.0) is None  # all of them, as before holdout existed
+    config = smoke(holdout=0.1)
+    cache = open_cache(DATASET)
+    held = set(lompo.holdout_episodes(EPISODES, 0.1).tolist())
+    assert held == {5, 15}
+    model = lompo.build_model(config, cache, torch.device("cpu"))
+    batches = lompo.model_batches(model, cache, seed=0, device=torch.device("cpu"))
+    seen = set()
+    for _ in range(60):
+        seen |= set((batches.sample()["rewards"] // 1000).long().flatten().tolist())
+    batches.close()
+    assert seen == set(range(EPISODES)) - held
+
+
+def test_a_kept_snapshot_is_the_shorter_model_and_a_longer_one_continues_it_exactly(env, tmp_path) -> None:
+    cache = open_cache(DATASET)
+    cpu = torch.device("cpu")
+
+    def model(root: Path, steps: int, **changes):
+        config = smoke(model_steps=steps, seq_len=6, **changes)
+        return lompo.shared_world_model(DATASET, config, cache, root, 0, cpu, NoProgress())
+
+    long_weights, _ = model(tmp_path / "a", 30, model_snapshots=(10, 20))
+    snapshot, record = model(tmp_path / "a", 10)  # found, not trained: it was kept at update 10
+    assert json.loads((Path(record["folder"]) / "config.json").read_text())["snapshot_of"] == 10
+    trained, _ = model(tmp_path / "b", 10)
+    assert all(torch.equal(snapshot[k], trained[k]) for k in trained)
+    continued, record = model(tmp_path / "b", 30)  # goes on from the 10-update model's kept checkpoint
+    assert all(torch.equal(continued[k], long_weights[k]) for k in long_weights)
+    steps = [e["step"] for e in record["history"] if e["phase"] == "model"]
+    assert steps == sorted(set(steps)) and steps[-1] == 28  # one history, no step twice (logged every 4)
+
+
+def test_diagnostics_measure_the_spread_and_leave_training_random_numbers_alone(env) -> None:
+    cache = open_cache(DATASET)
+    config = smoke(holdout=0.1)
+    model = lompo.build_model(config, cache, torch.device("cpu"))
+    before = torch.get_rng_state()
+    values = lompo.model_diagnostics(model, cache, config, seed=0)
+    assert torch.equal(torch.get_rng_state(), before)
+    assert values["episodes"] == 2
+    for name in ("image_nll", "reward_mse", "kl", "spread_data", "spread_uniform", "spread_corners"):
+        assert np.isfinite(values[name]) and values[name] >= 0, name
+    assert values["penalty_data"] == pytest.approx(config.penalty * values["spread_data"])
+    assert values == lompo.model_diagnostics(model, cache, config, seed=0)  # its own seed: the same values
+
+
+def test_the_verdict_calls_a_flat_spread_an_offset() -> None:
+    values = {"spread_data": 0.4, "spread_uniform": 0.39, "reward_data": 0.1, "reward_model_data": 0.12,
+              "penalty_data": 2.0, "reward_penalized_data": -1.88, "reward_mse": 0.0}  # fmt: skip
+    lines = diagnostics.verdict(values, penalty=5.0, held_out=False)
+    assert lines[0].startswith("in-sample")
+    assert "flat offset" in lines[1]
+    assert "20.0x the data's mean reward" in lines[2]
+    separated = diagnostics.verdict({**values, "spread_uniform": 0.6}, penalty=5.0, held_out=True)
+    assert "separates" in separated[0] and "50% higher" in separated[0]
+
+
+def test_model_phase_logs_diagnostics_at_every_checkpoint(env) -> None:
+    jobs.train_model("lompo", DATASET, profile="smoke", seed=0, device="cpu")
+    folder = next((env / "_world_models" / DATASET).glob("seed0-*[!k]"))
+    rows = [line.split(",") for line in (folder / "metrics.csv").read_text().splitlines()[1:]]
+    steps = sorted({int(r[1]) for r in rows if r[0] == "diagnostics" and r[2] == "spread_data"})
+    config = lompo.make_config("smoke")
+    assert steps == list(range(config.checkpoint_every, config.model_steps + 1, config.checkpoint_every))
+
+
+def test_diagnose_prints_a_saved_models_penalty_and_refuses_a_folder_without_one(env) -> None:
+    runner = CliRunner()
+    record = jobs.train("lompo", DATASET, profile="smoke", seed=0, device="cpu")
+    folder = run_dir("lompo", DATASET, "smoke", 0, env)
+    out = folder.parent / "diagnosis.json"
+    result = runner.invoke(app, ["diagnose", str(folder), "--device", "cpu", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "(with the run's actor)" in result.output and "actor" in result.output and "data" in result.output
+    saved = json.loads(out.read_text())
+    assert saved["actor"] and saved["values"]["spread_data"] > 0 and saved["verdict"]
+    assert record["dataset_fingerprint"] == open_cache(DATASET).fingerprint
+    model_folder = next((env / "_world_models" / DATASET).glob("seed0-*[!k]"))
+    result = runner.invoke(app, ["diagnose", str(model_folder), "--device", "cpu", "--penalty", "2"])
+    assert result.exit_code == 0, result.output
+    assert "lambda 2" in result.output and "actor" not in result.output.split("spread")[0]
+    bc = jobs.train("bc", DATASET, profile="smoke", seed=0, device="cpu")
+    assert bc["algo"] == "bc"
+    for bad in [run_dir("bc", DATASET, "smoke", 0, env), env / "missing", model_folder]:
+        args = ["diagnose", str(bad), "--device", "cpu"] + (["--penalty", "-1"] if bad == model_folder else [])
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, result.output
+        assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
