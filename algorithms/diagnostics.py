@@ -5,9 +5,10 @@ so, when it trained on all of them), each encoded from its first step as the rea
 Two groups of values, each a float, logged as phase "diagnostics" (metrics.csv, TensorBoard) at every checkpoint
 of the model phase and printed by `lompo-bench diagnose`:
 
-- the model's fit: `image_nll` (0.5 x squared error summed over a frame, as Eq. 8's image term), `image_mse` (per
-  pixel, in the encoder's [-0.5, 0.5] scale), `reward_mse` (the reward head at the next state against the data's
-  reward) and `kl` (posterior against each forward head, the mean over heads);
+- the model's fit: `model_loss` (Eq. 8's terms summed, as training's loss), `image_nll` (0.5 x squared error
+  summed over a frame, as Eq. 8's image term), `image_mse` (per pixel, in the encoder's [-0.5, 0.5] scale),
+  `reward_mse` (the reward head at the next state against the data's reward), `proprio_nll` (where the task has
+  proprioception) and `kl` (posterior against each forward head, the mean over heads);
 - the penalty's quantity (the std over the forward heads of their log-likelihoods of a sampled next state, the
   population std, as the rollouts compute it) one step ahead of every filtered state, at the data's actions
   (`spread_data`), at uniform random actions (`spread_uniform`), at the current actor's actions
@@ -35,7 +36,7 @@ CANDIDATES = ("data", "uniform", "actor", "corners")
 # separation weak: a wording threshold for people, used in no computation.
 WEAK_SEPARATION = 10.0
 # The values `measure` returns, in the order they are printed.
-FIT = ("image_nll", "image_mse", "reward_mse", "kl")
+FIT = ("model_loss", "image_nll", "image_mse", "reward_mse", "kl")
 
 
 @torch.no_grad()
@@ -72,6 +73,10 @@ def measure(
         reader.close()
         model.train(was_training)
     values = {name: sums[name] / max(count[name], 1.0) for name in sums}
+    # Eq. 8's loss on these episodes: the NLLs (unit-variance Normals, constants left out, as training's) + KL.
+    values["model_loss"] = (
+        values["image_nll"] + 0.5 * values["reward_mse"] + values["kl"] + values.get("proprio_nll", 0)
+    )
     values["penalty_data"] = penalty * values["spread_data"]
     values["reward_penalized_data"] = values["reward_model_data"] - values["penalty_data"]
     values["episodes"] = float(len(episodes))
@@ -89,10 +94,12 @@ def _episode(model: Any, data: dict[str, torch.Tensor], penalty: float, actor: A
     h, z, post_mean, post_std = rssm.observe(embed, padded)
     features = torch.cat([h, z], -1)
     # The model's fit, as Eq. 8 measures it.
-    image, _ = model.decode(features)
+    image, proprio_mean = model.decode(features)
     target = ConvEncoder.preprocess(flat).reshape(image.shape)
     error = (image - target).pow(2)
     add("image_nll", 0.5 * error.sum((-3, -2, -1)))
+    if proprio_mean is not None:
+        add("proprio_nll", 0.5 * (proprio_mean - model.encoder.normalize_proprio(proprio)).pow(2).sum(-1))
     add("image_mse", error.mean((-3, -2, -1)))
     add("reward_mse", (model.reward_head(features[:, 1:]).squeeze(-1) - rewards).pow(2))
     prior_mean, prior_std = rssm.prior(h.reshape(steps, -1))
