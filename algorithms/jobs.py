@@ -44,7 +44,7 @@ def train(
             write_json(folder / "overrides.json", changed)
         if logger == "tensorboard":
             (folder / metrics.TENSORBOARD).mkdir(exist_ok=True)
-        return module.train(
+        record = module.train(
             dataset_id=dataset_id,
             task=task,
             profile=profile,
@@ -53,6 +53,24 @@ def train(
             seed=seed,
             device=torch_device,
             progress=progress,
+        )
+    _check_result(module.NAME, dataset_id, folder)
+    return record
+
+
+def _check_result(name: str, dataset_id: str, folder: Path) -> None:
+    """Hold a finished run (a plugin's as a built-in's) to the one record format, where `report` reads it: a
+    `result.json` in its run folder whose `algo` and `dataset_id` are the run's."""
+    from lompo_bench.records import read_record
+
+    path = folder / "result.json"
+    if not path.exists():
+        raise UserError(f"{name}'s train() finished without writing {path} (docs/ALGORITHMS.md: finish_run writes it)")
+    record = read_record(path)
+    if (record["algo"], record["dataset_id"]) != (name, dataset_id):
+        raise UserError(
+            f"{path} is a record of {record['algo']} on {record['dataset_id']}, not of {name} on {dataset_id}: a "
+            "record's algo must be its algorithm's NAME"
         )
 
 
@@ -146,6 +164,19 @@ def evaluate(
         seconds=json.loads((folder / "result.json").read_text())["train_seconds"],
         code_version=context["code_version"],
         overrides=context.get("overrides"),
+        dataset_fingerprint=context.get("dataset_fingerprint"),
     )
     write_json(folder / "evaluation.json", record)
     return record
+
+
+def diagnose(folder: Path, device: str = "auto", penalty: float | None = None) -> dict[str, Any]:
+    """World-model diagnostics (algorithms/diagnostics.py) of a saved world model: a shared model's folder or a
+    LOMPO / LMBRL / Offline SLAC run folder (then its actor's actions are measured too)."""
+    from algorithms import lompo
+
+    if not folder.is_dir():
+        raise UserError(f"no such folder: {folder}")
+    if penalty is not None and penalty < 0:
+        raise UserError(f"--penalty must be at least 0, not {penalty}")
+    return lompo.diagnose(folder, configs.resolve_device(device), penalty=penalty)

@@ -5,12 +5,24 @@ a module to a protocol, and `tests/test_algorithms.py` holds every registered on
 latent world model that runs can share (LOMPO, LMBRL, Offline SLAC) are also a `WorldModelAlgorithm`, so a
 scheduler can train each shared model once, as a job of its own, before the runs that use it. Every call is made
 with keyword arguments.
+
+Built-ins are declared here and nowhere else (`ALGORITHMS`). Algorithms from outside the package come through
+`resolve`, the one lookup every caller uses (`jobs`, the reproduce planner and, through its jobs, the Ray workers):
+an installed package's entry point in the group `lompo_bench.algorithms` (its name is the algorithm's NAME), or a
+module on the Python path named as `package.module` / `package.module:object`. Either is held to `Algorithm` when
+loaded (`check_algorithm`: one line naming what is missing), and a plugin that fails to import is one line naming
+its entry point; it never hides the built-ins (`list_algorithms` marks it). docs/ALGORITHMS.md has the contract.
 """
 
 from __future__ import annotations
 
 import difflib
 import importlib
+import importlib.metadata
+import importlib.util
+import inspect
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -75,6 +87,7 @@ ALGORITHMS: dict[str, str] = {
     "offline_slac": "algorithms.offline_slac",
     "cql": "algorithms.cql",
     "bc": "algorithms.bc",
+    "drqbc": "algorithms.drqbc",
 }
 DESCRIPTIONS: dict[str, str] = {
     "lompo": "LOMPO: variational latent model with a forward ensemble, penalized latent rollouts, latent actor-critic",
@@ -82,18 +95,194 @@ DESCRIPTIONS: dict[str, str] = {
     "offline_slac": "Offline SLAC: the same latent model, SAC on inferred real transitions only",
     "cql": "CQL(H) from stacked frames: conservative SAC with a DrQ-style encoder",
     "bc": "behavior cloning from stacked frames",
+    "drqbc": "DrQ+BC (V-D4RL's baseline, not in the paper): TD3+BC on a DrQ-v2 encoder over stacked frames",
 }
 
 
+ENTRY_POINT_GROUP = "lompo_bench.algorithms"  # where installed packages declare algorithms: name -> module[:object]
+PROFILE_NAMES = ("smoke", "cpu", "paper")  # every algorithm has these three (`reproduce --profile` asks any)
+TRAIN_KEYWORDS = ("dataset_id", "task", "profile", "config", "folder", "seed", "device", "progress")
+NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]*\Z")  # a NAME names run folders and report columns: kept plain
+
+
+@dataclass(frozen=True)
+class AlgorithmSource:
+    """Where an algorithm comes from (what `lompo-bench algos` lists)."""
+
+    name: str  # its NAME: its run folders, result records and report columns carry it
+    reference: str  # what `--algo` takes to find it again in any process (a Ray worker): the name, or the module path
+    origin: str  # "built-in", "entry point NAME = VALUE (distribution version)" or "module package.module"
+    description: str
+    error: str | None = None  # why an installed plugin cannot be used (`list_algorithms` shows it, marked)
+
+
 def algorithm_names() -> list[str]:
+    """The built-in algorithms, in the registry's order (with installed plugins: `list_algorithms`)."""
     return list(ALGORITHMS)
 
 
 def get_algorithm(name: str) -> Algorithm:
-    """The algorithm's module; a one-line `UserError` with close matches for an unknown name."""
-    key = name.lower().replace("-", "_")
-    if key not in ALGORITHMS:
-        close = difflib.get_close_matches(key, ALGORITHMS, n=3)
+    """The algorithm `name` names (`resolve`): a built-in's module, an installed plugin, or a module path."""
+    return resolve(name)[0]
+
+
+def resolve(spec: str) -> tuple[Algorithm, AlgorithmSource]:
+    """The algorithm `spec` names and where it comes from: a built-in's name, an installed entry point's name, or a
+    module on the Python path (`package.module`, `package.module:object`, or a top-level `module` that is neither
+    of the others' name). One-line `UserError`s for an unknown
+    name (with close matches), a plugin that fails to import, or one that falls short of `Algorithm`."""
+    spec = spec.strip()
+    if "." in spec or ":" in spec:
+        return _from_module_path(spec)
+    key = spec.lower().replace("-", "_")
+    if key in ALGORITHMS:  # a built-in wins over any plugin: an installed package can never replace one
+        return importlib.import_module(ALGORITHMS[key]), _built_in(key)
+    points = _entry_points()
+    if key not in points and spec.isidentifier() and importlib.util.find_spec(spec) is not None:
+        return _from_module_path(spec)  # a top-level module on the path (`PYTHONPATH=examples/tiny_bc`)
+    if key not in points:
+        known = [*ALGORITHMS, *(name for name in points if name not in ALGORITHMS)]
+        close = difflib.get_close_matches(key, known, n=3)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        raise UserError(f"unknown algorithm {name!r}{hint}; known: {', '.join(ALGORITHMS)}")
-    return importlib.import_module(ALGORITHMS[key])
+        raise UserError(
+            f"unknown algorithm {spec!r}{hint}; known: {', '.join(known)}; or --algo package.module for an "
+            "algorithm module on the Python path"
+        )
+    return _from_entry_point(key, points[key])
+
+
+def list_algorithms() -> list[AlgorithmSource]:
+    """The built-ins (not imported, so listing them needs no torch), then every installed plugin, loaded and
+    checked: one that fails is listed with its error, and never keeps the others from being listed."""
+    found = [_built_in(name) for name in ALGORITHMS]
+    for key, points in sorted(_entry_points().items()):
+        origin = "; ".join(_describe_point(point) for point in points)
+        if key in ALGORITHMS:
+            found.append(AlgorithmSource(key, key, origin, "", f"never loaded: {key} is a built-in algorithm's name"))
+            continue
+        try:
+            found.append(_from_entry_point(key, points)[1])
+        except UserError as error:
+            found.append(AlgorithmSource(key, key, origin, "", str(error)))
+    return found
+
+
+def check_algorithm(candidate: Any, where: str) -> Algorithm:
+    """`candidate` held to `Algorithm` at load time (a protocol alone checks nothing when a module is imported); a
+    one-line `UserError` naming everything it lacks."""
+    missing: list[str] = []
+    name = getattr(candidate, "NAME", None)
+    if name is None:
+        missing.append("NAME")
+    elif not isinstance(name, str) or not NAME_PATTERN.match(name):
+        missing.append(f"a NAME of lowercase letters, digits and _ (it has {name!r})")
+    profiles = getattr(candidate, "PROFILES", None)
+    if not isinstance(profiles, dict):
+        missing.append("PROFILES (a dict: smoke, cpu, paper -> a config)")
+    else:
+        missing += [f"PROFILES[{profile!r}]" for profile in PROFILE_NAMES if profile not in profiles]
+    calls: tuple[tuple[str, tuple[Any, ...], dict[str, Any]], ...] = (
+        ("make_config", ("cpu",), {}),
+        ("train", (), dict.fromkeys(TRAIN_KEYWORDS)),
+        ("load_policy", (None, None), {}),
+    )
+    for member, args, kwargs in calls:
+        function = getattr(candidate, member, None)
+        if not callable(function):
+            missing.append(f"{member}()")
+            continue
+        try:
+            inspect.signature(function).bind(*args, **kwargs)  # called so by jobs: make_config(profile), ...
+        except ValueError:
+            pass  # no signature to read (a C function): the call itself will tell
+        except TypeError as error:
+            wanted = ", ".join(TRAIN_KEYWORDS) + " as keywords" if member == "train" else f"{len(args)} argument(s)"
+            missing.append(f"{member}() taking {wanted} ({error})")
+    if missing:
+        raise UserError(f"{where} is not a lompo-bench algorithm: it lacks {'; '.join(missing)} (docs/ALGORITHMS.md)")
+    return candidate
+
+
+def _built_in(name: str) -> AlgorithmSource:
+    return AlgorithmSource(name, name, "built-in", DESCRIPTIONS.get(name, ""))
+
+
+def _entry_points() -> dict[str, list[importlib.metadata.EntryPoint]]:
+    """The installed packages' algorithm entry points by name (metadata only: nothing is imported here)."""
+    found: dict[str, list[importlib.metadata.EntryPoint]] = {}
+    for point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        found.setdefault(point.name.lower().replace("-", "_"), []).append(point)
+    return found
+
+
+def _describe_point(point: importlib.metadata.EntryPoint) -> str:
+    dist = getattr(point, "dist", None)
+    package = f" ({dist.name} {dist.version})" if dist is not None else ""
+    return f"entry point {point.name} = {point.value}{package}"
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+
+
+def _description(candidate: Any) -> str:
+    text = getattr(candidate, "DESCRIPTION", None) or (getattr(candidate, "__doc__", None) or "").strip()
+    return str(text).splitlines()[0] if text else ""
+
+
+def _from_entry_point(key: str, points: list[importlib.metadata.EntryPoint]) -> tuple[Algorithm, AlgorithmSource]:
+    if len(points) > 1:
+        raise UserError(
+            f"the algorithm {key!r} is declared by more than one installed package ("
+            + "; ".join(map(_describe_point, points)) + "): uninstall all but one"
+        )  # fmt: skip
+    point = points[0]
+    where = f"the algorithm plugin {_describe_point(point)}"
+    try:
+        loaded = point.load()
+    except Exception as error:  # a plugin may fail to import in any way; it must not take the built-ins with it
+        raise UserError(f"{where} failed to import: {_one_line(error)}") from None
+    candidate = check_algorithm(loaded, where)
+    if candidate.NAME != key:
+        raise UserError(
+            f"{where} loads an algorithm whose NAME is {candidate.NAME!r}: an entry point's name must be its "
+            "algorithm's NAME (the name its runs and records carry)"
+        )
+    return candidate, AlgorithmSource(key, key, _describe_point(point), _description(candidate))
+
+
+def _from_module_path(spec: str) -> tuple[Algorithm, AlgorithmSource]:
+    module_name, _, attribute = (part.strip() for part in spec.partition(":"))
+    if not module_name or (":" in spec and not attribute):
+        raise UserError(f"--algo {spec!r}: name a module as package.module, or an object in it as package.module:obj")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name and (module_name == error.name or module_name.startswith(f"{error.name}.")):
+            raise UserError(
+                f"unknown algorithm {spec!r}: no module {error.name!r} on the Python path (install its package, or "
+                "put its folder on PYTHONPATH)"
+            ) from None
+        raise UserError(f"the algorithm module {module_name} failed to import: {_one_line(error)}") from None
+    except Exception as error:  # as for an entry point: any failure of the user's module is one line
+        raise UserError(f"the algorithm module {module_name} failed to import: {_one_line(error)}") from None
+    if attribute and not hasattr(module, attribute):
+        raise UserError(f"unknown algorithm {spec!r}: module {module_name} has no {attribute!r}")
+    where = f"the algorithm module {spec}"
+    candidate = check_algorithm(getattr(module, attribute) if attribute else module, where)
+    name = candidate.NAME
+    if name in ALGORITHMS:
+        if candidate is not importlib.import_module(ALGORITHMS[name]):
+            raise UserError(
+                f"{where} calls itself {name!r}, a built-in algorithm's name: its runs and records would mix with "
+                "the built-in's; give it a NAME of its own"
+            )
+        return candidate, _built_in(name)
+    others = [p for p in _entry_points().get(name, []) if p.value.replace(" ", "") != spec.replace(" ", "")]
+    if others:
+        raise UserError(
+            f"{where} calls itself {name!r}, the name of the installed {_describe_point(others[0])}: their runs "
+            f"would mix; use --algo {name} for the installed one, or give this one a NAME of its own"
+        )
+    return candidate, AlgorithmSource(name, spec, f"module {spec}", _description(candidate))

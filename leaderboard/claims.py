@@ -4,6 +4,9 @@ The one rule every check uses to say "A outperforms B on a dataset": the 95% boo
 their mean scores over seeds (`stats.mean_ci`) are separated, A's above B's. Overlapping intervals are a tie, not
 a win. A cell takes part only with at least `MIN_SEEDS` seeds; a check with nothing to compare says "not enough
 runs". The verdicts: "holds", "does not hold", "not enough runs"; each comes with the numbers behind it.
+
+The claims are the paper's, about the paper's algorithms: algorithms it did not run never enter them. Cells are
+compared only within one Table I row, so on one dataset content (`tables.table_one_table`).
 """
 
 from __future__ import annotations
@@ -11,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from leaderboard.paper import ALGORITHM_TITLES, TABLE_I
+from leaderboard.paper import ALGORITHM_TITLES, ALGORITHMS
 from leaderboard.results import ScoreCell
 from leaderboard.stats import mean_ci
-from leaderboard.tables import table_one_cells
+from leaderboard.tables import TableRow, ablation_cells, table_one_table
 
 MIN_SEEDS = 2
 HOLDS, FAILS, TOO_FEW = "holds", "does not hold", "not enough runs"
@@ -42,20 +45,20 @@ def _describe(cell: ScoreCell) -> str:
     return f"{ALGORITHM_TITLES.get(cell.algo, cell.algo)} {cell.mean:.1f} [{low:.1f}, {high:.1f}]"
 
 
-def _pairs(ours: dict, algo: str, other: str) -> list[tuple[str, str, str]]:
-    """(dataset name, outcome, numbers) for every Table I dataset where both have enough seeds."""
+def _pairs(rows: Sequence[TableRow], algo: str, other: str) -> list[tuple[str, str, str]]:
+    """(dataset name, outcome, numbers) for every Table I row where both have enough seeds."""
     out = []
-    for task, kind in TABLE_I:
-        a, b = ours.get((task, kind, algo)), ours.get((task, kind, other))
+    for row in rows:
+        a, b = row.cells.get(algo), row.cells.get(other)
         outcome = compare(a, b)
         if outcome is not None:
-            out.append((f"{task} {kind}", outcome, f"{_describe(a)} vs {_describe(b)}"))
+            out.append((row.name, outcome, f"{_describe(a)} vs {_describe(b)}"))
     return out
 
 
 def lompo_beats_model_based_everywhere(cells: Sequence[ScoreCell], profile: str, dataset_profile: str) -> Verdict:
     claim = "LOMPO outperforms the other model-based methods (LMBRL, Offline SLAC) on every dataset"
-    ours = table_one_cells(list(cells), profile, dataset_profile)
+    ours = table_one_table(cells, profile, dataset_profile)
     pairs = [(other, *p) for other in MODEL_BASED for p in _pairs(ours, "lompo", other)]
     if not pairs:
         return Verdict(claim, TOO_FEW, f"no dataset with {MIN_SEEDS}+ seeds of LOMPO and of a model-based baseline")
@@ -66,7 +69,7 @@ def lompo_beats_model_based_everywhere(cells: Sequence[ScoreCell], profile: str,
 
 def lompo_beats_cql_and_bc_mostly(cells: Sequence[ScoreCell], profile: str, dataset_profile: str) -> Verdict:
     claim = "LOMPO outperforms CQL and BC on most datasets (on more than half of those both ran)"
-    ours = table_one_cells(list(cells), profile, dataset_profile)
+    ours = table_one_table(cells, profile, dataset_profile)
     parts, verdicts = [], []
     for other in ("cql", "bc"):
         pairs = _pairs(ours, "lompo", other)
@@ -84,28 +87,35 @@ def lompo_beats_cql_and_bc_mostly(cells: Sequence[ScoreCell], profile: str, data
 
 def bc_does_well_on_door(cells: Sequence[ScoreCell], profile: str, dataset_profile: str) -> Verdict:
     claim = f"BC does well on Door Open medium-expert and expert (mean >= {BC_WELL:.0f}, no algorithm above it)"
-    ours = table_one_cells(list(cells), profile, dataset_profile)
+    rows = table_one_table(cells, profile, dataset_profile)
     parts, ok = [], True
     for kind in ("medium-expert", "expert"):
-        bc = ours.get(("door_open", kind, "bc"))
-        if bc is None or len(bc.scores) < MIN_SEEDS:
+        door = [row for row in rows if (row.task, row.kind) == ("door_open", kind)
+                and "bc" in row.cells and len(row.cells["bc"].scores) >= MIN_SEEDS]  # fmt: skip
+        if not door:
             return Verdict(claim, TOO_FEW, f"BC on Door Open {kind}: fewer than {MIN_SEEDS} seeds")
-        above = [algo for (task, k, algo), cell in ours.items()
-                 if task == "door_open" and k == kind and algo != "bc" and compare(cell, bc) == "above"]  # fmt: skip
-        ok = ok and bc.mean >= BC_WELL and not above
-        parts.append(f"{kind}: {_describe(bc)}" + (f", below {', '.join(above)}" if above else ""))
+        for row in door:  # each content of the dataset on its own (one row, almost always)
+            bc = row.cells["bc"]
+            above = [algo for algo, cell in row.cells.items()
+                     if algo in ALGORITHMS and algo != "bc" and compare(cell, bc) == "above"]  # fmt: skip
+            ok = ok and bc.mean >= BC_WELL and not above
+            parts.append(f"{row.label}: {_describe(bc)}" + (f", below {', '.join(above)}" if above else ""))
     return Verdict(claim, HOLDS if ok else FAILS, "; ".join(parts))
 
 
 def lompo_degrades_least_as_data_shrinks(cells: Sequence[ScoreCell], profile: str, dataset_profile: str) -> Verdict:
     claim = ("On the ablation, LOMPO's score changes less than LMBRL's and Offline SLAC's as the data shrinks by 5 "
              "and 25 (change: abs(mean at full size - mean at 1/f))")  # fmt: skip
-    ablation = {
-        (c.algo, c.ablation_factor): c
-        for c in cells
-        if c.ablation_factor is not None and c.profile == profile and c.dataset_profile == dataset_profile
-    }
+    found: dict[tuple[str, int | None], list[ScoreCell]] = {}
+    for cell in ablation_cells(cells, profile, dataset_profile):
+        found.setdefault((cell.algo, cell.ablation_factor), []).append(cell)
     needed = [(algo, f) for algo in ("lompo", *MODEL_BASED) for f in (1, 5, 25)]
+    mixed = [key for key in needed if len(found.get(key, ())) > 1]
+    if mixed:  # which content to compare with which is not ours to guess: say so
+        names = [f"{ALGORITHM_TITLES[a]} {'full' if f == 1 else f'1/{f}'}" for a, f in mixed]
+        return Verdict(claim, TOO_FEW, "records of more than one data draw (regenerated datasets) for " +
+                       ", ".join(names) + ": keep one draw's records")  # fmt: skip
+    ablation = {key: cells_here[0] for key, cells_here in found.items()}
     missing = [key for key in needed if key not in ablation or len(ablation[key].scores) < MIN_SEEDS]
     if missing:
         names = [f"{ALGORITHM_TITLES[a]} {'full' if f == 1 else f'1/{f}'}" for a, f in missing]

@@ -5,6 +5,8 @@ is published only as a figure, so no numbers of it are kept here.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 # Column order of Table I and the registry names of its algorithms.
 ALGORITHMS: tuple[str, ...] = ("lompo", "lmbrl", "offline_slac", "cql", "bc")
 ALGORITHM_TITLES: dict[str, str] = {
@@ -35,3 +37,15 @@ TABLE_I: dict[tuple[str, str], dict[str, float]] = {
     ("door_open", "medium-expert"): {"lompo": 95.7, "lmbrl": 0.0, "offline_slac": 0.0, "cql": 0.0, "bc": 72.2},
     ("door_open", "expert"): {"lompo": 0.0, "lmbrl": 0.0, "offline_slac": 0.0, "cql": 0.0, "bc": 97.4},
 }
+
+
+def algorithm_order(algos: Iterable[str]) -> list[str]:
+    """Report columns: the paper's algorithms first, in Table I's order, then any others (not in the paper) by
+    name."""
+    present = set(algos)
+    return [a for a in ALGORITHMS if a in present] + sorted(present - set(ALGORITHMS))
+
+
+def algorithm_title(algo: str) -> str:
+    """An algorithm's name in tables and figures; one the paper did not run is marked so."""
+    return ALGORITHM_TITLES.get(algo, f"{algo} (not in the paper)")

@@ -30,7 +30,10 @@ class Job:
     profile: str
     dataset_ids: tuple[str, ...]  # what a generate job makes, or the one a model or train job reads
     kinds: tuple[str, ...] = ()  # a generate job's dataset kinds
-    algo: str | None = None  # a train job's algorithm; a model job's: one of the algorithms sharing the model
+    algo: str | None = None  # a train job's algorithm (its NAME); a model job's: one of the algorithms sharing it
+    # A plugin named by module path (`--algo package.module`): what finds it again in any process (an emitted job
+    # line, a Ray worker); None when `algo` itself does (a built-in, an installed entry point).
+    algo_module: str | None = None
     seed: int = 0
     model_key: str | None = None  # the shared world model a model job trains, or a train job uses (None: none)
 
@@ -55,8 +58,13 @@ class Job:
         if self.action == "generate-ablation":
             return f"lompo-bench generate --env {self.task} --ablation --profile {self.profile} --seed {self.seed}"
         model = " --model-only" if self.action == "model" else ""
-        return (f"lompo-bench train --algo {self.algo} --dataset {self.dataset_ids[0]} --profile {self.profile} "
-                f"--seed {self.seed}{model}{out}")  # fmt: skip
+        return (f"lompo-bench train --algo {shlex.quote(self.algo_reference)} --dataset {self.dataset_ids[0]} "
+                f"--profile {self.profile} --seed {self.seed}{model}{out}")  # fmt: skip
+
+    @property
+    def algo_reference(self) -> str:
+        """What `registry.resolve` takes to find this job's algorithm (the same in every process)."""
+        return self.algo_module or str(self.algo)
 
     def done(self, runs_root: Path) -> bool:
         if self.action == "train":
@@ -81,8 +89,8 @@ def plan(
     """The jobs behind Table I for `tasks` x `algos` x `seeds` (defaults: the paper's), in dependency order: each
     task's datasets; the world models runs share (one per dataset, seed and model config: LOMPO's and LMBRL's is
     one); then the trainings. `kinds` keeps only those dataset kinds. With `ablation`, Appendix B's D'Claw datasets
-    and trainings as well."""
-    from algorithms.registry import WorldModelAlgorithm, get_algorithm
+    and trainings as well. `algos` may name installed plugins and modules on the path (`registry.resolve`)."""
+    from algorithms.registry import WorldModelAlgorithm, resolve
     from lompo_bench.tasks import get_task_spec
 
     wanted = resolve_kinds(tuple(kinds)) if kinds else None
@@ -90,7 +98,10 @@ def plan(
         raise UserError(f"--seeds must be at least 1, not {seeds}")
     paper_tasks = list(dict.fromkeys(task for task, _ in TABLE_I))
     task_list = [get_task_spec(t).name for t in tasks] if tasks else paper_tasks
-    modules = [get_algorithm(a) for a in algos] if algos else [get_algorithm(a) for a in ALGORITHMS]
+    resolved = [resolve(a) for a in (algos or ALGORITHMS)]
+    modules = [module for module, _ in resolved]
+    # A plugin named by module path travels with its jobs as that path; the rest by name.
+    module_paths = {source.name: source.reference for _, source in resolved if source.reference != source.name}
 
     def model_key(module: Any, task: str) -> str | None:
         if not isinstance(module, WorldModelAlgorithm):
@@ -103,11 +114,11 @@ def plan(
         for ds in ids:
             for module in modules:
                 key = model_key(module, task)
+                named = dict(algo=module.NAME, algo_module=module_paths.get(module.NAME))
                 for seed in range(seeds):
                     if key is not None and (ds, seed, key) not in models:
-                        models[ds, seed, key] = Job("model", task, profile, (ds,), algo=module.NAME, seed=seed,
-                                                    model_key=key)  # fmt: skip
-                    runs.append(Job("train", task, profile, (ds,), algo=module.NAME, seed=seed, model_key=key))
+                        models[ds, seed, key] = Job("model", task, profile, (ds,), seed=seed, model_key=key, **named)
+                    runs.append(Job("train", task, profile, (ds,), seed=seed, model_key=key, **named))
         return [*models.values(), *runs]
 
     jobs: list[Job] = []
@@ -164,8 +175,8 @@ def run_job(job: Job, runs_root: Path | None = None, device: str = "auto", progr
         generate_ablation(profile=job.profile, seed=job.seed, progress=progress)
         return job.dataset_ids
     if job.action == "model":
-        return train_model(str(job.algo), job.dataset_ids[0], job.profile, job.seed, device, runs_root, progress)
-    return train(str(job.algo), job.dataset_ids[0], job.profile, job.seed, device, runs_root, progress)
+        return train_model(job.algo_reference, job.dataset_ids[0], job.profile, job.seed, device, runs_root, progress)
+    return train(job.algo_reference, job.dataset_ids[0], job.profile, job.seed, device, runs_root, progress)
 
 
 def execute(

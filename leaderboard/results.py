@@ -1,8 +1,10 @@
 """Stage two of the leaderboard: raw per-seed result records (each run's `result.json`) -> one versioned score file.
 
-Reads plain JSON only (no torch). A score cell is one algorithm (at one profile) on one dataset, over its seeds:
-the normalized scores (D4RL's, from the references the record carries), their mean and standard deviation, and
-whether any reference behind them is provisional.
+Reads plain JSON only (no torch). A score cell is one algorithm (at one profile) on one dataset content, over its
+seeds: the normalized scores (D4RL's, from the references the record carries), their mean and standard deviation,
+and whether any reference behind them is provisional. One dataset id may have named two contents (a regenerated
+dataset): records carry the content's digest (`dataset_fingerprint`; records written before it have none), and
+records of different contents, or old records without one beside new ones, are never pooled into one cell.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from lompo_bench.errors import UserError
 from lompo_bench.files import write_json
 from lompo_bench.records import read_record
 
-SCORES_FORMAT = 1
+SCORES_FORMAT = 2  # 2: a cell is one dataset content (`dataset_fingerprint`), not one dataset id
 
 
 @dataclass
@@ -32,6 +34,7 @@ class ScoreCell:
     dataset_source: str
     ablation_factor: int | None
     dataset_transitions: int | None
+    dataset_fingerprint: str | None = None  # the content's digest; None: records from before fingerprints
     seeds: list[int] = field(default_factory=list)
     returns: list[float] = field(default_factory=list)  # mean return per seed
     scores: list[float] = field(default_factory=list)  # normalized score per seed (empty without references)
@@ -44,6 +47,16 @@ class ScoreCell:
     @property
     def std(self) -> float | None:
         return float(np.std(self.scores)) if self.scores else None
+
+    @property
+    def dataset_key(self) -> str:
+        """The dataset content the cell is on: the id, with the fingerprint when the records carry one."""
+        return f"{self.dataset_id}@{self.dataset_fingerprint}" if self.dataset_fingerprint else self.dataset_id
+
+    @property
+    def draw_label(self) -> str:
+        """How tables mark the content when one dataset id has records of more than one."""
+        return f"data {self.dataset_fingerprint[:8]}" if self.dataset_fingerprint else "old data draw"
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "mean": self.mean, "std": self.std}
@@ -61,10 +74,15 @@ def read_records(runs_root: Path) -> list[dict[str, Any]]:
 
 
 def aggregate(records: list[dict[str, Any]]) -> list[ScoreCell]:
-    """One cell per (algorithm, profile, dataset), seeds gathered, in a stable order."""
-    cells: dict[tuple[str, str, str], ScoreCell] = {}
-    for record in sorted(records, key=lambda r: (r["algo"], r["profile"], r["dataset_id"], r["seed"])):
-        key = (record["algo"], record["profile"], record["dataset_id"])
+    """One cell per (algorithm, profile, dataset content), seeds gathered, in a stable order. The content is the
+    record's `dataset_fingerprint` (absent from old records: those form a cell of their own)."""
+    cells: dict[tuple[str, str, str, str], ScoreCell] = {}
+
+    def order(record: dict[str, Any]) -> tuple[str, str, str, str, int]:
+        return record["algo"], record["profile"], record["dataset_id"], _fingerprint(record), record["seed"]
+
+    for record in sorted(records, key=order):
+        key = order(record)[:4]
         cell = cells.get(key)
         if cell is None:
             cell = cells[key] = ScoreCell(
@@ -77,6 +95,7 @@ def aggregate(records: list[dict[str, Any]]) -> list[ScoreCell]:
                 dataset_source=record.get("dataset_source", "lompo-bench"),
                 ablation_factor=record.get("ablation_factor"),
                 dataset_transitions=record.get("dataset_transitions"),
+                dataset_fingerprint=record.get("dataset_fingerprint") or None,
             )
         cell.seeds.append(record["seed"])
         cell.returns.append(record["mean_return"])
@@ -84,6 +103,10 @@ def aggregate(records: list[dict[str, Any]]) -> list[ScoreCell]:
             cell.scores.append(record["normalized_score"])
         cell.provisional = cell.provisional or bool(record.get("reference_provisional"))
     return list(cells.values())
+
+
+def _fingerprint(record: dict[str, Any]) -> str:
+    return record.get("dataset_fingerprint") or ""  # "" sorts the old records' cell first, apart from the rest
 
 
 def write_scores(cells: list[ScoreCell], path: Path, runs_root: Path) -> None:

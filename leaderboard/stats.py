@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from leaderboard.paper import algorithm_title
 from leaderboard.results import ScoreCell
 from lompo_bench.errors import UserError
 
@@ -68,9 +69,10 @@ def _rliable() -> tuple[Any, Any]:
 
 
 def score_matrix(cells: Sequence[ScoreCell], datasets: Sequence[str]) -> np.ndarray:
-    """(runs x datasets) normalized scores of one algorithm's cells on `datasets`, as rliable wants them: the
-    same number of runs per dataset, so each column keeps its first `min(seeds)` seeds (by seed number)."""
-    by_dataset = {c.dataset_id: c for c in cells}
+    """(runs x datasets) normalized scores of one algorithm's cells on `datasets` (`ScoreCell.dataset_key`s: one
+    dataset content each), as rliable wants them: the same number of runs per dataset, so each column keeps its
+    first `min(seeds)` seeds (by seed number)."""
+    by_dataset = {c.dataset_key: c for c in cells}
     columns = []
     for ds in datasets:
         cell = by_dataset[ds]
@@ -109,7 +111,7 @@ def aggregates(cells: Sequence[ScoreCell], algos: Sequence[str], reps: int = REP
         mine = [c for c in scored if c.algo == algo]
         if not mine:
             continue
-        matrix = score_matrix(mine, sorted(c.dataset_id for c in mine))
+        matrix = score_matrix(mine, sorted(c.dataset_key for c in mine))
         with quiet_bootstrap():
             point, ci = library.get_interval_estimates(
                 {algo: matrix / 100}, _aggregate_fn(metrics), reps=reps, random_state=np.random.RandomState(SEED)
@@ -133,10 +135,10 @@ class Improvement:
 
 def improvement(cells: Sequence[ScoreCell], algo: str, other: str, reps: int = REPS) -> Improvement | None:
     """Probability of improvement of `algo` over `other` on the datasets both have scores on (rliable), or None
-    when they share none."""
+    when they share none. A dataset is one content: cells on two contents of one id are not compared."""
     library, metrics = _rliable()
-    mine = {c.dataset_id: c for c in cells if c.algo == algo and c.scores}
-    theirs = {c.dataset_id: c for c in cells if c.algo == other and c.scores}
+    mine = {c.dataset_key: c for c in cells if c.algo == algo and c.scores}
+    theirs = {c.dataset_key: c for c in cells if c.algo == other and c.scores}
     shared = sorted(set(mine) & set(theirs))
     if not shared:
         return None
@@ -161,7 +163,7 @@ def aggregates_markdown(rows: Sequence[Aggregate]) -> str:
     ]
     for row in rows:
         values = [f"{row.point[m]:.1f} [{row.ci[m][0]:.1f}, {row.ci[m][1]:.1f}]" for m in METRICS]
-        lines.append(f"| {row.algo} | {row.datasets} | {row.runs} | " + " | ".join(values) + " |")
+        lines.append(f"| {algorithm_title(row.algo)} | {row.datasets} | {row.runs} | " + " | ".join(values) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -173,6 +175,6 @@ def improvements_markdown(rows: Sequence[Improvement]) -> str:
         "| X | Y | Datasets | P(X > Y) |",
         "|---|---|---|---|",
     ]
-    lines += [f"| {r.algo} | {r.other} | {r.datasets} | {r.probability:.2f} [{r.ci[0]:.2f}, {r.ci[1]:.2f}] |"
-              for r in rows]  # fmt: skip
+    lines += [f"| {algorithm_title(r.algo)} | {algorithm_title(r.other)} | {r.datasets} | {r.probability:.2f} "
+              f"[{r.ci[0]:.2f}, {r.ci[1]:.2f}] |" for r in rows]  # fmt: skip
     return "\n".join(lines) + "\n"

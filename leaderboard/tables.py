@@ -1,16 +1,25 @@
 """Stage three of the leaderboard: score cells -> the paper's Table I with our numbers beside the paper's, and the
-Appendix B dataset-size ablation. Markdown for reading, CSV for analysis. No torch needed."""
+Appendix B dataset-size ablation. Markdown for reading, CSV for analysis. No torch needed.
+
+Every algorithm with records gets a column: the paper's five first, then the others, marked "not in the paper"
+(their cells have no paper number). A Table I dataset whose records come from more than one content of its id
+(`ScoreCell.dataset_fingerprint`: a regenerated dataset, or old records without a fingerprint beside new ones) gets
+one row per content, marked: scores of different data are never put in one row or cell.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
-from leaderboard.paper import ALGORITHM_TITLES, ALGORITHMS, TABLE_I, TASK_TITLES
+from leaderboard.paper import ALGORITHMS, TABLE_I, TASK_TITLES, algorithm_order, algorithm_title
 from leaderboard.results import ScoreCell
 from leaderboard.stats import mean_ci
 
 MISSING = "-"
+NOT_IN_PAPER = ""  # the paper number of an algorithm the paper did not run (CSV)
 
 
 def _format(cell: ScoreCell | None) -> str:
@@ -25,39 +34,84 @@ def _format(cell: ScoreCell | None) -> str:
     return text + ("†" if cell.provisional else "")
 
 
-def table_one_cells(
-    cells: list[ScoreCell], profile: str, dataset_profile: str
-) -> dict[tuple[str, str, str], ScoreCell]:
+def table_one_cells(cells: Sequence[ScoreCell], profile: str, dataset_profile: str) -> list[ScoreCell]:
     """Our cells of Table I: generated (not imported, not ablation) datasets of `dataset_profile`, algorithms run
-    with `profile`; keyed by (task, kind, algo)."""
-    return {
-        (c.task, c.kind, c.algo): c
+    with `profile`, every algorithm."""
+    return [
+        c
         for c in cells
         if c.profile == profile
         and c.dataset_profile == dataset_profile
         and c.dataset_source == "lompo-bench"
         and c.ablation_factor is None
         and c.kind is not None
-    }
+    ]
 
 
-def table_one_rows(cells: list[ScoreCell], profile: str, dataset_profile: str) -> list[dict[str, str]]:
-    """Table I's rows in the paper's order: for each algorithm, ours and the paper's normalized score."""
+def _draw_order(cell: ScoreCell) -> tuple[bool, str]:
+    return cell.dataset_fingerprint is None, cell.dataset_fingerprint or ""  # fingerprinted first, old ones last
+
+
+@dataclass(frozen=True)
+class TableRow:
+    """One row of Table I: a dataset of the paper's, on one content of its id."""
+
+    task: str
+    kind: str
+    fingerprint: str | None
+    label: str  # the dataset column: the kind, with the content marked when the id has more than one
+    cells: dict[str, ScoreCell] = field(default_factory=dict)  # algo -> our cell
+
+    @property
+    def name(self) -> str:
+        return f"{self.task} {self.label}"
+
+
+def table_one_table(cells: Sequence[ScoreCell], profile: str, dataset_profile: str) -> list[TableRow]:
+    """Table I's rows in the paper's order, one per dataset content (one per dataset when its records agree on
+    it, as they always do for a dataset that was never regenerated)."""
     ours = table_one_cells(cells, profile, dataset_profile)
     rows = []
-    for (task, kind), paper in TABLE_I.items():
-        row = {"environment": TASK_TITLES[task], "dataset": kind}
-        for algo in ALGORITHMS:
-            row[f"{algo}"] = _format(ours.get((task, kind, algo)))
-            row[f"{algo}_seeds"] = str(len(ours[(task, kind, algo)].seeds)) if (task, kind, algo) in ours else "0"
-            row[f"{algo}_paper"] = f"{paper[algo]:.1f}"
+    for task, kind in TABLE_I:
+        mine = sorted((c for c in ours if (c.task, c.kind) == (task, kind)), key=_draw_order)
+        draws = list(dict.fromkeys(c.dataset_fingerprint for c in mine)) or [None]
+        for draw in draws:
+            here = {c.algo: c for c in mine if c.dataset_fingerprint == draw}
+            label = kind if len(draws) == 1 else f"{kind} ({next(iter(here.values())).draw_label})"
+            rows.append(TableRow(task, kind, draw, label, here))
+    return rows
+
+
+def table_one_algorithms(cells: Sequence[ScoreCell], profile: str, dataset_profile: str) -> list[str]:
+    """Table I's columns: the paper's five, then every other algorithm with a Table I cell."""
+    return algorithm_order([*ALGORITHMS, *(c.algo for c in table_one_cells(cells, profile, dataset_profile))])
+
+
+def table_one_rows(cells: Sequence[ScoreCell], profile: str, dataset_profile: str) -> list[dict[str, str]]:
+    """Table I's rows in the paper's order: for each algorithm, ours and the paper's normalized score ("" for an
+    algorithm the paper did not run)."""
+    algos = table_one_algorithms(cells, profile, dataset_profile)
+    rows = []
+    for table_row in table_one_table(cells, profile, dataset_profile):
+        paper = TABLE_I[table_row.task, table_row.kind]
+        row = {
+            "environment": TASK_TITLES[table_row.task],
+            "dataset": table_row.label,
+            "dataset_fingerprint": table_row.fingerprint or "",
+        }
+        for algo in algos:
+            cell = table_row.cells.get(algo)
+            row[algo] = _format(cell)
+            row[f"{algo}_seeds"] = str(len(cell.seeds)) if cell is not None else "0"
+            row[f"{algo}_paper"] = f"{paper[algo]:.1f}" if algo in paper else NOT_IN_PAPER
         rows.append(row)
     return rows
 
 
-def table_one_markdown(cells: list[ScoreCell], profile: str, dataset_profile: str) -> str:
+def table_one_markdown(cells: Sequence[ScoreCell], profile: str, dataset_profile: str) -> str:
+    algos = table_one_algorithms(cells, profile, dataset_profile)
     rows = table_one_rows(cells, profile, dataset_profile)
-    titles = [ALGORITHM_TITLES[a] for a in ALGORITHMS]
+    titles = [algorithm_title(a) for a in algos]
     lines = [
         f"Table I, normalized scores: ours (algorithms `{profile}`, datasets `{dataset_profile}`; mean over seeds "
         "[95% bootstrap CI]) / the paper's.",
@@ -66,17 +120,24 @@ def table_one_markdown(cells: list[ScoreCell], profile: str, dataset_profile: st
         "|---|---|" + "---|" * len(titles),
     ]
     for row in rows:
-        cells_text = [f"{row[a]} / {row[a + '_paper']}" for a in ALGORITHMS]
+        cells_text = [f"{row[a]} / {row[a + '_paper']}" if row[a + "_paper"] else row[a] for a in algos]
         lines.append(f"| {row['environment']} | {row['dataset']} | " + " | ".join(cells_text) + " |")
     lines += [
         "",
         f"{MISSING}: not run yet. †: the expert reference behind the score is provisional (not a paper-profile "
         "expert). R: no expert reference, mean return shown.",
     ]
+    if any(a not in ALGORITHMS for a in algos):
+        lines.append("Not in the paper: algorithms the paper did not run; their cells show our score alone.")
+    if any(row.label != row.kind for row in table_one_table(cells, profile, dataset_profile)):
+        lines.append(
+            "data XXXXXXXX / old data draw: records of one dataset id made on different contents (the dataset was "
+            "regenerated; old records carry no fingerprint); each content has its own row, never pooled."
+        )
     return "\n".join(lines) + "\n"
 
 
-def table_one_csv(cells: list[ScoreCell], profile: str, dataset_profile: str) -> str:
+def table_one_csv(cells: Sequence[ScoreCell], profile: str, dataset_profile: str) -> str:
     rows = table_one_rows(cells, profile, dataset_profile)
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(rows[0]))
@@ -85,15 +146,36 @@ def table_one_csv(cells: list[ScoreCell], profile: str, dataset_profile: str) ->
     return out.getvalue()
 
 
-def ablation_markdown(cells: list[ScoreCell], profile: str, dataset_profile: str) -> str:
-    """Appendix B: D'Claw medium-expert datasets of decreasing size (mixed from 3 SAC runs, then /5 and /25)."""
-    ablation = [
+def ablation_cells(cells: Sequence[ScoreCell], profile: str, dataset_profile: str) -> list[ScoreCell]:
+    return [
         c
         for c in cells
         if c.ablation_factor is not None and c.profile == profile and c.dataset_profile == dataset_profile
     ]
+
+
+def ablation_lines(cells: Sequence[ScoreCell]) -> list[tuple[str, str, dict[int, ScoreCell]]]:
+    """The ablation's rows (figure lines): (label, algo, factor -> cell) per algorithm, and per dataset content
+    where one dataset id has records of more than one (the i-th content of each factor, fingerprinted ones first;
+    marked in the label), so that no cell pools two contents."""
+    out = []
+    for algo in algorithm_order(c.algo for c in cells):
+        by_factor: dict[int, list[ScoreCell]] = {}
+        for cell in sorted((c for c in cells if c.algo == algo), key=_draw_order):
+            by_factor.setdefault(int(cell.ablation_factor or 0), []).append(cell)
+        draws = max(len(found) for found in by_factor.values())
+        for i in range(draws):
+            line = {factor: found[i] for factor, found in by_factor.items() if i < len(found)}
+            marks = sorted({cell.draw_label for cell in line.values()})
+            label = algorithm_title(algo) + (f" ({', '.join(marks)})" if draws > 1 else "")
+            out.append((label, algo, line))
+    return out
+
+
+def ablation_markdown(cells: Sequence[ScoreCell], profile: str, dataset_profile: str) -> str:
+    """Appendix B: D'Claw medium-expert datasets of decreasing size (mixed from 3 SAC runs, then /5 and /25)."""
+    ablation = ablation_cells(cells, profile, dataset_profile)
     factors = sorted({c.ablation_factor for c in ablation})
-    by_key = {(c.algo, c.ablation_factor): c for c in ablation}
     sizes = {c.ablation_factor: c.dataset_transitions for c in ablation}
     header = [f"1/{f} ({sizes[f]} transitions)" if f != 1 else f"full ({sizes[f]} transitions)" for f in factors]
     lines = [
@@ -107,9 +189,6 @@ def ablation_markdown(cells: list[ScoreCell], profile: str, dataset_profile: str
             + "\n"
         )
     lines += ["| Algorithm | " + " | ".join(header) + " |", "|---|" + "---|" * len(factors)]
-    for algo in ALGORITHMS:
-        if any((algo, f) in by_key for f in factors):
-            lines.append(
-                f"| {ALGORITHM_TITLES[algo]} | " + " | ".join(_format(by_key.get((algo, f))) for f in factors) + " |"
-            )
+    for label, _, line in ablation_lines(ablation):
+        lines.append(f"| {label} | " + " | ".join(_format(line.get(f)) for f in factors) + " |")
     return "\n".join(lines) + "\n"

@@ -15,15 +15,32 @@ from typing import Any  # noqa: E402
 from lompo_bench.errors import UserError  # noqa: E402
 
 __version__ = "0.1.0"
-__all__ = ["TASKS", "TaskSpec", "UserError", "get_task_spec", "make_task", "task_names", "__version__"]
+__all__ = [
+    "TASKS",
+    "TaskSpec",
+    "UserError",
+    "evaluate_policy",
+    "get_task_spec",
+    "make_task",
+    "task_names",
+    "write_result",
+    "__version__",
+]
 _TASK_NAMES = ("TASKS", "TaskSpec", "get_task_spec", "make_task", "task_names")
+# Scoring a policy trained anywhere (docs/ALGORITHMS.md): `algorithms.external_policy`, the one upward import here.
+_POLICY_NAMES = ("evaluate_policy", "write_result")
 
 
 def __getattr__(name: str) -> Any:
-    """The task API, imported on first use: `import lompo_bench` (and the leaderboard, the helpers `errors`,
-    `files`, `paths`) stays free of MuJoCo, gymnasium and torch until a task is asked for."""
+    """The task API and the policy-evaluation API, imported on first use: `import lompo_bench` (and the
+    leaderboard, the helpers `errors`, `files`, `paths`) stays free of MuJoCo, gymnasium and torch until a task is
+    asked for."""
     if name in _TASK_NAMES:
         from lompo_bench import tasks
 
         return getattr(tasks, name)
+    if name in _POLICY_NAMES:
+        from algorithms import external_policy
+
+        return getattr(external_policy, name)
     raise AttributeError(f"module 'lompo_bench' has no attribute {name!r}")

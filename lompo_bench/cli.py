@@ -449,15 +449,28 @@ def import_vd4rl(
 
 @app.command()
 def algos() -> None:
-    """List the registered algorithms and their profiles."""
-    from algorithms.registry import DESCRIPTIONS, algorithm_names
+    """List the algorithms, built-in and installed (entry points), with where each comes from and its profiles."""
+    from algorithms.registry import ENTRY_POINT_GROUP, list_algorithms
 
-    for name in algorithm_names():
-        console.print(f"{name:<10} {DESCRIPTIONS[name]}", soft_wrap=True)
-    console.print("profiles: smoke (seconds), cpu (< 1 h on 2 cores), paper (the paper's sizes, for a GPU)")
+    for source in list_algorithms():
+        where = "built-in" if source.origin == "built-in" else source.origin
+        text = f"BROKEN: {source.error}" if source.error else f"{where}: {source.description}"
+        console.print(f"{source.name:<12} {text}", soft_wrap=True, markup=False, highlight=False)
+    console.print(
+        "profiles: smoke (seconds), cpu (< 1 h on 2 cores), paper (the paper's sizes, for a GPU)", soft_wrap=True
+    )
+    console.print(
+        f"your own: an entry point in the group {ENTRY_POINT_GROUP}, or --algo package.module for a module on the "
+        "Python path (docs/ALGORITHMS.md)",
+        soft_wrap=True,
+        markup=False,
+    )
 
 
-_ALGO = Annotated[str, typer.Option("--algo", help="Algorithm name (see `lompo-bench algos`).")]
+_ALGO = Annotated[
+    str,
+    typer.Option("--algo", help="Algorithm: a name (see `lompo-bench algos`) or package.module[:object] on the path."),
+]
 _DATASET = Annotated[str, typer.Option("--dataset", help="Dataset id (see `lompo-bench datasets list`).")]
 _PROFILE = Annotated[str, typer.Option(help="smoke (seconds), cpu (< 1 h on 2 cores) or paper (paper sizes).")]
 _SEED = Annotated[int, typer.Option(help="Seed of the run (network init, batches, evaluation).")]
@@ -544,6 +557,73 @@ def evaluate(
     _print_result(record)
 
 
+@app.command("evaluate-policy")
+def evaluate_policy_file(
+    policy_file: Annotated[
+        Path, typer.Argument(help="TorchScript (.pt) or torch.export (.pt2) file: forward(pixels, proprio) -> action.")
+    ],
+    dataset: _DATASET,
+    algo: Annotated[
+        str | None, typer.Option("--algo", help="The name its record goes under in `report`; default: the file's.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="The run seed the record is filed as (picks the evaluation seeds).")] = 0,
+    episodes: Annotated[int, typer.Option(help="Evaluation episodes.")] = 10,
+    profile: Annotated[
+        str | None, typer.Option(help="The profile it counts for in `report` (default: the dataset's).")
+    ] = None,
+    device: Annotated[str, typer.Option(help="cpu, cuda[:N] or auto.")] = "cpu",
+    out: _RUNS = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an earlier record of the same name and seed.")] = False,
+) -> None:
+    """Evaluate a policy trained anywhere (saved with torch.jit.save or torch.export.save) as the built-ins are
+    evaluated, and file its result where `report` reads it (docs/ALGORITHMS.md)."""
+    from algorithms.external_policy import evaluate_policy_file as run_evaluation
+
+    with _stage_progress() as bars:
+        record, path = run_evaluation(
+            policy_file, dataset, algo=algo, seed=seed, episodes=episodes, profile=profile, device=device, root=out,
+            overwrite=overwrite, progress=bars,
+        )  # fmt: skip
+    _print_result(record)
+    console.print(f"written: {path}", soft_wrap=True, markup=False)
+
+
+@app.command()
+def diagnose(
+    folder: Annotated[Path, typer.Argument(help="A world model's folder (runs/_world_models/...) or a run folder.")],
+    penalty: Annotated[
+        float | None, typer.Option(help="lambda to weigh the spread with (default: the model's or run's).")
+    ] = None,
+    device: _DEVICE = "auto",
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the values to this JSON file.")] = None,
+) -> None:
+    """Is a world model good enough for the policy phase? Its fit and LOMPO's penalty on held-out episodes."""
+    from algorithms.diagnostics import FIT, table
+    from algorithms.jobs import diagnose as run_diagnose
+    from lompo_bench.files import write_json
+
+    result = run_diagnose(folder, device=device, penalty=penalty)
+    values = result["values"]
+    where = "held-out" if result["held_out"] else "in-sample"
+    console.print(
+        f"world model of {result['dataset_id']} after {result['model_steps']} updates, on "
+        f"{int(values['episodes'])} {where} episodes" + (" (with the run's actor)" if result["actor"] else ""),
+        soft_wrap=True,
+    )
+    console.print("fit: " + ", ".join(f"{name} {values[name]:.4g}" for name in FIT), soft_wrap=True)
+    grid = Table(title=f"one step ahead of the data's states (lambda {result['penalty']:g})")
+    for column in ("actions", "spread (heads' log-likelihood std)", "model reward"):
+        grid.add_column(column)
+    for row in table(values):
+        grid.add_row(*row)
+    grid.add_row("lambda x spread at data", f"{values['penalty_data']:.4g}", f"{values['reward_penalized_data']:.4g}")
+    console.print(grid)
+    for line in result["verdict"]:
+        console.print(f"- {line}", soft_wrap=True, markup=False)
+    if json_out is not None:
+        write_json(json_out, result)
+
+
 @app.command()
 def runs(runs: _RUNS_IN = None) -> None:
     """The runs in the runs folder: algorithm, dataset, profile, seed, state, progress, last evaluation, score."""
@@ -580,8 +660,9 @@ def report(
     from lompo_bench.paths import runs_root
 
     result = build_report(
-        runs or runs_root(), out, profile=profile, dataset_profile=data_profile, include_overrides=include_overrides
-    )
+        runs or runs_root(), out, profile=profile, dataset_profile=data_profile, include_overrides=include_overrides,
+        reference_fallback=runs is None,  # a fresh clone's first look: the committed records, marked as such
+    )  # fmt: skip
     console.print(result.table_one, soft_wrap=True, markup=False)
     console.print(result.aggregates or STATS_HINT + "\n", soft_wrap=True, markup=False)
     console.print(result.claims, soft_wrap=True, markup=False)
@@ -594,7 +675,10 @@ def reproduce(
     env: Annotated[
         list[str] | None, typer.Option("--env", help="Task (repeatable); default: the paper's four.")
     ] = None,
-    algo: Annotated[list[str] | None, typer.Option("--algo", help="Algorithm (repeatable); default: all five.")] = None,
+    algo: Annotated[
+        list[str] | None,
+        typer.Option("--algo", help="Algorithm: a name or package.module (repeatable); default: the paper's five."),
+    ] = None,
     kind: Annotated[
         list[str] | None, typer.Option("--kind", help="Dataset kind (repeatable); default: Table I's.")
     ] = None,

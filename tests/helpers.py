@@ -37,11 +37,16 @@ def learnable_actions_and_rewards(n: int, action_dim: int) -> tuple[np.ndarray, 
 
 
 def write_synthetic_dataset(
-    dataset_id: str, lengths: list[int], task: str = "adroit_pen", learnable: bool = False
+    dataset_id: str,
+    lengths: list[int],
+    task: str = "adroit_pen",
+    learnable: bool = False,
+    metadata: dict | None = None,
 ) -> None:
     """Episodes of the given lengths in `task`'s layout, contents derived from (episode, t): every pixel holds
     `frame_code(e, t)` and rewards are 1000 e + t; with `learnable` the frames are
-    `moving_square_frames` and actions and rewards functions of them (`learnable_actions_and_rewards`)."""
+    `moving_square_frames` and actions and rewards functions of them (`learnable_actions_and_rewards`).
+    `metadata`: extra dataset metadata (e.g. `lompo_kind`, `lompo_profile`, references: a Table I dataset)."""
     rng = np.random.default_rng(0)
     env = make_task(task)
     spaces = env.observation_space.spaces
@@ -71,7 +76,7 @@ def write_synthetic_dataset(
             )
             yield episode, pixels
 
-    write_dataset(dataset_id, _spec(task), env.observation_space, env.action_space, episodes(), {})
+    write_dataset(dataset_id, _spec(task), env.observation_space, env.action_space, episodes(), metadata or {})
 
 
 def _spec(task: str):

@@ -65,8 +65,9 @@ def test_smoke_training_runs_end_to_end_and_the_model_loss_goes_down(env, algo, 
     assert record["code_version"] == saved["code_version"]  # the code that trained, recorded at the start
     assert saved["task"] == ("adroit_pen" if dataset_id == PEN_ID else "walker_walk")
     assert len(saved["config"]["conv_channels"]) == (5 if dataset_id == PEN_ID else 4)  # Appendix C per task
-    # The latent model's loss (Eq. 8); BC's regression loss; CQL's Bellman error.
-    phase, key = {"bc": ("train", "bc_loss"), "cql": ("train", "bellman")}.get(algo, ("model", "model_loss"))
+    # The latent model's loss (Eq. 8); BC's regression loss; CQL's Bellman error; DrQ+BC's critic loss.
+    losses_of = {"bc": ("train", "bc_loss"), "cql": ("train", "bellman"), "drqbc": ("train", "critic_loss")}
+    phase, key = losses_of.get(algo, ("model", "model_loss"))
     losses = _history(folder, phase, key)
     assert np.mean(losses[-3:]) < 0.8 * np.mean(losses[:3]), str([round(x, 2) for x in losses])
 
@@ -100,7 +101,8 @@ class _KillAt:
 
 
 @pytest.mark.parametrize(
-    "algo, stage, step", [("lompo", "model", 45), ("lompo", "actor-critic", 15), ("cql", "CQL", 60)]
+    "algo, stage, step",
+    [("lompo", "model", 45), ("lompo", "actor-critic", 15), ("cql", "CQL", 60), ("drqbc", "DrQ+BC", 60)],
 )
 def test_a_killed_run_resumes_to_the_same_result_as_an_uninterrupted_one(env, tmp_path, algo, stage, step) -> None:
     whole = jobs.train(algo, PEN_ID, profile="smoke", seed=3, device="cpu", out=tmp_path / "a")
@@ -464,3 +466,54 @@ def test_a_format_2_bc_checkpoint_is_renamed_into_format_3_and_others_are_read_a
         torch.save({"version": 2, "training": {"modules": weights}}, tmp_path / "checkpoint.pt")
         state = checkpoints.load_checkpoint(tmp_path / "checkpoint.pt", torch.device("cpu"))
         assert state["version"] == checkpoints.CHECKPOINT_VERSION and set(state["training"]["modules"]) == expected
+
+
+def _drqbc_on_a_fixed_batch(**overrides):
+    from algorithms import drqbc
+
+    config = dataclasses.replace(drqbc.make_config("smoke"), conv_channels=(4, 4, 4, 4, 4), **overrides)
+    cache = open_cache(PEN_ID)
+    torch.manual_seed(0)
+    agent = drqbc.build(config, cache, torch.device("cpu"))
+    batch = to_torch(TransitionSampler(cache, 8, frame_stack=config.frames, seed=0).sample())
+    return agent, batch
+
+
+def test_drqbcs_actor_loss_is_td3_bc_with_q_normalised_by_a_constant_lambda(env) -> None:
+    from algorithms import drqbc
+
+    agent, batch = _drqbc_on_a_fixed_batch(actor_noise=False)  # pi(s) itself, as TD3+BC writes the loss
+    embedding = agent.encode(batch["pixels"], batch["proprio"]).detach()
+    parts = agent.actor_loss(embedding, batch["actions"], std=0.0)
+    parts["loss"].backward()
+    assert all(p.grad is None for p in [*agent.critic.parameters(), *agent.features.parameters()])  # actor only
+    grads = [p.grad.clone() for p in agent.actor.parameters()]
+
+    agent.actor_optimizer.zero_grad(set_to_none=True)
+    pi = agent.policy(embedding)
+    q = torch.min(*agent.critic(agent.features.trunk(embedding), pi))
+    lam = 2.5 / q.abs().mean().item()  # alpha / mean |Q|, a number: no gradient flows through it
+    expected = -lam * q.mean() + ((pi - batch["actions"]) ** 2).mean()  # mean over batch and action dimensions
+    assert parts["loss"].item() == pytest.approx(expected.item(), rel=1e-6)
+    assert parts["lambda"].item() == pytest.approx(lam, rel=1e-6)
+    assert parts["bc"].item() == pytest.approx(((pi - batch["actions"]) ** 2).mean().item(), rel=1e-6)
+    expected.backward()
+    for got, want in zip(grads, (p.grad for p in agent.actor.parameters()), strict=True):
+        torch.testing.assert_close(got, want)
+    assert drqbc.make_config("paper").alpha == 2.5 and drqbc.make_config("cpu").alpha == 2.5  # TD3+BC's alpha
+
+
+def test_drqbc_smooths_its_target_with_clipped_scheduled_noise_and_can_delay_the_actor(env) -> None:
+    agent, batch = _drqbc_on_a_fixed_batch(actor_every=2, noise_start=1.0, noise_end=0.1, noise_decay=10)
+    noisy = agent.with_noise(torch.zeros(10_000, 3), std=100.0)
+    assert noisy.abs().max() <= agent.config.noise_clip and noisy.abs().max() > 0.9 * agent.config.noise_clip
+    stds = []
+    for update in range(4):
+        stds.append(agent.noise_std())
+        actor_before = [p.clone() for p in agent.actor.parameters()]
+        losses = agent.update(batch)
+        actor_moved = any(not torch.equal(a, b) for a, b in zip(actor_before, agent.actor.parameters(), strict=True))
+        assert ("actor_loss" in losses) == actor_moved == (update % 2 == 0)  # TD3+BC's delayed policy updates
+    assert stds == pytest.approx([1.0, 0.91, 0.82, 0.73])  # linear from noise_start to noise_end over noise_decay
+    agent.updates.fill_(25)
+    assert agent.noise_std() == pytest.approx(0.1)

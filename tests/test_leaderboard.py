@@ -103,7 +103,7 @@ def test_report_writes_the_score_file_and_tables_and_refuses_bad_input(tmp_path:
     report = build_report(runs, tmp_path / "out", profile="cpu")
     assert report.runs == 1 and report.cells == 1
     scores = json.loads((tmp_path / "out" / "scores.json").read_text())
-    assert scores["format"] == 1 and scores["cells"][0]["mean"] == 12.5
+    assert scores["format"] == 2 and scores["cells"][0]["mean"] == 12.5
     assert "12.5† / 96.1" in (tmp_path / "out" / "table_one.md").read_text()
     assert "lompo_paper" in (tmp_path / "out" / "table_one.csv").read_text().splitlines()[0]
     assert "| not enough runs |" in (tmp_path / "out" / "claims.md").read_text() and "not enough runs" in report.claims
@@ -207,7 +207,7 @@ def test_reproduce_smoke_runs_the_jobs_then_skips_them_and_reports(tmp_path: Pat
 def test_report_and_reproduce_bad_input_exit_2(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("LOMPO_BENCH_HOME", str(tmp_path / "home"))
     for command in (
-        ["report"],  # no runs yet
+        ["report", "--profile", "smoke"],  # no runs yet, and no reference records of that profile
         ["report", "--profile", "giant", "--runs", str(tmp_path)],
         ["reproduce", "--env", "nope", "--plan"],
         ["reproduce", "--algo", "nope", "--plan"],
@@ -229,7 +229,80 @@ def test_the_committed_cpu_records_rebuild_table_one_on_a_fresh_clone(tmp_path: 
     assert records and all(r["profile"] == "cpu" and len(r["returns"]) == r["episodes"] for r in records)
     report = build_report(COMMITTED, tmp_path, profile="cpu")
     assert report.runs == len(records)
-    rows = {(row["environment"], row["dataset"]): row for row in table_one_rows(aggregate(records), "cpu", "cpu")}
-    for record in records:
-        cell = rows[(TASK_TITLES[record["task"]], record["kind"])]
+    rows = table_one_rows(aggregate(records), "cpu", "cpu")
+    for record in records:  # its row: its dataset, on its content (records of a regenerated dataset have their own)
+        (cell,) = [row for row in rows if row["environment"] == TASK_TITLES[record["task"]]
+                   and row["dataset"].split(" (")[0] == record["kind"]
+                   and row["dataset_fingerprint"] == (record.get("dataset_fingerprint") or "")]  # fmt: skip
         assert cell[f"{record['algo']}_seeds"] != "0", record["dataset_id"]
+
+
+def test_table_one_shows_algorithms_not_in_the_paper_after_its_five_and_the_claims_stay_the_papers(tmp_path) -> None:
+    for seed, (bc, mine) in enumerate(((60.0, 95.0), (62.0, 97.0))):
+        for kind in ("medium-expert", "expert"):
+            _record(tmp_path, "bc", f"lompo/door_open/{kind}-cpu-v0", seed, bc)
+            _record(tmp_path, "mine", f"lompo/door_open/{kind}-cpu-v0", seed, mine)
+    _record(tmp_path, "another", "lompo/walker_walk/expert-cpu-v0", 0, 5.0)
+    cells = aggregate(read_records(tmp_path))
+    table = table_one_markdown(cells, "cpu", "cpu")
+    assert "| BC | another (not in the paper) | mine (not in the paper) |" in table
+    door = "| Door Open | expert | - / 0.0 | - / 0.0 | - / 0.0 | - / 0.0 | 61.0 [60.0, 62.0]† / 97.4 | - | 96.0"
+    assert door in table  # ours alone in the newcomers' cells: "-" where it did not run
+    assert "Not in the paper" in table
+    rows = table_one_rows(cells, "cpu", "cpu")
+    assert rows[-1]["mine_paper"] == "" and rows[-1]["mine_seeds"] == "2" and rows[-1]["bc_paper"] == "97.4"
+    # BC does well on Door: an algorithm the paper did not run, above it, does not change the paper's claim.
+    from leaderboard.claims import bc_does_well_on_door, check_claims, claims_markdown
+
+    assert bc_does_well_on_door(cells, "cpu", "cpu").verdict == "holds"
+    assert "mine" not in claims_markdown(check_claims(cells, "cpu", "cpu"))
+    from leaderboard import stats
+
+    if stats.have_rliable():
+        report = build_report(tmp_path, tmp_path / "out", profile="cpu")
+        assert "| mine (not in the paper) | 2 | 2 |" in report.aggregates
+        assert "| mine (not in the paper) | BC | 2 | 1.00" in report.aggregates  # P(mine > BC) on both datasets
+
+
+def test_records_of_two_contents_of_one_dataset_id_are_never_pooled(tmp_path: Path) -> None:
+    """A regenerated dataset keeps its id: records carry the content's fingerprint (old ones none), and report keeps
+    each content apart, in a row of its own, marked; claims compare only within one content."""
+    walker = "lompo/walker_walk/medium-expert-cpu-v0"
+    new = "0123456789abcdef"
+    for seed in (0, 1):  # old records, written before fingerprints: the key is absent
+        _record(tmp_path, "lompo", walker, seed, 90.0 + seed)
+        _record(tmp_path, "lmbrl", walker, seed + 2, 10.0 + seed, dataset_fingerprint=new)
+    _record(tmp_path, "lompo", walker, 4, 20.0, dataset_fingerprint=new)
+    records = read_records(tmp_path)
+    assert sum("dataset_fingerprint" in r for r in records) == 3
+    cells = aggregate(records)
+    lompo = sorted((c for c in cells if c.algo == "lompo"), key=lambda c: len(c.seeds))
+    assert [(c.seeds, c.dataset_fingerprint) for c in lompo] == [([4], new), ([0, 1], None)]
+    table = table_one_markdown(cells, "cpu", "cpu")
+    assert "| Walker Walk | medium-expert (data 01234567) | 20.0† / 91.7 | 10.5 [10.0, 11.0]† / 76.3 |" in table
+    assert "| Walker Walk | medium-expert (old data draw) | 90.5 [90.0, 91.0]† / 91.7 | - / 76.3 |" in table
+    assert "never pooled" in table
+    rows = [r for r in table_one_rows(cells, "cpu", "cpu") if r["environment"] == "Walker Walk"]
+    assert [r["dataset_fingerprint"] for r in rows] == ["", new, "", ""]  # replay, the two contents, expert
+    from leaderboard.claims import lompo_beats_model_based_everywhere
+
+    # LOMPO's 90.5 (old data) against LMBRL's 10.5 (new data) is no comparison: on the new data LOMPO has one seed.
+    assert lompo_beats_model_based_everywhere(cells, "cpu", "cpu").verdict == "not enough runs"
+    report = build_report(tmp_path, tmp_path / "out", profile="cpu")
+    scores = json.loads((tmp_path / "out" / "scores.json").read_text())["cells"]
+    assert sorted(str(c["dataset_fingerprint"]) for c in scores) == sorted(["None", new, new]) and report.cells == 3
+
+
+def test_report_on_a_fresh_clone_shows_the_repositorys_reference_records_marked(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("LOMPO_BENCH_HOME", str(tmp_path / "fresh"))  # no runs folder at all
+    result = runner.invoke(app, ["report", "--to", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "showing the repository's reference records" in result.output and str(COMMITTED) in result.output
+    assert "| Walker Walk | medium-expert" in result.output and "54.0 [" in result.output  # BC's committed cell
+    assert "reference records" in (tmp_path / "out" / "table_one.md").read_text()
+    result = runner.invoke(app, ["report", "--profile", "paper", "--to", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    (line,) = [line for line in result.output.splitlines() if line.strip()]
+    assert "no runs folder" in line and f"lompo-bench report --runs {COMMITTED} --profile cpu" in line
+    with pytest.raises(UserError, match="no runs folder"):  # an explicit --runs that is not there stays an error
+        build_report(tmp_path / "nothing", tmp_path / "out", reference_fallback=False)

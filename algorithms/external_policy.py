@@ -1,0 +1,245 @@
+"""Scoring a policy trained anywhere: the built-ins' own evaluation (the same episodes, reset seeds and D4RL
+normalized score) for any callable or object with `reset()` / `act(observation)`, on the task of a lompo-bench
+dataset, and its result record written where `report` reads it (a run folder under the runs root).
+
+The public face is `lompo_bench.evaluate_policy` / `lompo_bench.write_result` (this module's functions) and
+`lompo-bench evaluate-policy FILE` for a policy saved from torch (TorchScript or `torch.export`).
+docs/ALGORITHMS.md shows both.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from algorithms import evaluation
+from algorithms.registry import ALGORITHMS, NAME_PATTERN, PROFILE_NAMES
+from lompo_bench import seeds
+from lompo_bench.data.store import dataset_path, dataset_task, read_metadata
+from lompo_bench.errors import UserError
+from lompo_bench.files import write_json
+from lompo_bench.paths import run_dir
+from lompo_bench.progress import NoProgress, Progress
+from lompo_bench.records import ResultRecord
+
+EXTERNAL_CODE = "external"  # a record's code_version when the caller names none: not trained by lompo-bench
+
+
+class _CheckedPolicy:
+    """The caller's policy as evaluation calls it: observations without the low-dimensional `state` (agents learn
+    from pixels), and every action checked against the task's action shape before the task sees it."""
+
+    def __init__(self, policy: Any, action_shape: tuple[int, ...], task: str) -> None:
+        act = getattr(policy, "act", None)
+        if callable(act):
+            self._act, reset = act, getattr(policy, "reset", None)
+        elif callable(policy):
+            self._act, reset = policy, None
+        else:
+            raise UserError(
+                f"a policy is a callable observation -> action or an object with act(observation) (and reset()), "
+                f"not a {type(policy).__name__}"
+            )
+        self._reset = reset if callable(reset) else None
+        self.action_shape, self.task = action_shape, task
+
+    def reset(self) -> None:
+        if self._reset is not None:
+            self._reset()
+
+    def act(self, observation: dict[str, np.ndarray]) -> np.ndarray:
+        action = self._act({key: value for key, value in observation.items() if key != "state"})
+        if hasattr(action, "detach"):  # a torch tensor, on whatever device
+            action = action.detach().cpu().numpy()
+        try:
+            array = np.asarray(action, dtype=np.float32)
+        except (TypeError, ValueError):
+            raise UserError(f"the policy returned {type(action).__name__}, not an array of numbers") from None
+        if array.shape != self.action_shape:
+            raise UserError(
+                f"the policy returned an action of shape {array.shape}; {self.task} takes actions of shape "
+                f"{self.action_shape} (one observation in, one action out: no batch dimension)"
+            )
+        if not np.all(np.isfinite(array)):
+            raise UserError(f"the policy returned an action with NaN or infinite values: {array.tolist()}")
+        return array
+
+
+def check_algo_name(algo: str) -> str:
+    """The name a record of an outside policy goes under (its report column); one line for one that is no plain
+    name or that is a built-in's (its records would be pooled with the built-in's)."""
+    if not NAME_PATTERN.match(algo):
+        raise UserError(f"algo {algo!r} must be lowercase letters, digits and _ (it names a run folder and a column)")
+    if algo in ALGORITHMS:
+        raise UserError(f"algo {algo!r} is a built-in algorithm's name: its records would mix with the built-in's")
+    return algo
+
+
+def evaluate_policy(
+    policy: Any,
+    dataset_id: str,
+    *,
+    algo: str,
+    seed: int = 0,
+    episodes: int = 10,
+    profile: str | None = None,
+    code_version: str | None = None,
+    train_seconds: float = 0.0,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Evaluate `policy` in the task of `dataset_id` as lompo-bench evaluates its own runs, and return the result
+    record (`lompo_bench.records.ResultRecord` as JSON; `write_result` puts it where `report` reads).
+
+    policy: a callable `observation -> action`, or an object with `act(observation) -> action` and optionally
+        `reset()` (called at each episode's start). `observation` is a dict: `pixels` uint8 (64, 64, 3) and, in
+        tasks with proprioception (Adroit Pen, D'Claw), `proprio` float32; never `state`. The action: an array of
+        the task's action shape, in [-1, 1] (the task clips it).
+    dataset_id: a local dataset; its task, reference scores (normalization) and profile come from it.
+    algo: the name the record goes under (its column in `report`): lowercase, not a built-in's.
+    seed: the run seed the record is filed as; the episodes start from the reset seeds a built-in run of that seed
+        is evaluated from (`lompo_bench.seeds.evaluation_seed(seed) + i`), apart from every dataset's.
+    episodes: 10, as the cpu and paper profiles' final evaluations.
+    profile: the profile the record counts for in `report --profile`; default the dataset's (else "paper").
+    code_version: what trained the policy (a commit, a URL); default "external".
+    """
+    check_algo_name(algo)
+    if episodes < 1:
+        raise UserError(f"episodes must be at least 1, not {episodes}")
+    dataset_path(dataset_id)  # an unknown dataset fails here, before any episode
+    task = dataset_task(dataset_id)
+    profile = profile or read_metadata(dataset_id).get("lompo_profile") or "paper"
+    if profile not in PROFILE_NAMES:
+        raise UserError(f"profile must be one of {', '.join(PROFILE_NAMES)}, not {profile!r}")
+    checked = _CheckedPolicy(policy, _action_shape(task), task)
+    progress = progress or NoProgress()
+    progress.start("evaluation", episodes)
+    returns = evaluation.evaluate_policy(checked, task, episodes, seeds.evaluation_seed(seed), progress=progress)
+    progress.finish()
+    return evaluation.result_record(
+        algo=algo,
+        dataset_id=dataset_id,
+        task=task,
+        profile=profile,
+        seed=seed,
+        returns=returns,
+        seconds=float(train_seconds),
+        code_version=code_version or EXTERNAL_CODE,
+    )
+
+
+def _action_shape(task: str) -> tuple[int, ...]:
+    from lompo_bench.tasks import make_task
+
+    env = make_task(task, pixels=False)  # the simulator alone: the action space without a renderer
+    try:
+        return tuple(env.action_space.shape)
+    finally:
+        env.close()
+
+
+def result_folder(algo: str, dataset_id: str, profile: str, seed: int, root: Path | None = None) -> Path:
+    """The run folder an outside policy's record goes to (`lompo_bench.paths.run_dir`, as a trained run's)."""
+    return run_dir(algo, dataset_id, profile, seed, root)
+
+
+def _check_target(folder: Path, overwrite: bool) -> None:
+    if (folder / "checkpoint.pt").exists():
+        raise UserError(f"{folder} holds a training run; an outside policy's record needs another --algo or --seed")
+    if (folder / "result.json").exists() and not overwrite:
+        raise UserError(f"{folder} already holds a result; pass overwrite=True (--overwrite) to replace it")
+
+
+def write_result(record: dict[str, Any], root: Path | None = None, overwrite: bool = False) -> Path:
+    """Write an `evaluate_policy` record where `report` and `runs` read it: `result.json` (and a `config.json`
+    saying what it is) in `<runs root>/<algo>/<dataset id>/<profile>-seed<seed>/`; returns the result's path.
+    `root`: the runs root (default `$LOMPO_BENCH_HOME/runs`). An existing result is kept unless `overwrite`."""
+    checked = ResultRecord.from_dict(record, "the record to write").to_dict()
+    check_algo_name(checked["algo"])
+    folder = result_folder(checked["algo"], checked["dataset_id"], checked["profile"], checked["seed"], root)
+    _check_target(folder, overwrite)
+    folder.mkdir(parents=True, exist_ok=True)
+    context = {key: checked[key] for key in ("algo", "dataset_id", "task", "seed", "code_version")}
+    write_json(folder / "config.json", {"config": {"episodes": checked["episodes"]}, **context,
+                                        "evaluated_by": "lompo_bench.evaluate_policy"})  # fmt: skip
+    write_json(folder / "result.json", checked)
+    return folder / "result.json"
+
+
+class SavedTorchPolicy:
+    """A policy saved from torch for one observation: `forward(pixels, proprio) -> action`, pixels a uint8 tensor
+    (H, W, 3), proprio float32 (P,) (empty in tasks without proprioception), the action (A,). A TorchScript file
+    (`torch.jit.save`; an exported `reset()`, `@torch.jit.export`, is called at each episode's start, e.g. to clear
+    a frame stack), or a `torch.export.save` program (`.pt2`, stateless: torch 2.13 deprecates TorchScript)."""
+
+    def __init__(self, path: Path, device: Any) -> None:
+        import torch
+
+        if not path.is_file():
+            raise UserError(f"no policy file {path}")
+        kind = "torch.export program" if path.suffix == ".pt2" else "TorchScript policy"
+        try:
+            if path.suffix == ".pt2":
+                self.module = torch.export.load(str(path)).module().to(device)
+            else:
+                self.module = torch.jit.load(str(path), map_location=device)
+                self.module.eval()
+        except Exception as error:  # torch raises many kinds (RuntimeError, zip and pickle errors) for a bad file
+            raise UserError(f"cannot load {path} as a {kind}: {_last_line(error)}") from None
+        self.device = device
+
+    def reset(self) -> None:
+        if hasattr(self.module, "reset"):
+            self.module.reset()
+
+    def act(self, observation: dict[str, np.ndarray]) -> np.ndarray:
+        import torch
+
+        pixels = torch.as_tensor(observation["pixels"], device=self.device)
+        proprio = torch.as_tensor(observation.get("proprio", np.zeros(0, np.float32)), device=self.device)
+        try:
+            with torch.no_grad():
+                return self.module(pixels, proprio)
+        except RuntimeError as error:  # TorchScript's errors carry its own traceback; the cause is the last line
+            raise UserError(f"the saved policy failed on an observation: {_last_line(error)}") from None
+
+
+def _last_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[-1] if lines else type(error).__name__
+
+
+def evaluate_policy_file(
+    path: Path,
+    dataset_id: str,
+    *,
+    algo: str | None = None,
+    seed: int = 0,
+    episodes: int = 10,
+    profile: str | None = None,
+    device: str = "cpu",
+    root: Path | None = None,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+) -> tuple[dict[str, Any], Path]:
+    """`lompo-bench evaluate-policy`: a saved policy (`SavedTorchPolicy`) evaluated on `dataset_id`'s task and
+    its record written (`write_result`); `algo` defaults to the file's name. Every input is checked before an
+    episode runs, and nothing is written unless the evaluation finished."""
+    from algorithms.configs import resolve_device
+
+    name = algo or re.sub(r"[^a-z0-9_]", "_", path.stem.lower())
+    if algo is None and not NAME_PATTERN.match(name):
+        raise UserError(f"cannot name the record after {path.name}: pass --algo NAME (lowercase letters, digits, _)")
+    check_algo_name(name)
+    dataset_path(dataset_id)
+    chosen = profile or read_metadata(dataset_id).get("lompo_profile") or "paper"
+    if chosen in PROFILE_NAMES:  # (a bad profile is refused by evaluate_policy, in one line)
+        _check_target(result_folder(name, dataset_id, chosen, seed, root), overwrite)
+    policy = SavedTorchPolicy(path, resolve_device(device))
+    record = evaluate_policy(
+        policy, dataset_id, algo=name, seed=seed, episodes=episodes, profile=chosen,
+        code_version=f"saved policy {path.name}", progress=progress,
+    )  # fmt: skip
+    return record, write_result(record, root, overwrite)
