@@ -55,6 +55,7 @@ from lompo_bench.progress import NoProgress, Progress
 
 NAME = "lompo"
 ACTORS = ("deterministic", "sac")
+PENALTY_FLOORS = ("none", "data")
 # The config fields that determine the trained world model: runs that agree on these (and on dataset and seed)
 # share one model. MODEL_FORMAT changes whenever the model's training changes meaning, so no stale model is reused.
 MODEL_FIELDS = (
@@ -112,6 +113,12 @@ class LompoConfig:
     rollout_horizon: int = 5  # official code
     rollout_noise: float = 0.2  # official code: N(0, 0.2) added to the deterministic actor's actions in rollouts
     penalty: float = 5.0  # lambda (official code)
+    # What the penalty measures from: "none" (official): lambda x u, u the heads' log-likelihood spread; "data":
+    # lambda x max(0, u - u_data), u_data the model's mean spread at the data's own actions on its diagnosis
+    # episodes (measured once, when the policy phase starts), so a step like the data's is not penalized for the
+    # disagreement the model shows on the data itself. A candidate departure (docs/FIDELITY.md, rule 2): not a
+    # default of any profile until a 3-seed comparison shows it matters.
+    penalty_floor: str = "none"
     # Actor-critic on latent features.
     actor: str = "deterministic"  # official code: deterministic actor, no entropy term; "sac": tanh-Gaussian SAC
     ac_layers: int = 3  # hidden layers of actor and critic: Appendix C's "3 layers and 256 units", read as the
@@ -201,6 +208,8 @@ def resolve_for_task(config: LompoConfig, task: str) -> LompoConfig:
     """Fill the sizes the config leaves to the task (Appendix C), so the saved config is the one that ran."""
     if config.actor not in ACTORS:
         raise UserError(f"unknown actor {config.actor!r}: choose from {', '.join(ACTORS)}")
+    if config.penalty_floor not in PENALTY_FLOORS:
+        raise UserError(f"unknown penalty_floor {config.penalty_floor!r}: choose from {', '.join(PENALTY_FLOORS)}")
     if config.precision not in speed.PRECISIONS:
         raise UserError(f"unknown precision {config.precision!r}: choose from {', '.join(speed.PRECISIONS)}")
     if not 0 < config.decode_fraction <= 1:
@@ -466,6 +475,7 @@ class Lompo(nn.Module):
             self.alpha_optimizer = torch.optim.Adam([self.log_alpha], lr=c.alpha_lr)
         self.real = ReplayBuffer(real_capacity, feature_dim, self.action_dim, device)
         self.imagined = ReplayBuffer(latent_capacity, feature_dim, self.action_dim, device)
+        self.spread_floor = 0.0  # u_data of `penalty_floor="data"`, set by `train`; 0: the official penalty
 
     # ----- acting on latent features -----
 
@@ -531,7 +541,8 @@ class Lompo(nn.Module):
             uncertainty = member_spread(log_likelihood)  # the population std, as the official code
             member_features = torch.cat([h_next.expand(c.ensemble, -1, -1), samples], -1)
             raw_reward = self.model.reward_head(member_features).squeeze(-1).mean(0)
-            reward = raw_reward - c.penalty * uncertainty
+            # u >= 0, so with no floor (official) this is lambda x u exactly.
+            reward = raw_reward - c.penalty * (uncertainty - self.spread_floor).clamp(min=0.0)
             self.imagined.add(
                 born,
                 features=features,
@@ -1003,6 +1014,12 @@ def train(
         run.data["model_folder"] = model_record["folder"]
     agent.model.requires_grad_(False)
     p = run.data
+    if config.penalty_floor == "data" and "spread_floor" not in p:
+        # Measured on the model's diagnosis episodes with their own generator: training's random numbers untouched.
+        values = model_diagnostics(agent.model, cache, config, seed)
+        p["spread_floor"] = values["spread_data"]
+        run.log("diagnostics", 0, values)
+    agent.spread_floor = p.get("spread_floor", 0.0)
 
     def next_batch() -> dict[str, torch.Tensor]:
         return batches.sample()

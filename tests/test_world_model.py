@@ -157,3 +157,24 @@ def test_diagnose_prints_a_saved_models_penalty_and_refuses_a_folder_without_one
         result = runner.invoke(app, args)
         assert result.exit_code == 2, result.output
         assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+
+
+def test_a_penalty_from_the_models_floor_spares_steps_like_the_datas(env) -> None:
+    def first_rollout(*overrides: str) -> tuple[dict, Path]:
+        jobs.train("lompo", DATASET, profile="smoke", seed=0, device="cpu", overrides=overrides)
+        folder = next(p for p in (env / "lompo" / DATASET).iterdir() if ("+" in p.name) == bool(overrides))
+        history = json.loads((folder / "metrics.json").read_text())["history"]
+        return next(e for e in history if e["phase"] == "rollout"), folder
+
+    official, _ = first_rollout()
+    floored, folder = first_rollout("penalty_floor=data")
+    floor = json.loads((folder / "metrics.json").read_text())["history"]
+    measured = [e["spread_data"] for e in floor if e["phase"] == "diagnostics" and e["step"] == 0]
+    assert len(measured) == 1 and measured[0] > 0  # u_data, measured once as the policy phase starts
+    # The same first rollout (the diagnostics drew none of training's random numbers), less penalized.
+    assert floored["reward_model"] == pytest.approx(official["reward_model"])
+    assert floored["penalty_mean"] == pytest.approx(official["penalty_mean"])
+    assert floored["reward_penalized"] > official["reward_penalized"]
+    result = CliRunner().invoke(app, ["train", "--algo", "lompo", "--dataset", DATASET, "--profile", "smoke",
+                                      "--set", "penalty_floor=median"])  # fmt: skip
+    assert result.exit_code == 2 and "penalty_floor" in result.output
