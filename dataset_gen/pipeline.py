@@ -7,6 +7,9 @@ Stages, with what marks each as finished (a rerun skips finished stages and resu
 4. render  pixels from the saved physics states, all cores      `render/<kind>/unit_*.npy`, `render/<kind>/done`
 5. write   one Minari dataset per kind, renamed into place      the dataset folder under its final id
 
+A dataset's content depends only on its task, profile, seed and kind: `--kind medium-expert` alone writes what
+`--kind all` writes under that id, and a run interrupted and resumed with other kinds writes the same too.
+
 Everything lives in a work folder `<out>/<task>/<profile>-seed<seed>/` beside `config.json`, the resolved
 generation config. The render cache is deleted once every requested dataset is written.
 """
@@ -42,7 +45,7 @@ from dataset_gen.minari_writer import write_dataset
 from dataset_gen.recording import Episode, EpisodeRef, EpisodeStore
 from dataset_gen.reference import RANDOM_EPISODES
 from dataset_gen.render import plan_units, read_unit_frames, render_units
-from dataset_gen.splits import SPLIT_RULE, medium_point, split_training_episodes, subsample, trim_to_size
+from dataset_gen.splits import SPLIT_RULE, medium_point, split_training_episodes, subsample, trim_kinds, trim_to_size
 from lompo_bench.data.store import dataset_exists
 from lompo_bench.errors import UserError
 from lompo_bench.files import write_json
@@ -125,10 +128,20 @@ class _Run:
         return {"train": self.workdir / "train" / "recording", "expert": self.workdir / "expert"}
 
     def render(self, name: str, refs: list[EpisodeRef], workers: int, folders: dict[str, Path]) -> Path:
-        """Render the episodes' frames into `render/<name>/`; counts frames and seconds actually rendered now."""
+        """Render the episodes' frames into `render/<name>/`; counts frames and seconds actually rendered now.
+
+        The folder names the episodes it holds frames of (`episodes.json`); one holding other episodes, or not
+        saying which, is rendered again: unit files are resumed by index alone, and a work folder of a version
+        that drew a kind written alone differently may hold such a render."""
         out = self.workdir / "render" / name
+        listing = _refs_to_json(refs)
+        marker = out / "episodes.json"
+        if out.exists() and (not marker.exists() or json.loads(marker.read_text()) != listing):
+            shutil.rmtree(out)
         if (out / "done").exists():
             return out
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(marker, listing)
         units = plan_units(refs, folders, self.config.render_chunk)
         total = sum(u.frames for u in units)
         t0 = time.perf_counter()
@@ -197,30 +210,31 @@ class _Run:
 
 
 def _split(run: _Run, summary: dict[str, Any], kinds: tuple[str, ...]) -> tuple[dict[str, list[EpisodeRef]], dict]:
-    """The episode lists per kind (stage 3), saved as `splits.json`; recomputed identically on a rerun."""
+    """The episode lists of `kinds` (stage 3), and of both medium kinds, saved as `splits.json`; recomputed
+    identically on a rerun.
+
+    Both medium kinds are drawn whichever kinds are written, and before the expert's (`splits.trim_kinds`), so a
+    kind gets the episodes a `--kind all` run gives it. The expert's rollouts (stage 2) run only when its kind is
+    written: its draw is the last, so no other kind's depends on it."""
     config, spec = run.config, run.spec
     expert_return = summary["expert_return"]
     point = medium_point(
         summary["evals"], spec.ref_min_score, expert_return, config.medium_fraction, config.never_medium
     )
     before, after = split_training_episodes(run.training_episodes().episodes, point)
-    rng = np.random.default_rng(run.seed)
-    chosen: dict[str, list[EpisodeRef]] = {}
     candidates = {"medium-replay": before, "medium-expert": after}
-    for kind in ("medium-replay", "medium-expert"):
-        if kind in kinds:
-            if not candidates[kind]:
-                raise UserError(
-                    f"{spec.name}: no whole training episode falls in {kind} (medium point at agent step {point} "
-                    f"of {config.sac_steps}); train longer or evaluate more often"
-                )
-            chosen[kind] = trim_to_size(candidates[kind], config.sizes[kind], rng)
+    for kind, episodes in candidates.items():
+        if kind in kinds and not episodes:  # a kind not written may be empty: its draw takes no numbers then
+            raise UserError(
+                f"{spec.name}: no whole training episode falls in {kind} (medium point at agent step {point} "
+                f"of {config.sac_steps}); train longer or evaluate more often"
+            )
     if "expert" in kinds:
-        store = run.expert_rollouts(expert_return, config.sizes["expert"])
-        chosen["expert"] = trim_to_size(store.episodes, config.sizes["expert"], rng)
+        candidates["expert"] = run.expert_rollouts(expert_return, config.sizes["expert"]).episodes
+    drawn = trim_kinds(candidates, config.sizes, run.seed)
     info = {"lompo_medium_point": point, "lompo_medium_threshold_fraction": config.medium_fraction}
-    write_json(run.workdir / "splits.json", {k: _refs_to_json(v) for k, v in chosen.items()} | info)
-    return chosen, info
+    write_json(run.workdir / "splits.json", {k: _refs_to_json(v) for k, v in drawn.items()} | info)
+    return {kind: drawn[kind] for kind in kinds}, info
 
 
 def generate(
@@ -293,6 +307,8 @@ def generate_ablation(
         pool += [dataclasses.replace(r, source=name) for r in after]
     if not pool:
         raise UserError("no SAC run reached medium level with whole episodes after it; train longer (another profile)")
+    # The full dataset, then /5, then /25, always all three (drawn even when some exist): each one's content is the
+    # same whichever of them a run still has to write.
     rng = np.random.default_rng(seed)
     full = trim_to_size(pool, config.ablation_size, rng)
     ablation = runs[0]

@@ -4,6 +4,10 @@ Appendix A: "medium-replay: data from the training replay buffer up to the point
 about half the expert level performance; medium-expert: the second half of the replay buffer after the agent
 reaches medium-level performance; expert: data sampled from the stochastic SAC expert policy."
 
+A kind's episodes depend only on the task, profile, seed and kind, never on which other kinds a `generate` call
+writes: the kinds are trimmed from one generator in the fixed order of `KINDS` (`trim_kinds`), and every kind
+before the last one written is drawn too (the numbers it takes are what the next kind's draw starts after).
+
 Our rule (stored in every dataset's metadata as `lompo_split_rule`):
 1. the expert policy is the better of SAC's final policy and its best-evaluated one (saved at each new best
    evaluation), both re-evaluated on the same 10+ episodes; expert level E = the expert's mean return there
@@ -24,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from dataset_gen.recording import EpisodeRef
+from lompo_bench.data.ids import KINDS
 
 SPLIT_RULE = " ".join(line.strip() for line in __doc__.split("Our rule")[1].splitlines()[1:] if line.strip())
 
@@ -59,12 +64,28 @@ def split_training_episodes(episodes: list[EpisodeRef], point: int) -> tuple[lis
 def trim_to_size(episodes: list[EpisodeRef], size: int, rng: np.random.Generator) -> list[EpisodeRef]:
     """Whole episodes drawn without replacement until `size` transitions, kept in their original order."""
     chosen, total = [], 0
+    # The whole permutation is drawn whatever the size, so what a later draw from `rng` gets depends on this
+    # list's length only (`trim_kinds` relies on it; drawing lazily would change every published dataset).
     for i in rng.permutation(len(episodes)):
         if total >= size:
             break
         chosen.append(int(i))
         total += episodes[int(i)].length
     return [episodes[i] for i in sorted(chosen)]
+
+
+def trim_kinds(
+    candidates: dict[str, list[EpisodeRef]], sizes: dict[str, int], seed: int
+) -> dict[str, list[EpisodeRef]]:
+    """Each kind of `candidates` trimmed to its size by one generator seeded with `seed`, in the order of `KINDS`
+    (medium-replay, medium-expert, expert: the order every `--kind all` run has drawn in, so its datasets keep
+    their content). A kind's draw starts where the previous kind's permutation left the generator, so
+    `candidates` must hold every kind before the last one it holds; a kind nobody writes may have no episodes."""
+    held = [kind for kind in KINDS if kind in candidates]
+    if held != list(KINDS[: len(held)]) or len(held) != len(candidates):
+        raise ValueError(f"candidates must be a prefix of {KINDS} (kinds drawn in that order), not {list(candidates)}")
+    rng = np.random.default_rng(seed)
+    return {kind: trim_to_size(candidates[kind], sizes[kind], rng) for kind in held}
 
 
 def subsample(episodes: list[EpisodeRef], factor: int, rng: np.random.Generator) -> list[EpisodeRef]:

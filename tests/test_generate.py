@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -177,6 +178,77 @@ def test_killed_process_resumes_and_matches(smoke_run, tmp_path, monkeypatch) ->
     trained = done.read_text()
     generate(TASK, profile="smoke", seed=0, workers=1, out=work)
     assert done.read_text() == trained  # training was not redone
+    _assert_same_contents(_contents(IDS), contents)
+
+
+def _hdf5_digests(root: Path, dataset_ids: list[str]) -> dict[str, str]:
+    """sha256 of each dataset's `main_data.hdf5` (its steps; the metadata beside it names the code's commit)."""
+    return {
+        ds_id: hashlib.sha256((root / ds_id / "data" / "main_data.hdf5").read_bytes()).hexdigest()
+        for ds_id in dataset_ids
+    }
+
+
+# Seed 4 is a smoke run whose medium point leaves two episodes before it and two after, and whose generator's
+# first and second permutations of two start differently: drawn first (alone, as before issue 20's fix) and drawn
+# after medium-replay (as in every `--kind all` run), medium-expert gets different episodes.
+SEED_THAT_TELLS_DRAWS_APART = 4
+
+
+def test_a_kind_written_alone_is_byte_identical_to_the_all_kinds_one(tmp_path, monkeypatch) -> None:
+    from dataset_gen.recording import EpisodeStore
+    from dataset_gen.splits import split_training_episodes, trim_to_size
+
+    seed, medium_expert, expert = SEED_THAT_TELLS_DRAWS_APART, IDS[1], IDS[2]
+    _use_datasets_root(monkeypatch, tmp_path / "all")
+    generate(TASK, profile="smoke", seed=seed, workers=1, out=tmp_path / "work-all")
+    every_kind = _hdf5_digests(tmp_path / "all", IDS)
+    run = tmp_path / "work-all" / TASK / f"smoke-seed{seed}"
+    splits = json.loads((run / "splits.json").read_text())
+    episodes = EpisodeStore(run / "train" / "recording", "train").episodes
+    _, after = split_training_episodes(episodes, splits["lompo_medium_point"])
+    drawn_first = trim_to_size(
+        after, generation_config(TASK, "smoke").sizes["medium-expert"], np.random.default_rng(seed)
+    )
+    assert [[r.source, r.chunk, r.index] for r in drawn_first] != splits["medium-expert"], (
+        f"seed {seed} no longer tells a first draw from the all-kinds one: this test would pass on the old code"
+    )
+
+    # One kind alone, then the work folder resumed with another kind alone.
+    _use_datasets_root(monkeypatch, tmp_path / "alone")
+    generate(TASK, kinds="medium-expert", profile="smoke", seed=seed, workers=1, out=tmp_path / "work-alone")
+    generate(TASK, kinds="expert", profile="smoke", seed=seed, workers=1, out=tmp_path / "work-alone")
+    assert _hdf5_digests(tmp_path / "alone", [medium_expert, expert]) == {
+        ds_id: every_kind[ds_id] for ds_id in (medium_expert, expert)
+    }
+
+
+def test_a_render_of_other_episodes_left_by_an_interrupted_run_is_not_reused(smoke_run, tmp_path, monkeypatch) -> None:
+    """An older version drew medium-expert written alone differently; its interrupted run leaves frames of those
+    episodes (with no `episodes.json`, which it did not write). A resumed `--kind all` run renders them again."""
+    _, _, _, contents = smoke_run
+    _use_datasets_root(monkeypatch, tmp_path / "minari")
+    work = tmp_path / "work"
+    original_trim, original_write = pipeline.trim_kinds, pipeline.write_dataset
+
+    def other_medium_expert(candidates, sizes, seed):
+        drawn = original_trim(candidates, sizes, seed)
+        others = [ref for ref in candidates["medium-expert"] if ref not in drawn["medium-expert"]]
+        return drawn | {"medium-expert": others[:1]}
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt("killed before writing")
+
+    monkeypatch.setattr(pipeline, "trim_kinds", other_medium_expert)
+    monkeypatch.setattr(pipeline, "write_dataset", killed)
+    with pytest.raises(KeyboardInterrupt):
+        generate(TASK, kinds="medium-expert", profile="smoke", seed=0, workers=1, out=work)
+    stale = work / TASK / "smoke-seed0" / "render" / "medium-expert"
+    assert (stale / "done").exists()
+    (stale / "episodes.json").unlink()  # as an older version left it
+    monkeypatch.setattr(pipeline, "trim_kinds", original_trim)
+    monkeypatch.setattr(pipeline, "write_dataset", original_write)
+    generate(TASK, profile="smoke", seed=0, workers=1, out=work)
     _assert_same_contents(_contents(IDS), contents)
 
 

@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 
 from dataset_gen.recording import EpisodeRecorder, EpisodeRef, EpisodeStore, drop_chunks_from
-from dataset_gen.splits import SPLIT_RULE, medium_point, split_training_episodes, subsample, trim_to_size
+from dataset_gen.splits import (
+    SPLIT_RULE,
+    medium_point,
+    split_training_episodes,
+    subsample,
+    trim_kinds,
+    trim_to_size,
+)
 
 
 def _ref(start: int, length: int = 10, source: str = "train") -> EpisodeRef:
@@ -44,6 +51,24 @@ def test_trim_keeps_whole_episodes_in_order_and_is_seeded() -> None:
     assert [e.start_step for e in first] == sorted(e.start_step for e in first)
     assert trim_to_size(episodes[:3], 1000, np.random.default_rng(0)) == episodes[:3]
     assert sum(e.length for e in subsample(episodes, 5, np.random.default_rng(0))) == 200
+
+
+def test_each_kind_is_drawn_as_in_an_all_kinds_run_whichever_kinds_are_drawn() -> None:
+    episodes = [_ref(start) for start in range(0, 600, 10)]
+    candidates = {"medium-replay": episodes[:20], "medium-expert": episodes[20:50], "expert": episodes[50:]}
+    sizes = {"medium-replay": 45, "medium-expert": 95, "expert": 25}
+    rng = np.random.default_rng(7)  # what every `--kind all` run has drawn: one generator, kind after kind
+    every_kind = {kind: trim_to_size(candidates[kind], sizes[kind], rng) for kind in candidates}
+    assert trim_kinds(candidates, sizes, seed=7) == every_kind
+    # Without the expert's rollouts (neither medium kind needs them), and with a medium kind no one writes empty.
+    medium = {"medium-replay": candidates["medium-replay"], "medium-expert": candidates["medium-expert"]}
+    assert trim_kinds(medium, sizes, seed=7) == {kind: every_kind[kind] for kind in medium}
+    no_replay = trim_kinds({"medium-replay": [], "medium-expert": candidates["medium-expert"]}, sizes, seed=7)
+    assert no_replay["medium-expert"] == trim_to_size(candidates["medium-expert"], 95, np.random.default_rng(7))
+    with pytest.raises(ValueError, match="prefix"):  # a kind drawn without the ones before it would move
+        trim_kinds({"medium-expert": candidates["medium-expert"]}, sizes, seed=7)
+    with pytest.raises(ValueError, match="prefix"):
+        trim_kinds({**medium, "best": episodes}, sizes, seed=7)
 
 
 def test_split_rule_text_is_stored_whole() -> None:
