@@ -52,6 +52,8 @@ def measure(
     """The diagnostics of world model `model` (a `lompo.WorldModel`) on whole `episodes` of `cache`; `actor` maps
     latent features to actions in [-1, 1] (None: no actor yet). Draws its random numbers from a forked generator
     seeded with `seed`: training that calls it draws the same numbers as training that does not."""
+    if len(episodes) == 0:
+        raise ValueError("diagnostics measure on at least one episode")
     device = next(model.parameters()).device
     sums: dict[str, float] = {}
     count: dict[str, float] = {}

@@ -857,8 +857,14 @@ def _keep_snapshot(dataset_id: str, config: LompoConfig, root: Path, seed: int, 
 
 def diagnosis_episodes(num_episodes: int, holdout: float) -> np.ndarray:
     """The episodes diagnostics measure on: the model's held-out ones, or (a model trained on every episode) the
-    same evenly spaced 1 in 20 of them, in-sample."""
-    return holdout_episodes(num_episodes, holdout if holdout > 0 else 0.05)
+    same evenly spaced 1 in 20 of them, in-sample; a dataset of one episode (none can be held out) gives it."""
+    chosen = holdout_episodes(num_episodes, holdout if holdout > 0 else 0.05)
+    return chosen if len(chosen) else np.arange(num_episodes)
+
+
+def diagnosed_held_out(num_episodes: int, holdout: float) -> bool:
+    """Whether the diagnosis episodes are episodes the model did not train on."""
+    return holdout > 0 and len(holdout_episodes(num_episodes, holdout)) > 0
 
 
 def diagnosis_penalty(config: LompoConfig) -> float:
@@ -930,15 +936,16 @@ def diagnose(folder: Path, device: torch.device, *, penalty: float | None = None
     steps = max((entry["step"] for entry in history if entry.get("phase") == "model"), default=0)
     used = diagnosis_penalty(config) if penalty is None else penalty
     values = model_diagnostics(model, cache, config, seed, agent, used)
+    held_out = diagnosed_held_out(cache.num_episodes, config.holdout)
     return {
         "folder": str(folder),
         "dataset_id": dataset_id,
         "model_steps": steps,
-        "held_out": config.holdout > 0,
+        "held_out": held_out,
         "penalty": used,
         "actor": agent is not None,
         "values": values,
-        "verdict": diagnostics.verdict(values, penalty=used, held_out=config.holdout > 0),
+        "verdict": diagnostics.verdict(values, penalty=used, held_out=held_out),
     }
 
 

@@ -68,6 +68,11 @@ def test_held_out_episodes_are_evenly_spaced_and_never_trained_on(env) -> None:
     assert lompo.holdout_episodes(40, 0.05).tolist() == [10, 30]
     assert lompo.holdout_episodes(200, 0.05).tolist() == list(range(10, 200, 20))
     assert lompo.holdout_episodes(3, 0.01).tolist() == [1]  # at least one
+    # One episode cannot be held out: the model trains on it and the diagnostics measure it, in-sample, and say so.
+    assert lompo.holdout_episodes(1, 0.05).tolist() == []
+    assert lompo.diagnosis_episodes(1, 0.05).tolist() == [0] and not lompo.diagnosed_held_out(1, 0.05)
+    assert lompo.diagnosis_episodes(40, 0.0).tolist() == [10, 30] and not lompo.diagnosed_held_out(40, 0.0)
+    assert lompo.diagnosed_held_out(40, 0.05)
     assert lompo.training_episodes(40, 0.0) is None  # all of them, as before holdout existed
     config = smoke(holdout=0.1)
     cache = open_cache(DATASET)
