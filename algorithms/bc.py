@@ -7,7 +7,6 @@ gives no BC details; ours is V-D4RL's pixel BC in shape: frame stacking, random-
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,8 +15,7 @@ import torch
 from torch import nn
 
 from algorithms import configs, evaluation, model_free, runs
-from algorithms.nets import PixelFeatures, mlp, scaled_conv_channels
-from lompo_bench.data import TransitionSampler, open_cache
+from algorithms.nets import PixelFeatures, mlp
 from lompo_bench.data.cache import DatasetCache
 from lompo_bench.progress import Progress
 
@@ -99,11 +97,7 @@ def build(config: BCConfig, cache: DatasetCache, device: torch.device) -> Behavi
 
 
 def load_policy(folder: Path, device: torch.device) -> evaluation.FrameStackPolicy:
-    record, state = runs.load_finished(folder, device)
-    config = BCConfig(**{**record["config"], "conv_channels": tuple(record["config"]["conv_channels"])})
-    agent = BehaviorCloning(config, record["action_dim"], record["proprio_dim"]).to(device)
-    agent.load_state_dict(state["training"]["modules"])
-    return agent.policy_for_task(device)
+    return model_free.load_frame_stack_policy(folder, device, BCConfig, BehaviorCloning)
 
 
 def train(
@@ -118,26 +112,7 @@ def train(
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Behavior cloning on `dataset_id`, resuming from `folder`'s checkpoint; returns the result record."""
-    cache = open_cache(dataset_id, progress)
-    # The saved config is the one that ran: the task's encoder channels filled in.
-    config = dataclasses.replace(
-        config, conv_channels=scaled_conv_channels(config.conv_channels, config.conv_scale, task)
-    )
-    runs.start_run(folder, config, algo=NAME, dataset_id=dataset_id, task=task, seed=seed, device=device, cache=cache)
-    torch.manual_seed(seed)
-    agent = build(config, cache, device)
-    sampler = TransitionSampler(cache, config.batch, frame_stack=config.frames, seed=seed)
-    return model_free.train_model_free(
-        agent,
-        sampler,
-        algo=NAME,
-        stage="behavior cloning",
-        config=config,
-        dataset_id=dataset_id,
-        task=task,
-        profile=profile,
-        seed=seed,
-        folder=folder,
-        device=device,
-        progress=progress,
-    )
+    return model_free.train_on_transitions(
+        build, algo=NAME, stage="behavior cloning", dataset_id=dataset_id, task=task, profile=profile, config=config,
+        folder=folder, seed=seed, device=device, progress=progress,
+    )  # fmt: skip

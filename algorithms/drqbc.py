@@ -22,7 +22,6 @@ layers keep PyTorch's default initialisation (V-D4RL orthogonal), and terminal t
 from __future__ import annotations
 
 import copy
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,8 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from algorithms import configs, evaluation, model_free, runs
-from algorithms.nets import PixelFeatures, TwinCritic, mlp, scaled_conv_channels
-from lompo_bench.data import TransitionSampler, open_cache
+from algorithms.nets import PixelFeatures, TwinCritic, mlp
 from lompo_bench.data.cache import DatasetCache
 from lompo_bench.progress import Progress
 
@@ -235,11 +233,7 @@ def build(config: DrQBCConfig, cache: DatasetCache, device: torch.device) -> DrQ
 
 
 def load_policy(folder: Path, device: torch.device) -> evaluation.FrameStackPolicy:
-    record, state = runs.load_finished(folder, device)
-    config = DrQBCConfig(**{**record["config"], "conv_channels": tuple(record["config"]["conv_channels"])})
-    agent = DrQBC(config, record["action_dim"], record["proprio_dim"])
-    agent.to(device).load_state_dict(state["training"]["modules"])
-    return agent.policy_for_task(device)
+    return model_free.load_frame_stack_policy(folder, device, DrQBCConfig, DrQBC)
 
 
 def train(
@@ -254,26 +248,7 @@ def train(
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """DrQ+BC on `dataset_id`, resuming from `folder`'s checkpoint; returns the result record."""
-    cache = open_cache(dataset_id, progress)
-    # The saved config is the one that ran: the task's encoder channels filled in.
-    config = dataclasses.replace(
-        config, conv_channels=scaled_conv_channels(config.conv_channels, config.conv_scale, task)
-    )
-    runs.start_run(folder, config, algo=NAME, dataset_id=dataset_id, task=task, seed=seed, device=device, cache=cache)
-    torch.manual_seed(seed)
-    agent = build(config, cache, device)
-    sampler = TransitionSampler(cache, config.batch, frame_stack=config.frames, seed=seed)
-    return model_free.train_model_free(
-        agent,
-        sampler,
-        algo=NAME,
-        stage="DrQ+BC",
-        config=config,
-        dataset_id=dataset_id,
-        task=task,
-        profile=profile,
-        seed=seed,
-        folder=folder,
-        device=device,
-        progress=progress,
-    )
+    return model_free.train_on_transitions(
+        build, algo=NAME, stage="DrQ+BC", dataset_id=dataset_id, task=task, profile=profile, config=config,
+        folder=folder, seed=seed, device=device, progress=progress,
+    )  # fmt: skip

@@ -1,14 +1,61 @@
-"""The schedule of the single-phase model-free learners (BC, CQL): updates, evaluations, checkpoints, the
-final evaluation."""
+"""The schedule of the single-phase model-free learners (BC, CQL, DrQ+BC): updates, evaluations, checkpoints, the
+final evaluation; and their shared entry points (`train_on_transitions`, `load_frame_stack_policy`)."""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import torch
+
+from algorithms import runs
+from algorithms.nets import scaled_conv_channels
 from algorithms.runs import RunState, finish_run
-from lompo_bench.data import TorchBatches
+from lompo_bench.data import TorchBatches, TransitionSampler, open_cache
 from lompo_bench.progress import NoProgress, Progress
+
+
+def train_on_transitions(
+    build: Callable[[Any, Any, torch.device], Any],
+    *,
+    algo: str,
+    stage: str,
+    dataset_id: str,
+    task: str,
+    profile: str,
+    config: Any,
+    folder: Path,
+    seed: int,
+    device: torch.device,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """An algorithm's `train` for a learner on frame-stacked transitions: the task's encoder channels filled into
+    `config` (the saved config is the one that ran), the run started or resumed in `folder`, `build(config, cache,
+    device)` seeded with `seed`, then `train_model_free`; returns the result record."""
+    cache = open_cache(dataset_id, progress)
+    config = dataclasses.replace(
+        config, conv_channels=scaled_conv_channels(config.conv_channels, config.conv_scale, task)
+    )
+    runs.start_run(folder, config, algo=algo, dataset_id=dataset_id, task=task, seed=seed, device=device, cache=cache)
+    torch.manual_seed(seed)
+    agent = build(config, cache, device)
+    sampler = TransitionSampler(cache, config.batch, frame_stack=config.frames, seed=seed)
+    return train_model_free(
+        agent, sampler, algo=algo, stage=stage, config=config, dataset_id=dataset_id, task=task, profile=profile,
+        seed=seed, folder=folder, device=device, progress=progress,
+    )  # fmt: skip
+
+
+def load_frame_stack_policy(folder: Path, device: torch.device, config_class: type, agent_class: type) -> Any:
+    """The evaluation policy of a finished run of such a learner: `agent_class(config, action_dim, proprio_dim)`
+    from the run's saved config, with its trained weights."""
+    record, state = runs.load_finished(folder, device)
+    config = config_class(**{**record["config"], "conv_channels": tuple(record["config"]["conv_channels"])})
+    agent = agent_class(config, record["action_dim"], record["proprio_dim"]).to(device)
+    agent.load_state_dict(state["training"]["modules"])
+    return agent.policy_for_task(device)
 
 
 def train_model_free(
@@ -26,8 +73,8 @@ def train_model_free(
     device: Any,
     progress: Progress | None,
 ) -> dict[str, Any]:
-    """The schedule of the single-phase learners (BC, CQL): `config.steps` calls of `agent.update(batch)` with the
-    loss history, evaluations every `config.eval_every` steps, checkpoints every `config.checkpoint_every` (a
+    """The schedule of the single-phase learners (BC, CQL, DrQ+BC): `config.steps` calls of `agent.update(batch)`
+    with the loss history, evaluations every `config.eval_every` steps, checkpoints every `config.checkpoint_every` (a
     killed run continues from the last one), then the final evaluation. `agent` exposes update,
     training_state, load_training_state and policy_for_task; `sampler` get_state / set_state."""
     progress = progress or NoProgress()

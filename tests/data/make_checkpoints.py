@@ -4,7 +4,7 @@ format; tests/test_algorithms.py loads these files to make sure later code still
 the algorithms to rewrite (those whose format changed); the others keep their older files, which the test then
 reads through the format converter.
 
-    python tests/data/make_checkpoints.py [ALGO ...]      # default: lompo cql bc
+    python tests/data/make_checkpoints.py [ALGO ...]      # default: lompo cql bc drqbc
 """
 
 from __future__ import annotations
@@ -60,4 +60,4 @@ def main(algos: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:] or ["lompo", "cql", "bc"])
+    main(sys.argv[1:] or ["lompo", "cql", "bc", "drqbc"])
