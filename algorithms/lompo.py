@@ -156,7 +156,7 @@ PROFILES: dict[str, LompoConfig] = {
         # docs/FIDELITY.md rule 1 (fixed before the runs): the first 1,500-update step after which the held-out
         # model loss falls by under 2%, the larger over Walker and D'Claw medium-expert (20K transitions each):
         # D'Claw 7,500 (21.15 -> 21.02), Walker 9,000 (12.30 -> 12.37), measured to 12,000 on seed 0. Was 3,000,
-        # where both losses still fell 8-19% per step. The official 25,000 x (64 x 50) stays in the paper profile.
+        # where both losses still fell 6-9% over the next 1,500. The official 25,000 x (64 x 50) stays in paper.
         model_steps=9_000,
         model_batch=16,
         seq_len=32,
