@@ -18,6 +18,14 @@ of the model phase and printed by `lompo-bench diagnose`:
 
 The penalty is meant to be an out-of-distribution signal: low at the data's actions, high away from them. When the
 spread at the data's actions is no lower than at random actions it is a flat offset, and `verdict` says so in words.
+
+`measure_in_task` asks the question the data cannot: does the trained policy exploit the model? It runs the policy
+in the task (the evaluation's episodes and seeds) and, at every state the policy filtered there, compares what the
+model predicts for the policy's own action with what the task paid: one step ahead (`task_reward_model` against
+`task_reward`) and over the rollouts' horizon with the policy acting in imagination as the rollouts do, without
+their noise (`imagined_return`, before and after the penalty, against `task_return_h`, the next H real rewards).
+A model that overrates the policy's actions by much more than it errs on the data's is being exploited, and
+`verdict_in_task` says so.
 """
 
 from __future__ import annotations
@@ -28,8 +36,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from algorithms.evaluation import evaluate_policy
 from algorithms.nets import ConvEncoder, gaussian_kl, gaussian_log_prob, member_spread
 from lompo_bench.data import EpisodeReader, to_torch
+from lompo_bench.seeds import evaluation_seed
 
 CANDIDATES = ("data", "uniform", "actor", "corners")
 # Below this many percent more spread at uniform random actions than at the data's, the verdict calls the
@@ -37,6 +47,14 @@ CANDIDATES = ("data", "uniform", "actor", "corners")
 WEAK_SEPARATION = 10.0
 # The values `measure` returns, in the order they are printed.
 FIT = ("model_loss", "image_nll", "image_mse", "reward_mse", "kl")
+# Above this many percent of the task's reward, the model's reward for the policy's actions is called an
+# overestimate by `verdict_in_task`: a wording threshold for people, used in no computation.
+OVERRATED = 25.0
+# The values `measure_in_task` returns, in the order they are printed.
+IN_TASK = (
+    "task_return", "task_reward", "task_reward_model", "task_spread", "task_penalty", "task_saturated",
+    "task_return_h", "imagined_return", "imagined_return_penalized",
+)  # fmt: skip
 
 
 @torch.no_grad()
@@ -134,6 +152,90 @@ def _one_step(rssm: Any, reward_head: Any, h: torch.Tensor, z: torch.Tensor, act
     spread = member_spread(log_likelihood)
     member_features = torch.cat([h_next.expand(mean.shape[0], -1, -1), samples], -1)
     return spread, reward_head(member_features).squeeze(-1).mean(0)
+
+
+@torch.no_grad()
+def measure_in_task(agent: Any, task: str, episodes: int, seed: int) -> dict[str, float]:
+    """The policy of `agent` (a `lompo.Lompo`, its world model and its penalty) in `task` for `episodes`
+    evaluation episodes of run seed `seed`, the model's predictions beside what the task paid (module doc). The
+    model's random numbers come from a forked generator seeded with `seed`; the policy's own, as evaluation's."""
+    if episodes < 1:
+        raise ValueError("the in-task diagnostics run at least one episode")
+    device = agent.device
+    rssm, c = agent.model.rssm, agent.config
+    policy = agent.policy()
+    steps: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]] = []
+    sums: dict[str, float] = {}
+    count: dict[str, float] = {}
+
+    def add(name: str, values: torch.Tensor) -> None:
+        sums[name] = sums.get(name, 0.0) + float(values.sum())
+        count[name] = count.get(name, 0.0) + values.numel()
+
+    def episode_done() -> None:
+        h, z, actions = (torch.cat([step[i] for step in steps]) for i in range(3))
+        rewards = torch.tensor([step[3] for step in steps], device=device)
+        steps.clear()
+        add("task_reward", rewards)
+        spread, reward_model = _one_step(rssm, agent.model.reward_head, h, z, actions)
+        add("task_reward_model", reward_model)
+        add("task_spread", spread)
+        add("task_penalty", c.penalty * (spread - agent.spread_floor).clamp(min=0.0))
+        add("task_saturated", (actions.abs() > 0.99).float())
+        horizon = c.rollout_horizon
+        if horizon < 1 or len(rewards) < horizon:
+            return
+        imagined = list(agent.imagine(h, z, horizon, explore=False))
+        starts = len(rewards) - horizon + 1  # states with H real steps after them
+        add("imagined_return", sum(step["reward_model"] for step in imagined)[:starts])
+        add("imagined_return_penalized", sum(step["rewards"] for step in imagined)[:starts])
+        add("task_return_h", rewards.unfold(0, horizon, 1).sum(-1))
+
+    def on_step(reward: float, done: bool) -> None:
+        steps.append((policy.h, policy.z, policy.action, reward))  # the state the policy acted from, its action
+        if done:
+            episode_done()
+
+    was_training = agent.training
+    agent.eval()
+    try:
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(seed)
+            returns = evaluate_policy(policy, task, episodes, evaluation_seed(seed), on_step=on_step)
+    finally:
+        agent.train(was_training)
+    values = {name: sums[name] / max(count[name], 1.0) for name in sums}
+    values["task_return"] = float(np.mean(returns))
+    values["episodes"] = float(episodes)
+    values["horizon"] = float(c.rollout_horizon)
+    return values
+
+
+def verdict_in_task(values: dict[str, float]) -> list[str]:
+    """What the in-task values mean, in words: does the model overrate the policy's own actions?"""
+    real, model = values["task_reward"], values["task_reward_model"]
+    over = 100 * (model / real - 1) if real > 0 else float("inf") if model > real else 0.0
+    lines = []
+    if model > real and over > OVERRATED:
+        lines.append(
+            f"the model overrates the policy's actions: it predicts {model:.3g} per step where the task paid "
+            f"{real:.3g}" + (f" ({over:.0f}% more)" if real > 0 else "") + ": the policy exploits model error"
+        )
+    else:
+        lines.append(f"the model's reward for the policy's actions ({model:.3g} per step) is near what the task "
+                     f"paid ({real:.3g})")  # fmt: skip
+    if "imagined_return" in values:
+        horizon = int(values["horizon"])
+        lines.append(
+            f"over {horizon} imagined steps from the policy's states the model promises "
+            f"{values['imagined_return']:.3g} ({values['imagined_return_penalized']:.3g} after the penalty); "
+            f"the task paid {values['task_return_h']:.3g} over the same {horizon} steps"
+        )
+    lines.append(
+        f"{100 * values['task_saturated']:.0f}% of the policy's action components are at +-1 in the task; "
+        f"lambda x spread at its actions {values['task_penalty']:.3g} per step"
+    )
+    return lines
 
 
 def verdict(values: dict[str, float], *, penalty: float, held_out: bool) -> list[str]:

@@ -25,10 +25,16 @@ class EpisodePolicy(Protocol):
 
 
 def evaluate_policy(
-    policy: EpisodePolicy, task: str, episodes: int, seed: int, progress: Progress | None = None
+    policy: EpisodePolicy,
+    task: str,
+    episodes: int,
+    seed: int,
+    progress: Progress | None = None,
+    on_step: Callable[[float, bool], None] | None = None,
 ) -> list[float]:
     """Undiscounted returns of `episodes` episodes in the pixel task, seeded `seed`, `seed + 1`, ...; episodes
-    done go to `progress` (a started stage)."""
+    done go to `progress` (a started stage); `on_step(reward, done)` is called after every step (diagnostics read
+    the policy's state there)."""
     from lompo_bench.tasks import make_task
 
     env = make_task(task)
@@ -42,6 +48,8 @@ def evaluate_policy(
                 observation, reward, terminated, truncated, _ = env.step(policy.act(observation))
                 total += float(reward)
                 done = terminated or truncated
+                if on_step is not None:
+                    on_step(float(reward), done)
             returns.append(total)
             if progress is not None:
                 progress.update(episode + 1)

@@ -170,13 +170,16 @@ def evaluate(
     return record
 
 
-def diagnose(folder: Path, device: str = "auto", penalty: float | None = None) -> dict[str, Any]:
+def diagnose(folder: Path, device: str = "auto", penalty: float | None = None, in_task: int = 0) -> dict[str, Any]:
     """World-model diagnostics (algorithms/diagnostics.py) of a saved world model: a shared model's folder or a
-    LOMPO / LMBRL / Offline SLAC run folder (then its actor's actions are measured too)."""
+    LOMPO / LMBRL / Offline SLAC run folder (then its actor's actions are measured too, and with `in_task`
+    episodes, its policy in the task against the model's predictions)."""
     from algorithms import lompo
 
     if not folder.is_dir():
         raise UserError(f"no such folder: {folder}")
     if penalty is not None and penalty < 0:
         raise UserError(f"--penalty must be at least 0, not {penalty}")
-    return lompo.diagnose(folder, configs.resolve_device(device), penalty=penalty)
+    if in_task < 0:
+        raise UserError(f"--in-task is a number of episodes (0: none), not {in_task}")
+    return lompo.diagnose(folder, configs.resolve_device(device), penalty=penalty, in_task=in_task)

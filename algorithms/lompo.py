@@ -22,6 +22,7 @@ import hashlib
 import json
 import math
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -528,15 +529,42 @@ class Lompo(nn.Module):
         state sampled from each (the paper's "ensemble estimates"; the official code takes the reward at the one
         sampled next state), minus `penalty` times the std over the members of their log-likelihoods of the next
         state (official `log_prob` penalty)."""
-        c = self.config
         proprio = batch.get("proprio") if self.model.encoder.proprio_dim else None
         h, z = self.model.infer(batch["pixels"], proprio, batch["actions"])
-        h, z = h.flatten(0, 1), z.flatten(0, 1)
-        rssm = self.model.rssm
         penalties, raw_rewards, rewards = [], [], []
-        for _ in range(c.rollout_horizon):
+        for step in self.imagine(h.flatten(0, 1), z.flatten(0, 1), self.config.rollout_horizon, explore=True):
+            self.imagined.add(
+                born,
+                features=step["features"],
+                actions=step["actions"],
+                rewards=step["rewards"],
+                next_features=step["next_features"],
+                terminals=torch.zeros_like(step["rewards"]),  # no task here terminates; imagined episodes never end
+            )
+            penalties.append(step["uncertainty"])
+            raw_rewards.append(step["reward_model"])
+            rewards.append(step["rewards"])
+        penalty = torch.stack(penalties)
+        return {
+            "penalty_mean": penalty.mean().item(),  # the uncertainty u before lambda
+            "penalty_std": penalty.std().item(),
+            "reward_model": torch.stack(raw_rewards).mean().item(),  # imagined reward before the penalty
+            "reward_penalized": torch.stack(rewards).mean().item(),
+            **self.imagined_freshness(born),
+        }
+
+    @torch.no_grad()
+    def imagine(
+        self, h: torch.Tensor, z: torch.Tensor, horizon: int, explore: bool
+    ) -> Iterator[dict[str, torch.Tensor]]:
+        """`horizon` imagined steps from latent states (h, z) (N, ...), acting with the actor (`explore`: with
+        the rollouts' noise), as `add_imagined` takes them: per step the states' features, the actions, the heads'
+        mean reward (`reward_model`), the uncertainty u, the penalized reward and the next states' features."""
+        c = self.config
+        rssm = self.model.rssm
+        for _ in range(horizon):
             features = torch.cat([h, z], -1)
-            action = self.act(features, explore=True)
+            action = self.act(features, explore=explore)
             h_next = rssm.step(h, z, action)
             mean, std = rssm.prior(h_next)  # (K, N, S)
             samples = mean + std * torch.randn_like(std)  # one next state from every forward model
@@ -547,26 +575,15 @@ class Lompo(nn.Module):
             raw_reward = self.model.reward_head(member_features).squeeze(-1).mean(0)
             # u >= 0, so with no floor (official) this is lambda x u exactly.
             reward = raw_reward - c.penalty * (uncertainty - self.spread_floor).clamp(min=0.0)
-            self.imagined.add(
-                born,
-                features=features,
-                actions=action,
-                rewards=reward,
-                next_features=torch.cat([h_next, z_next], -1),
-                terminals=torch.zeros_like(reward),  # no task here terminates; imagined episodes never end
-            )
-            penalties.append(uncertainty)
-            raw_rewards.append(raw_reward)
-            rewards.append(reward)
+            yield {
+                "features": features,
+                "actions": action,
+                "reward_model": raw_reward,
+                "uncertainty": uncertainty,
+                "rewards": reward,
+                "next_features": torch.cat([h_next, z_next], -1),
+            }
             h, z = h_next, z_next
-        penalty = torch.stack(penalties)
-        return {
-            "penalty_mean": penalty.mean().item(),  # the uncertainty u before lambda
-            "penalty_std": penalty.std().item(),
-            "reward_model": torch.stack(raw_rewards).mean().item(),  # imagined reward before the penalty
-            "reward_penalized": torch.stack(rewards).mean().item(),
-            **self.imagined_freshness(born),
-        }
 
     def imagined_freshness(self, now: int) -> dict[str, float]:
         """How much of the imagined buffer the current policy made (share added at update `now`) and the mean
@@ -896,10 +913,12 @@ def _saved_config(fields: dict[str, Any]) -> LompoConfig:
     return LompoConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()})
 
 
-def diagnose(folder: Path, device: torch.device, *, penalty: float | None = None) -> dict[str, Any]:
+def diagnose(folder: Path, device: torch.device, *, penalty: float | None = None, in_task: int = 0) -> dict[str, Any]:
     """The diagnostics of a saved world model: `folder` is a shared model's folder (finished or still training)
     or a run folder of LOMPO, LMBRL or Offline SLAC (its world model, and its actor once the policy phase began).
-    Returns the values, the verdict's lines and what was measured; a folder with no world model is a UserError."""
+    `in_task` > 0: also that many evaluation episodes of the run's policy in the task (`measure_in_task`; a run
+    folder only). Returns the values, the verdict's lines and what was measured; a folder with no world model, or
+    `in_task` without a policy, is a UserError."""
     context_path = folder / "config.json"
     try:
         context = json.loads(context_path.read_text())
@@ -918,12 +937,15 @@ def diagnose(folder: Path, device: torch.device, *, penalty: float | None = None
             agent_state = run_state["training"]["modules"]
     else:
         raise UserError(f"{folder} holds no world model: neither a world model folder nor a LOMPO / LMBRL run")
+    if in_task and agent_state is None:
+        raise UserError(f"--in-task needs a LOMPO / LMBRL run folder whose policy phase has begun, not {folder}")
     cache = open_cache(dataset_id)
     model = WorldModel(config, int(cache.actions.shape[1]), int(cache.proprio.shape[1]), device)
     agent = None
     if agent_state is not None:
         agent = Lompo(config, model, 1, 1)
         agent.load_state_dict(agent_state)
+        agent.spread_floor = run_state["progress"].get("spread_floor", 0.0)  # as the run's rollouts penalized
         history = run_state["progress"]["history"]
     else:
         saved = checkpoints.load_checkpoint(model_folder / "model.pt", device)
@@ -939,6 +961,9 @@ def diagnose(folder: Path, device: torch.device, *, penalty: float | None = None
     used = diagnosis_penalty(config) if penalty is None else penalty
     values = model_diagnostics(model, cache, config, seed, agent, used)
     held_out = diagnosed_held_out(cache.num_episodes, config.holdout)
+    task_values = {}
+    if in_task:
+        task_values = diagnostics.measure_in_task(agent, context["task"], in_task, seed)
     return {
         "folder": str(folder),
         "dataset_id": dataset_id,
@@ -948,6 +973,8 @@ def diagnose(folder: Path, device: torch.device, *, penalty: float | None = None
         "actor": agent is not None,
         "values": values,
         "verdict": diagnostics.verdict(values, penalty=used, held_out=held_out),
+        "in_task": task_values,
+        "in_task_verdict": diagnostics.verdict_in_task(task_values) if task_values else [],
     }
 
 

@@ -594,15 +594,22 @@ def diagnose(
     penalty: Annotated[
         float | None, typer.Option(help="lambda to weigh the spread with (default: the model's or run's).")
     ] = None,
+    in_task: Annotated[
+        int,
+        typer.Option(
+            "--in-task",
+            help="Also run the run's policy this many evaluation episodes in the task: does it exploit the model?",
+        ),
+    ] = 0,
     device: _DEVICE = "auto",
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the values to this JSON file.")] = None,
 ) -> None:
     """Is a world model good enough for the policy phase? Its fit and LOMPO's penalty on held-out episodes."""
-    from algorithms.diagnostics import FIT, table
+    from algorithms.diagnostics import FIT, IN_TASK, table
     from algorithms.jobs import diagnose as run_diagnose
     from lompo_bench.files import write_json
 
-    result = run_diagnose(folder, device=device, penalty=penalty)
+    result = run_diagnose(folder, device=device, penalty=penalty, in_task=in_task)
     values = result["values"]
     where = "held-out" if result["held_out"] else "in-sample"
     console.print(
@@ -620,6 +627,16 @@ def diagnose(
     console.print(grid)
     for line in result["verdict"]:
         console.print(f"- {line}", soft_wrap=True, markup=False)
+    if result["in_task"]:
+        task_values = result["in_task"]
+        console.print(
+            f"the policy in the task, {int(task_values['episodes'])} evaluation episodes: "
+            + ", ".join(f"{name} {task_values[name]:.4g}" for name in IN_TASK if name in task_values),
+            soft_wrap=True,
+            markup=False,
+        )
+        for line in result["in_task_verdict"]:
+            console.print(f"- {line}", soft_wrap=True, markup=False)
     if json_out is not None:
         write_json(json_out, result)
 

@@ -155,13 +155,31 @@ def test_diagnose_prints_a_saved_models_penalty_and_refuses_a_folder_without_one
     result = runner.invoke(app, ["diagnose", str(model_folder), "--device", "cpu", "--penalty", "2"])
     assert result.exit_code == 0, result.output
     assert "lambda 2" in result.output and "actor" not in result.output.split("spread")[0]
+    # The policy in the task: the evaluation's own episode again, with the model's predictions beside it.
+    result = runner.invoke(app, ["diagnose", str(folder), "--device", "cpu", "--in-task", "1", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    in_task = json.loads(out.read_text())["in_task"]
+    assert in_task["task_return"] == pytest.approx(record["returns"][0])
+    assert in_task["task_spread"] > 0 and in_task["imagined_return"] != in_task["imagined_return_penalized"]
+    assert "the policy in the task, 1 evaluation episodes" in result.output and "imagined steps" in result.output
     bc = jobs.train("bc", DATASET, profile="smoke", seed=0, device="cpu")
     assert bc["algo"] == "bc"
-    for bad in [run_dir("bc", DATASET, "smoke", 0, env), env / "missing", model_folder]:
-        args = ["diagnose", str(bad), "--device", "cpu"] + (["--penalty", "-1"] if bad == model_folder else [])
-        result = runner.invoke(app, args)
+    bad_calls = [[run_dir("bc", DATASET, "smoke", 0, env)], [env / "missing"], [model_folder, "--penalty", "-1"],
+                 [model_folder, "--in-task", "1"], [folder, "--in-task", "-1"]]  # fmt: skip
+    for bad in bad_calls:
+        result = runner.invoke(app, ["diagnose", *map(str, bad), "--device", "cpu"])
         assert result.exit_code == 2, result.output
         assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+
+
+def test_the_in_task_verdict_names_a_model_that_overrates_the_policy() -> None:
+    values = {"task_reward": 0.4, "task_reward_model": 0.9, "task_saturated": 0.5, "task_penalty": 1.8,
+              "imagined_return": 5.7, "imagined_return_penalized": -3.1, "task_return_h": 2.0,
+              "horizon": 5.0}  # fmt: skip
+    lines = diagnostics.verdict_in_task(values)
+    assert "overrates" in lines[0] and "125% more" in lines[0]
+    assert "over 5 imagined steps" in lines[1] and "50% of the policy's action components" in lines[2]
+    assert "near what the task paid" in diagnostics.verdict_in_task({**values, "task_reward_model": 0.45})[0]
 
 
 def test_a_penalty_from_the_models_floor_spares_steps_like_the_datas(env) -> None:
