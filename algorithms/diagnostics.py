@@ -219,17 +219,23 @@ def verdict_in_task(values: dict[str, float]) -> list[str]:
     if model > real and over > OVERRATED:
         lines.append(
             f"the model overrates the policy's actions: it predicts {model:.3g} per step where the task paid "
-            f"{real:.3g}" + (f" ({over:.0f}% more)" if real > 0 else "") + ": the policy exploits model error"
+            f"{real:.3g}" + (f" ({over:.0f}% more)" if real > 0 else "")
         )
     else:
         lines.append(f"the model's reward for the policy's actions ({model:.3g} per step) is near what the task "
                      f"paid ({real:.3g})")  # fmt: skip
     if "imagined_return" in values:
-        horizon = int(values["horizon"])
+        horizon, paid = int(values["horizon"]), values["task_return_h"]
+        penalized = values["imagined_return_penalized"]
+        what = (
+            "even after the penalty the model promises more than the task pays: the policy exploits model error"
+            if penalized > paid
+            else "after the penalty the model promises less than the task pays"
+        )
         lines.append(
             f"over {horizon} imagined steps from the policy's states the model promises "
-            f"{values['imagined_return']:.3g} ({values['imagined_return_penalized']:.3g} after the penalty); "
-            f"the task paid {values['task_return_h']:.3g} over the same {horizon} steps"
+            f"{values['imagined_return']:.3g} ({penalized:.3g} after the penalty) where the task paid {paid:.3g}: "
+            + what
         )
     lines.append(
         f"{100 * values['task_saturated']:.0f}% of the policy's action components are at +-1 in the task; "

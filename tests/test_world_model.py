@@ -178,7 +178,10 @@ def test_the_in_task_verdict_names_a_model_that_overrates_the_policy() -> None:
               "horizon": 5.0}  # fmt: skip
     lines = diagnostics.verdict_in_task(values)
     assert "overrates" in lines[0] and "125% more" in lines[0]
-    assert "over 5 imagined steps" in lines[1] and "50% of the policy's action components" in lines[2]
+    assert "over 5 imagined steps" in lines[1] and "less than the task pays" in lines[1]
+    assert "50% of the policy's action components" in lines[2]
+    exploited = diagnostics.verdict_in_task({**values, "imagined_return_penalized": 2.5})
+    assert "the policy exploits model error" in exploited[1]
     assert "near what the task paid" in diagnostics.verdict_in_task({**values, "task_reward_model": 0.45})[0]
 
 
