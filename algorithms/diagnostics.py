@@ -14,7 +14,8 @@ of the model phase and printed by `lompo-bench diagnose`:
   (`spread_data`), at uniform random actions (`spread_uniform`), at the current actor's actions
   (`spread_actor`) and at the corners of the action box, the sign of the actor's action (`spread_corners`;
   without an actor, random corners), with the model's reward there (`reward_model_*`, the heads' mean, as the
-  rollouts), the data's own reward (`reward_data`) and lambda x spread at the data's actions (`penalty_data`).
+  rollouts), the data's own reward (`reward_data`) and lambda x spread at the data's actions (`penalty_data`);
+  beside it, for comparison only, the std over the heads of their means at the same actions (`disagreement_*`).
 
 The penalty is meant to be an out-of-distribution signal: low at the data's actions, high away from them. When the
 spread at the data's actions is no lower than at random actions it is a flat offset, and `verdict` says so in words.
@@ -52,7 +53,8 @@ FIT = ("model_loss", "image_nll", "image_mse", "reward_mse", "kl")
 OVERRATED = 25.0
 # The values `measure_in_task` returns, in the order they are printed.
 IN_TASK = (
-    "task_return", "task_reward", "task_reward_model", "task_spread", "task_penalty", "task_saturated",
+    "task_return", "task_reward", "task_reward_model", "task_spread", "task_disagreement", "task_penalty",
+    "task_saturated",
     "task_return_h", "imagined_return", "imagined_return_penalized",
 )  # fmt: skip
 
@@ -135,14 +137,17 @@ def _episode(model: Any, data: dict[str, torch.Tensor], penalty: float, actor: A
     else:
         choices["corners"] = torch.where(torch.rand_like(uniform) >= 0.5, 1.0, -1.0)
     for name, action in choices.items():
-        spread, reward = _one_step(rssm, model.reward_head, h_t, z_t, action)
+        spread, reward, disagreement = _one_step(rssm, model.reward_head, h_t, z_t, action)
         add(f"spread_{name}", spread)
         add(f"reward_model_{name}", reward)
+        add(f"disagreement_{name}", disagreement)
 
 
 def _one_step(rssm: Any, reward_head: Any, h: torch.Tensor, z: torch.Tensor, action: torch.Tensor):
     """As a rollout step computes them: the heads' log-likelihood spread of a next state sampled from a random
-    head (here drawn per state) and the heads' mean reward."""
+    head (here drawn per state) and the heads' mean reward; and the std over the heads of their means, averaged
+    over the latent dimensions (not LOMPO's penalty: the other common measure of ensemble disagreement, measured
+    beside it so that the two can be compared as out-of-distribution signals)."""
     h_next = rssm.step(h, z, action)
     mean, std = rssm.prior(h_next)  # (K, N, S)
     samples = mean + std * torch.randn_like(std)
@@ -151,7 +156,7 @@ def _one_step(rssm: Any, reward_head: Any, h: torch.Tensor, z: torch.Tensor, act
     log_likelihood = gaussian_log_prob(z_next.unsqueeze(0), mean, std)  # (K, N)
     spread = member_spread(log_likelihood)
     member_features = torch.cat([h_next.expand(mean.shape[0], -1, -1), samples], -1)
-    return spread, reward_head(member_features).squeeze(-1).mean(0)
+    return spread, reward_head(member_features).squeeze(-1).mean(0), member_spread(mean).mean(-1)
 
 
 @torch.no_grad()
@@ -177,9 +182,10 @@ def measure_in_task(agent: Any, task: str, episodes: int, seed: int) -> dict[str
         rewards = torch.tensor([step[3] for step in steps], device=device)
         steps.clear()
         add("task_reward", rewards)
-        spread, reward_model = _one_step(rssm, agent.model.reward_head, h, z, actions)
+        spread, reward_model, disagreement = _one_step(rssm, agent.model.reward_head, h, z, actions)
         add("task_reward_model", reward_model)
         add("task_spread", spread)
+        add("task_disagreement", disagreement)
         add("task_penalty", c.penalty * (spread - agent.spread_floor).clamp(min=0.0))
         add("task_saturated", (actions.abs() > 0.99).float())
         horizon = c.rollout_horizon
@@ -275,16 +281,25 @@ def verdict(values: dict[str, float], *, penalty: float, held_out: bool) -> list
             f"lambda x spread at the data's actions ({offset:.3g} per step) is within the data's reward scale "
             f"({values['reward_data']:.3g} per step; lambda {penalty:g})"
         )
+    if values.get("disagreement_data", 0) > 0 and "disagreement_uniform" in values:
+        gap = 100 * (values["disagreement_uniform"] / values["disagreement_data"] - 1)
+        lines.append(
+            f"the heads' means (not the penalty's measure) disagree {gap:.0f}% more at uniform random actions than "
+            f"at the data's ({values['disagreement_data']:.3g} against {values['disagreement_uniform']:.3g})"
+        )
     error = values["reward_mse"] ** 0.5
     if scale > 0 and error > scale:
         lines.append(f"the reward head is off by {error:.3g} per step (rms), more than the data's mean reward")
     return lines
 
 
-def table(values: dict[str, float]) -> list[tuple[str, str, str]]:
-    """Rows (action, spread, model reward) for the actions measured, the data's own reward first."""
-    rows = [("data's reward", "", f"{values['reward_data']:.4g}")]
+def table(values: dict[str, float]) -> list[tuple[str, str, str, str]]:
+    """Rows (action, spread, model reward, the heads' means' std) for the actions measured, the data's own reward
+    first; a value logged before the means' std was measured shows as empty."""
+    rows = [("data's reward", "", f"{values['reward_data']:.4g}", "")]
     for name in CANDIDATES:
         if f"spread_{name}" in values:
-            rows.append((name, f"{values[f'spread_{name}']:.4f}", f"{values[f'reward_model_{name}']:.4g}"))
+            means = values.get(f"disagreement_{name}")
+            rows.append((name, f"{values[f'spread_{name}']:.4f}", f"{values[f'reward_model_{name}']:.4g}",
+                         "" if means is None else f"{means:.4f}"))  # fmt: skip
     return rows

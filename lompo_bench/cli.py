@@ -619,11 +619,13 @@ def diagnose(
     )
     console.print("fit: " + ", ".join(f"{name} {values[name]:.4g}" for name in FIT), soft_wrap=True)
     grid = Table(title=f"one step ahead of the data's states (lambda {result['penalty']:g})")
-    for column in ("actions", "spread (heads' log-likelihood std)", "model reward"):
+    for column in ("actions", "spread (heads' log-likelihood std)", "model reward", "heads' means' std"):
         grid.add_column(column)
     for row in table(values):
         grid.add_row(*row)
-    grid.add_row("lambda x spread at data", f"{values['penalty_data']:.4g}", f"{values['reward_penalized_data']:.4g}")
+    grid.add_row(
+        "lambda x spread at data", f"{values['penalty_data']:.4g}", f"{values['reward_penalized_data']:.4g}", ""
+    )
     console.print(grid)
     for line in result["verdict"]:
         console.print(f"- {line}", soft_wrap=True, markup=False)

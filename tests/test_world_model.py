@@ -150,6 +150,7 @@ def test_diagnose_prints_a_saved_models_penalty_and_refuses_a_folder_without_one
     assert "(with the run's actor)" in result.output and "actor" in result.output and "data" in result.output
     saved = json.loads(out.read_text())
     assert saved["actor"] and saved["values"]["spread_data"] > 0 and saved["verdict"]
+    assert saved["values"]["disagreement_uniform"] > 0 and any("heads' means" in line for line in saved["verdict"])
     assert record["dataset_fingerprint"] == open_cache(DATASET).fingerprint
     model_folder = next((env / "_world_models" / DATASET).glob("seed0-*[!k]"))
     result = runner.invoke(app, ["diagnose", str(model_folder), "--device", "cpu", "--penalty", "2"])
