@@ -25,8 +25,8 @@ in the task (the evaluation's episodes and seeds) and, at every state the policy
 model predicts for the policy's own action with what the task paid: one step ahead (`task_reward_model` against
 `task_reward`) and over the rollouts' horizon with the policy acting in imagination as the rollouts do, without
 their noise (`imagined_return`, before and after the penalty, against `task_return_h`, the next H real rewards).
-A model that overrates the policy's actions by much more than it errs on the data's is being exploited, and
-`verdict_in_task` says so.
+`verdict_in_task` says whether the model overrates the policy's actions and whether, after the penalty, it still
+promises more than the task paid (then the policy exploits it).
 """
 
 from __future__ import annotations
@@ -54,8 +54,7 @@ OVERRATED = 25.0
 # The values `measure_in_task` returns, in the order they are printed.
 IN_TASK = (
     "task_return", "task_reward", "task_reward_model", "task_spread", "task_disagreement", "task_penalty",
-    "task_saturated",
-    "task_return_h", "imagined_return", "imagined_return_penalized",
+    "task_saturated", "task_return_h", "imagined_return", "imagined_return_penalized",
 )  # fmt: skip
 
 
