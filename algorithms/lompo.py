@@ -57,6 +57,7 @@ from lompo_bench.progress import NoProgress, Progress
 NAME = "lompo"
 ACTORS = ("deterministic", "sac")
 PENALTY_FLOORS = ("none", "data")
+PENALTY_MEASURES = ("log_likelihood", "means")
 # The config fields that determine the trained world model: runs that agree on these (and on dataset and seed)
 # share one model. MODEL_FORMAT changes whenever the model's training changes meaning, so no stale model is reused.
 MODEL_FIELDS = (
@@ -120,6 +121,14 @@ class LompoConfig:
     # disagreement the model shows on the data itself. A candidate departure (docs/FIDELITY.md, rule 2): not a
     # default of any profile until a 3-seed comparison shows it matters.
     penalty_floor: str = "none"
+    # What u measures: "log_likelihood" (official): the std over the heads of their log-likelihoods of the sampled
+    # next state; "means": the std over the heads of their means of the next latent state, averaged over its
+    # dimensions, times a scale measured once when the policy phase starts (on the diagnosis episodes, as the
+    # floor) so that u at the data's own actions equals the official spread there: the penalty's shape changes,
+    # not its scale. A candidate departure (docs/FIDELITY.md, rule 4: on the seed-0 9,000-update models it
+    # separates the data's actions from uniform ones 1.4-1.8x more than the official spread): not a default of
+    # any profile unless rule 2's 3-seed test says so.
+    penalty_measure: str = "log_likelihood"
     # Actor-critic on latent features.
     actor: str = "deterministic"  # official code: deterministic actor, no entropy term; "sac": tanh-Gaussian SAC
     ac_layers: int = 3  # hidden layers of actor and critic: Appendix C's "3 layers and 256 units", read as the
@@ -215,6 +224,10 @@ def resolve_for_task(config: LompoConfig, task: str) -> LompoConfig:
         raise UserError(f"unknown actor {config.actor!r}: choose from {', '.join(ACTORS)}")
     if config.penalty_floor not in PENALTY_FLOORS:
         raise UserError(f"unknown penalty_floor {config.penalty_floor!r}: choose from {', '.join(PENALTY_FLOORS)}")
+    if config.penalty_measure not in PENALTY_MEASURES:
+        raise UserError(
+            f"unknown penalty_measure {config.penalty_measure!r}: choose from {', '.join(PENALTY_MEASURES)}"
+        )
     if config.precision not in speed.PRECISIONS:
         raise UserError(f"unknown precision {config.precision!r}: choose from {', '.join(speed.PRECISIONS)}")
     if not 0 < config.decode_fraction <= 1:
@@ -481,6 +494,7 @@ class Lompo(nn.Module):
         self.real = ReplayBuffer(real_capacity, feature_dim, self.action_dim, device)
         self.imagined = ReplayBuffer(latent_capacity, feature_dim, self.action_dim, device)
         self.spread_floor = 0.0  # u_data of `penalty_floor="data"`, set by `train`; 0: the official penalty
+        self.measure_scale = 1.0  # `penalty_measure="means"`: official spread / heads' means' std at the data's actions
 
     # ----- acting on latent features -----
 
@@ -570,11 +584,11 @@ class Lompo(nn.Module):
             samples = mean + std * torch.randn_like(std)  # one next state from every forward model
             z_next = samples[int(torch.randint(0, c.ensemble, ()))]
             log_likelihood = gaussian_log_prob(z_next.unsqueeze(0), mean, std)  # (K, N)
-            uncertainty = member_spread(log_likelihood)  # the population std, as the official code
+            spread = member_spread(log_likelihood)  # the population std, as the official code
+            uncertainty = self.uncertainty(spread, mean)
             member_features = torch.cat([h_next.expand(c.ensemble, -1, -1), samples], -1)
             raw_reward = self.model.reward_head(member_features).squeeze(-1).mean(0)
-            # u >= 0, so with no floor (official) this is lambda x u exactly.
-            reward = raw_reward - c.penalty * (uncertainty - self.spread_floor).clamp(min=0.0)
+            reward = self.penalized(raw_reward, uncertainty)
             yield {
                 "features": features,
                 "actions": action,
@@ -584,6 +598,19 @@ class Lompo(nn.Module):
                 "next_features": torch.cat([h_next, z_next], -1),
             }
             h, z = h_next, z_next
+
+    def uncertainty(self, spread: torch.Tensor, means: torch.Tensor) -> torch.Tensor:
+        """u of Eq. 9 at one step: `spread`, the heads' log-likelihood std of the sampled next state (official), or
+        with `penalty_measure="means"` the std over the heads of their `means` (K, N, S) of the next latent state,
+        averaged over its dimensions and scaled to the official spread at the data's actions."""
+        if self.config.penalty_measure == "means":
+            return self.measure_scale * member_spread(means).mean(-1)
+        return spread
+
+    def penalized(self, reward: torch.Tensor, uncertainty: torch.Tensor) -> torch.Tensor:
+        """The rollouts' reward: the model's minus lambda x u (u >= 0, so with no floor, official, exactly that),
+        or minus lambda x max(0, u - u_data) with `penalty_floor="data"`."""
+        return reward - self.config.penalty * (uncertainty - self.spread_floor).clamp(min=0.0)
 
     def imagined_freshness(self, now: int) -> dict[str, float]:
         """How much of the imagined buffer the current policy made (share added at update `now`) and the mean
@@ -946,6 +973,7 @@ def diagnose(folder: Path, device: torch.device, *, penalty: float | None = None
         agent = Lompo(config, model, 1, 1)
         agent.load_state_dict(agent_state)
         agent.spread_floor = run_state["progress"].get("spread_floor", 0.0)  # as the run's rollouts penalized
+        agent.measure_scale = run_state["progress"].get("measure_scale", 1.0)
         history = run_state["progress"]["history"]
     else:
         saved = checkpoints.load_checkpoint(model_folder / "model.pt", device)
@@ -1052,12 +1080,17 @@ def train(
         run.data["model_folder"] = model_record["folder"]
     agent.model.requires_grad_(False)
     p = run.data
-    if config.penalty_floor == "data" and "spread_floor" not in p:
+    floor, means = config.penalty_floor == "data", config.penalty_measure == "means"
+    if (floor and "spread_floor" not in p) or (means and "measure_scale" not in p):
         # Measured on the model's diagnosis episodes with their own generator: training's random numbers untouched.
         values = model_diagnostics(agent.model, cache, config, seed)
-        p["spread_floor"] = values["spread_data"]
+        if floor:  # u_data in u's own units: with "means" its scale makes u at the data's actions the spread there
+            p["spread_floor"] = values["spread_data"]
+        if means:
+            p["measure_scale"] = values["spread_data"] / values["disagreement_data"]
         run.log("diagnostics", 0, values)
     agent.spread_floor = p.get("spread_floor", 0.0)
+    agent.measure_scale = p.get("measure_scale", 1.0)
 
     def next_batch() -> dict[str, torch.Tensor]:
         return batches.sample()

@@ -13,7 +13,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from algorithms import diagnostics, jobs, lompo
+from algorithms import checkpoints, diagnostics, jobs, lompo
 from algorithms.nets import RSSM, member_spread
 from lompo_bench.cli import app
 from lompo_bench.data import open_cache
@@ -186,10 +186,14 @@ def test_the_in_task_verdict_names_a_model_that_overrates_the_policy() -> None:
     assert "near what the task paid" in diagnostics.verdict_in_task({**values, "task_reward_model": 0.45})[0]
 
 
-def test_a_penalty_from_the_models_floor_spares_steps_like_the_datas(env) -> None:
+def test_the_penalty_departures_calibrate_on_the_data_and_change_only_the_penalty(env) -> None:
+    """The floor (rule 2) spares steps like the data's; the heads' means' std (rule 4) is scaled to the official
+    spread at the data's actions. Both measure once as the policy phase starts and leave the model's reward alone."""
+
     def first_rollout(*overrides: str) -> tuple[dict, Path]:
+        before = set((env / "lompo" / DATASET).iterdir()) if (env / "lompo" / DATASET).is_dir() else set()
         jobs.train("lompo", DATASET, profile="smoke", seed=0, device="cpu", overrides=overrides)
-        folder = next(p for p in (env / "lompo" / DATASET).iterdir() if ("+" in p.name) == bool(overrides))
+        (folder,) = set((env / "lompo" / DATASET).iterdir()) - before
         history = json.loads((folder / "metrics.json").read_text())["history"]
         return next(e for e in history if e["phase"] == "rollout"), folder
 
@@ -202,6 +206,15 @@ def test_a_penalty_from_the_models_floor_spares_steps_like_the_datas(env) -> Non
     assert floored["reward_model"] == pytest.approx(official["reward_model"])
     assert floored["penalty_mean"] == pytest.approx(official["penalty_mean"])
     assert floored["reward_penalized"] > official["reward_penalized"]
-    result = CliRunner().invoke(app, ["train", "--algo", "lompo", "--dataset", DATASET, "--profile", "smoke",
-                                      "--set", "penalty_floor=median"])  # fmt: skip
-    assert result.exit_code == 2 and "penalty_floor" in result.output
+    means, folder = first_rollout("penalty_measure=means")
+    history = json.loads((folder / "metrics.json").read_text())["history"]
+    (calibration,) = [e for e in history if e["phase"] == "diagnostics" and e["step"] == 0]
+    scale = checkpoints.load_checkpoint(folder / "checkpoint.pt", torch.device("cpu"))["progress"]["measure_scale"]
+    assert scale == pytest.approx(calibration["spread_data"] / calibration["disagreement_data"]) and scale > 1
+    assert means["reward_model"] == pytest.approx(official["reward_model"])
+    assert means["penalty_mean"] != pytest.approx(official["penalty_mean"], rel=1e-3)
+    assert means["reward_penalized"] == pytest.approx(means["reward_model"] - 5.0 * means["penalty_mean"], rel=1e-4)
+    for bad in ("penalty_floor=median", "penalty_measure=kl"):
+        result = CliRunner().invoke(app, ["train", "--algo", "lompo", "--dataset", DATASET, "--profile", "smoke",
+                                          "--set", bad])  # fmt: skip
+        assert result.exit_code == 2 and bad.split("=")[0] in result.output
