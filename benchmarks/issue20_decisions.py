@@ -1,0 +1,118 @@
+"""Issue 20's 3-seed decisions (docs/FIDELITY.md, rules 2-4), applied as written to the committed records.
+
+Reads the LOMPO records of the study (`leaderboard/results/decisions/issue20/`, one folder per run: the cpu profile
+at its 9,000-update default, the form named by the folder's override digest) and BC's on the same data
+(`leaderboard/results/cpu/bc/`, matched by the dataset's content fingerprint), and prints per dataset and form the
+seeds' scores, the mean and its 95% bootstrap interval (`leaderboard.stats.mean_ci`, as `report` computes them),
+then each rule's verdict, or what it still waits for:
+
+- rule 2 (floor) and rule 4 (heads' means' std): the candidate replaces the official penalty only if, on both
+  datasets, 3 seeds each, its mean is above the official form's beyond the seeds' spread, read as `report` reads a
+  win: the two 95% bootstrap intervals of the means separated (`leaderboard.claims.compare`);
+- rule 3 (SAC actor): SAC replaces the deterministic actor only if its mean over 3 seeds is higher on both.
+
+    python benchmarks/issue20_decisions.py [--root leaderboard/results]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from algorithms.configs import overrides_key
+from leaderboard.stats import mean_ci
+
+DATASETS = ("lompo/walker_walk/medium-expert-cpu-v0", "lompo/dclaw_screw/medium-expert-cpu-v0")
+# The forms of the study at the cpu default (9,000 updates), by their `train --set` overrides.
+FORMS = {
+    "official": {},
+    "floor (rule 2)": {"penalty_floor": "data"},
+    "SAC actor (rule 3)": {"actor": "sac"},
+    "heads' means (rule 4)": {"penalty_measure": "means"},
+}
+CANDIDATES = {"floor (rule 2)": "penalty", "heads' means (rule 4)": "penalty", "SAC actor (rule 3)": "actor"}
+SEEDS = 3
+
+
+def folder_prefix(overrides: dict) -> str:
+    """The run folder's name before "-seed<N>" (`lompo_bench.paths.run_dir`)."""
+    key = overrides_key(overrides)
+    return f"cpu+{key}" if key else "cpu"
+
+
+def scores(root: Path, algo: str, dataset: str, prefix: str, fingerprint: str | None = None) -> dict[int, float]:
+    """seed -> normalized score of the records under `root/algo/dataset/<prefix>-seed*` (of that content)."""
+    out = {}
+    for path in sorted((root / algo / dataset).glob(f"{prefix}-seed*/result.json")):
+        record = json.loads(path.read_text())
+        if fingerprint is None or record.get("dataset_fingerprint") == fingerprint:
+            out[record["seed"]] = record["normalized_score"]
+    return out
+
+
+def describe(values: dict[int, float]) -> str:
+    if not values:
+        return "-"
+    mean = sum(values.values()) / len(values)
+    low, high = mean_ci(list(values.values()))
+    seeds = ", ".join(f"{s}: {v:.1f}" for s, v in sorted(values.items()))
+    return f"{mean:.1f} [{low:.1f}, {high:.1f}] ({seeds})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path, default=Path("leaderboard/results"))
+    args = parser.parse_args()
+    study = args.root / "decisions" / "issue20"
+    table: dict[tuple[str, str], dict[int, float]] = {}
+    fingerprints: dict[str, str | None] = {}
+    print("| dataset | form | normalized score: mean [95% CI] (per seed) |")
+    print("|---|---|---|")
+    for dataset in DATASETS:
+        for form, overrides in FORMS.items():
+            table[dataset, form] = scores(study, "lompo", dataset, folder_prefix(overrides))
+            print(f"| {dataset} | {form} | {describe(table[dataset, form])} |")
+        official = sorted((study / "lompo" / dataset).glob("cpu-seed*/result.json"))
+        fingerprints[dataset] = json.loads(official[0].read_text()).get("dataset_fingerprint") if official else None
+        bc = scores(args.root / "cpu", "bc", dataset, "cpu", fingerprints[dataset]) if official else {}
+        table[dataset, "BC"] = bc
+        print(f"| {dataset} | BC, same data | {describe(bc)} |")
+    print()
+    for form, kind in CANDIDATES.items():
+        print(f"- {form}: {verdict(table, form, kind)}")
+    best = {d: max((f for f in FORMS if len(table[d, f]) >= SEEDS), default=None, key=lambda f: mean(table[d, f]))
+            for d in DATASETS}  # fmt: skip
+    for dataset in DATASETS:
+        form, bc = best[dataset], table[dataset, "BC"]
+        if form is None or len(bc) < SEEDS:
+            print(f"- {dataset} against BC: waits for 3 seeds of a form and of BC on the same data")
+        else:
+            side = "at or above" if mean(table[dataset, form]) >= mean(bc) else "below (rule 4 applies)"
+            print(f"- {dataset}: best form with 3 seeds, {form}, {mean(table[dataset, form]):.1f}: {side} BC's "
+                  f"{mean(bc):.1f}")  # fmt: skip
+
+
+def mean(values: dict[int, float]) -> float:
+    return sum(values.values()) / len(values)
+
+
+def verdict(table: dict[tuple[str, str], dict[int, float]], form: str, kind: str) -> str:
+    """Rule 2 / 4 (`kind` "penalty": intervals separated on both datasets) or rule 3 ("actor": higher mean on
+    both), once both forms have 3 seeds on both datasets."""
+    missing = [f"{d.split('/')[1]} {f}" for d in DATASETS for f in ("official", form) if len(table[d, f]) < SEEDS]
+    if missing:
+        return "waits for 3 seeds of " + ", ".join(missing)
+    wins = []
+    for dataset in DATASETS:
+        a, b = list(table[dataset, form].values()), list(table[dataset, "official"].values())
+        if kind == "actor":
+            wins.append(sum(a) / len(a) > sum(b) / len(b))
+        else:
+            wins.append(mean_ci(a)[0] > mean_ci(b)[1])
+    rule = "higher mean" if kind == "actor" else "95% intervals above the official form's"
+    return ("replaces" if all(wins) else "does not replace") + f" the official form ({rule} on both datasets: {wins})"
+
+
+if __name__ == "__main__":
+    main()
