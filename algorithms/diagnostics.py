@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from algorithms.evaluation import evaluate_policy
-from algorithms.nets import ConvEncoder, gaussian_kl, gaussian_log_prob, member_spread
+from algorithms.nets import ConvEncoder, gaussian_kl, gaussian_log_prob, heads_disagreement, member_spread
 from lompo_bench.data import EpisodeReader, to_torch
 from lompo_bench.seeds import evaluation_seed
 
@@ -136,18 +136,17 @@ def _episode(model: Any, data: dict[str, torch.Tensor], penalty: float, actor: A
     else:
         choices["corners"] = torch.where(torch.rand_like(uniform) >= 0.5, 1.0, -1.0)
     for name, action in choices.items():
-        spread, reward, disagreement, _ = _one_step(rssm, model.reward_head, h_t, z_t, action)
+        spread, reward, means = _one_step(rssm, model.reward_head, h_t, z_t, action)
         add(f"spread_{name}", spread)
         add(f"reward_model_{name}", reward)
-        add(f"disagreement_{name}", disagreement)
+        add(f"disagreement_{name}", heads_disagreement(means))
 
 
 def _one_step(rssm: Any, reward_head: Any, h: torch.Tensor, z: torch.Tensor, action: torch.Tensor):
     """As a rollout step computes them: the heads' log-likelihood spread of a next state sampled from a random
-    head (here drawn per state) and the heads' mean reward; and the std over the heads of their means, averaged
-    over the latent dimensions (the other common measure of ensemble disagreement, measured beside the official
-    one so that the two can be compared as out-of-distribution signals; `penalty_measure="means"` penalizes with
-    it), and the heads' means themselves (K, N, S)."""
+    head (here drawn per state) and the heads' mean reward; and the heads' means of the next state (K, N, S), for
+    `heads_disagreement`, measured beside the official spread so that the two can be compared as
+    out-of-distribution signals."""
     h_next = rssm.step(h, z, action)
     mean, std = rssm.prior(h_next)  # (K, N, S)
     samples = mean + std * torch.randn_like(std)
@@ -156,7 +155,7 @@ def _one_step(rssm: Any, reward_head: Any, h: torch.Tensor, z: torch.Tensor, act
     log_likelihood = gaussian_log_prob(z_next.unsqueeze(0), mean, std)  # (K, N)
     spread = member_spread(log_likelihood)
     member_features = torch.cat([h_next.expand(mean.shape[0], -1, -1), samples], -1)
-    return spread, reward_head(member_features).squeeze(-1).mean(0), member_spread(mean).mean(-1), mean
+    return spread, reward_head(member_features).squeeze(-1).mean(0), mean
 
 
 @torch.no_grad()
@@ -182,11 +181,11 @@ def measure_in_task(agent: Any, task: str, episodes: int, seed: int) -> dict[str
         rewards = torch.tensor([step[3] for step in steps], device=device)
         steps.clear()
         add("task_reward", rewards)
-        spread, reward_model, disagreement, means = _one_step(rssm, agent.model.reward_head, h, z, actions)
+        spread, reward_model, means = _one_step(rssm, agent.model.reward_head, h, z, actions)
         add("task_reward_model", reward_model)
         add("task_spread", spread)
-        add("task_disagreement", disagreement)
-        add("task_penalty", reward_model - agent.penalized(reward_model, agent.uncertainty(spread, means)))
+        add("task_disagreement", heads_disagreement(means))
+        add("task_penalty", agent.penalty_of(agent.uncertainty(spread, means)))
         add("task_saturated", (actions.abs() > 0.99).float())
         horizon = c.rollout_horizon
         if horizon < 1 or len(rewards) < horizon:

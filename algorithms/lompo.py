@@ -42,6 +42,7 @@ from algorithms.nets import (
     TwinCritic,
     gaussian_kl,
     gaussian_log_prob,
+    heads_disagreement,
     member_spread,
     mlp,
     paper_width,
@@ -588,7 +589,7 @@ class Lompo(nn.Module):
             uncertainty = self.uncertainty(spread, mean)
             member_features = torch.cat([h_next.expand(c.ensemble, -1, -1), samples], -1)
             raw_reward = self.model.reward_head(member_features).squeeze(-1).mean(0)
-            reward = self.penalized(raw_reward, uncertainty)
+            reward = raw_reward - self.penalty_of(uncertainty)
             yield {
                 "features": features,
                 "actions": action,
@@ -604,13 +605,13 @@ class Lompo(nn.Module):
         with `penalty_measure="means"` the std over the heads of their `means` (K, N, S) of the next latent state,
         averaged over its dimensions and scaled to the official spread at the data's actions."""
         if self.config.penalty_measure == "means":
-            return self.measure_scale * member_spread(means).mean(-1)
+            return self.measure_scale * heads_disagreement(means)
         return spread
 
-    def penalized(self, reward: torch.Tensor, uncertainty: torch.Tensor) -> torch.Tensor:
-        """The rollouts' reward: the model's minus lambda x u (u >= 0, so with no floor, official, exactly that),
-        or minus lambda x max(0, u - u_data) with `penalty_floor="data"`."""
-        return reward - self.config.penalty * (uncertainty - self.spread_floor).clamp(min=0.0)
+    def penalty_of(self, uncertainty: torch.Tensor) -> torch.Tensor:
+        """What the rollouts subtract from the model's reward: lambda x u (u >= 0, so with no floor, official,
+        exactly that), or lambda x max(0, u - u_data) with `penalty_floor="data"`."""
+        return self.config.penalty * (uncertainty - self.spread_floor).clamp(min=0.0)
 
     def imagined_freshness(self, now: int) -> dict[str, float]:
         """How much of the imagined buffer the current policy made (share added at update `now`) and the mean

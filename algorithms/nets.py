@@ -287,6 +287,13 @@ def member_spread(values: torch.Tensor) -> torch.Tensor:
     return values.std(0, correction=0)
 
 
+def heads_disagreement(means: torch.Tensor) -> torch.Tensor:
+    """The std over the heads of their predicted means (K, N, S), averaged over the latent dimensions: (N,). The
+    other common measure of ensemble disagreement (diagnostics measure it beside the penalty's spread;
+    `penalty_measure="means"` penalizes with it)."""
+    return member_spread(means).mean(-1)
+
+
 def gaussian_log_prob(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
     """log N(x; mean, std), summed over the last dimension."""
     return (-0.5 * ((x - mean) / std) ** 2 - std.log() - 0.5 * math.log(2 * math.pi)).sum(-1)
