@@ -11,6 +11,9 @@ then each rule's verdict, or what it still waits for:
   win: the two 95% bootstrap intervals of the means separated (`leaderboard.claims.compare`);
 - rule 3 (SAC actor): SAC replaces the deterministic actor only if its mean over 3 seeds is higher on both.
 
+A rule is decided before its last seeds land when the candidate loses on a dataset even with its missing seeds at
+the top of `SCORE_RANGE` and the official form's at the bottom (how rule 2 was decided on D'Claw's two seeds).
+
     python benchmarks/issue20_decisions.py [--root leaderboard/results]
 """
 
@@ -33,6 +36,11 @@ FORMS = {
 }
 CANDIDATES = {"floor (rule 2)": "penalty", "heads' means (rule 4)": "penalty", "SAC actor (rule 3)": "actor"}
 SEEDS = 3
+# Every normalized score a run can still give, for deciding a rule before its last seeds land: wider than anything
+# the study has measured (-74.4 to 99.5). Both verdicts are monotone in each seed's score (the bootstrap draws the
+# same resamples whatever the values), so the candidate's best case is its missing seeds at the top and the official
+# form's at the bottom: if it loses even then, the rule is decided.
+SCORE_RANGE = (-100.0, 200.0)
 
 
 def folder_prefix(overrides: dict) -> str:
@@ -99,17 +107,31 @@ def verdict(table: dict[tuple[str, str], dict[int, float]], form: str, kind: str
     """Rule 2 / 4 (`kind` "penalty": intervals separated on both datasets) or rule 3 ("actor": higher mean on
     both), once both forms have 3 seeds on both datasets."""
     missing = [f"{d.split('/')[1]} {f}" for d in DATASETS for f in ("official", form) if len(table[d, f]) < SEEDS]
-    if missing:
-        return "waits for 3 seeds of " + ", ".join(missing)
-    wins = []
-    for dataset in DATASETS:
-        a, b = table[dataset, form], table[dataset, "official"]
-        if kind == "actor":
-            wins.append(mean(a) > mean(b))
-        else:
-            wins.append(mean_ci(list(a.values()))[0] > mean_ci(list(b.values()))[1])
     rule = "higher mean" if kind == "actor" else "95% intervals above the official form's"
-    return ("replaces" if all(wins) else "does not replace") + f" the official form ({rule} on both datasets: {wins})"
+    if missing:
+        low, high = SCORE_RANGE
+        lost = [d.split("/")[1] for d in DATASETS if table[d, form] and table[d, "official"]
+                and not wins(filled(table[d, form], high), filled(table[d, "official"], low), kind)]  # fmt: skip
+        if lost:
+            return (
+                f"does not replace the official form, whatever the missing seeds give ({rule} impossible on "
+                f"{', '.join(lost)} for any score in {SCORE_RANGE}); missing: {', '.join(missing)}"
+            )
+        return "waits for 3 seeds of " + ", ".join(missing)
+    won = [wins(list(table[d, form].values()), list(table[d, "official"].values()), kind) for d in DATASETS]
+    return ("replaces" if all(won) else "does not replace") + f" the official form ({rule} on both datasets: {won})"
+
+
+def filled(values: dict[int, float], score: float) -> list[float]:
+    """The seeds' scores, the missing ones of `SEEDS` set to `score`."""
+    return list(values.values()) + [score] * (SEEDS - len(values))
+
+
+def wins(candidate: list[float], official: list[float], kind: str) -> bool:
+    """Rule 3's test (`kind` "actor": the higher mean) or rules 2 and 4's (the 95% intervals separated)."""
+    if kind == "actor":
+        return sum(candidate) / len(candidate) > sum(official) / len(official)
+    return mean_ci(candidate)[0] > mean_ci(official)[1]
 
 
 if __name__ == "__main__":
