@@ -52,11 +52,16 @@ class ResultRecord:
     # The trained-on dataset's content digest (`data.cache.fingerprint_key`): one id can name two contents (a
     # regenerated dataset), and `report` never pools them. None in records written before it existed.
     dataset_fingerprint: str | None = None
+    # `train --set` changes the run was trained with that its profile has made its defaults since: the run's
+    # config is the profile's as of that change, so the record carries no `overrides` (report counts it as the
+    # profile's) and says here how it was trained. None for a run of the profile as it stood.
+    adopted: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form: `format` first, then the fields; `overrides` and `dataset_fingerprint` only when set."""
+        """The JSON form: `format` first, then the fields; `overrides`, `dataset_fingerprint` and `adopted` only
+        when set."""
         data = {"format": RECORD_FORMAT, **asdict(self)}
-        for optional in ("overrides", "dataset_fingerprint"):
+        for optional in ("overrides", "dataset_fingerprint", "adopted"):
             if not data[optional]:
                 del data[optional]
         return data

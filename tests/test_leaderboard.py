@@ -237,6 +237,20 @@ def test_the_committed_cpu_records_rebuild_table_one_on_a_fresh_clone(tmp_path: 
         assert cell[f"{record['algo']}_seeds"] != "0", record["dataset_id"]
 
 
+def test_committed_records_that_adopted_an_override_match_the_profile_as_it_stands() -> None:
+    """A record with `adopted` was trained with `--set` values its profile has made its defaults since; if the
+    profile moves away from them again, the record is no longer the profile's and must not count as it."""
+    from algorithms.registry import get_algorithm
+
+    adopted = [r for r in read_records(COMMITTED) if r.get("adopted")]
+    assert adopted, "the cpu LOMPO records of issue 20 carry adopted={'actor': 'sac'}"
+    for record in adopted:
+        assert not record.get("overrides")
+        config = get_algorithm(record["algo"]).make_config(record["profile"])
+        for field, value in record["adopted"].items():
+            assert getattr(config, field) == value, (record["algo"], record["dataset_id"], field)
+
+
 def test_table_one_shows_algorithms_not_in_the_paper_after_its_five_and_the_claims_stay_the_papers(tmp_path) -> None:
     for seed, (bc, mine) in enumerate(((60.0, 95.0), (62.0, 97.0))):
         for kind in ("medium-expert", "expert"):
