@@ -16,6 +16,8 @@ ALGORITHM_TITLES: dict[str, str] = {
     "cql": "CQL",
     "bc": "BC",
 }
+# Display names of the built-in algorithms the paper did not run (a plugin's name is shown as it is registered).
+OTHER_TITLES: dict[str, str] = {"drqbc": "DrQ+BC"}
 TASK_TITLES: dict[str, str] = {
     "walker_walk": "Walker Walk",
     "dclaw_screw": "D'Claw Screw",
@@ -48,4 +50,4 @@ def algorithm_order(algos: Iterable[str]) -> list[str]:
 
 def algorithm_title(algo: str) -> str:
     """An algorithm's name in tables and figures; one the paper did not run is marked so."""
-    return ALGORITHM_TITLES.get(algo, f"{algo} (not in the paper)")
+    return ALGORITHM_TITLES.get(algo) or f"{OTHER_TITLES.get(algo, algo)} (not in the paper)"

@@ -237,6 +237,13 @@ def test_the_committed_cpu_records_rebuild_table_one_on_a_fresh_clone(tmp_path: 
         assert cell[f"{record['algo']}_seeds"] != "0", record["dataset_id"]
 
 
+def test_built_in_algorithms_outside_the_paper_have_their_display_name_and_the_mark() -> None:
+    from leaderboard.paper import algorithm_title
+
+    assert algorithm_title("drqbc") == "DrQ+BC (not in the paper)"
+    assert algorithm_title("mine") == "mine (not in the paper)" and algorithm_title("bc") == "BC"
+
+
 def test_committed_records_that_adopted_an_override_match_the_profile_as_it_stands() -> None:
     """A record with `adopted` was trained with `--set` values its profile has made its defaults since; if the
     profile moves away from them again, the record is no longer the profile's and must not count as it."""
