@@ -191,7 +191,7 @@ PROFILES: dict[str, LompoConfig] = {
         # replaces it if its mean over 3 seeds is higher on both medium-expert datasets). 9,000-update fp32
         # models, seeds 0 / 1 / 2: Walker 31.1 / 31.4 / 47.3 (mean 36.6) against 13.8 / 33.5 / 50.5 (32.6);
         # D'Claw 69.5 / 59.3 / 69.5 (66.1) against 99.5 / 99.4 / -40.7 (52.7), D'Claw's seed 2 with 100% of its
-        # actions at +-1 and Q -164 on real states, where SAC kept 0-7% at +-1 on every run. LMBRL's cpu profile
+        # actions at +-1 and Q -164 on real states, where SAC kept 0.4-7.2% at +-1 on every run. LMBRL's cpu profile
         # (this one with penalty 0) gets the same actor, so the two still differ only in the penalty.
         actor="sac",
         eval_every=50,
