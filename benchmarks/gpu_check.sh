@@ -173,7 +173,7 @@ for line in (runs / "trains.tsv").read_text().splitlines():
         if config.exists():
             saved = json.loads(config.read_text())
             entry["device"] = saved.get("device")
-            entry["speed"] = saved.get("speed") or saved.get("config", {}).get("speed")
+            entry["speed"] = saved.get("speed")  # runs.py writes it at the top level, for the algorithms that have levers
         result = folder / "result.json"
         if result.exists():
             record = json.loads(result.read_text())
