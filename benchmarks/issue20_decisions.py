@@ -8,7 +8,7 @@ then each rule's verdict, or what it still waits for:
 
 - rule 2 (floor) and rule 4 (heads' means' std): the candidate replaces the official penalty only if, on both
   datasets, 3 seeds each, its mean is above the official form's beyond the seeds' spread, read as `report` reads a
-  win: the two 95% bootstrap intervals of the means separated (`leaderboard.claims.compare`);
+  win: the two 95% bootstrap intervals of the means separated (`leaderboard.stats.separated`);
 - rule 3 (SAC actor): SAC replaces the deterministic actor only if its mean over 3 seeds is higher on both.
 
 A rule is decided before its last seeds land when the candidate loses on a dataset even with its missing seeds at
@@ -24,7 +24,7 @@ import json
 from pathlib import Path
 
 from algorithms.configs import overrides_key
-from leaderboard.stats import mean_ci
+from leaderboard.stats import mean_ci, separated
 
 DATASETS = ("lompo/walker_walk/medium-expert-cpu-v0", "lompo/dclaw_screw/medium-expert-cpu-v0")
 # The forms of the study at the cpu default (9,000 updates), by their `train --set` overrides.
@@ -132,7 +132,7 @@ def wins(candidate: list[float], official: list[float], kind: str) -> bool:
     """Rule 3's test (`kind` "actor": the higher mean) or rules 2 and 4's (the 95% intervals separated)."""
     if kind == "actor":
         return sum(candidate) / len(candidate) > sum(official) / len(official)
-    return mean_ci(candidate)[0] > mean_ci(official)[1]
+    return separated(candidate, official) == "above"
 
 
 if __name__ == "__main__":

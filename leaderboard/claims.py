@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from leaderboard.paper import ALGORITHM_TITLES, ALGORITHMS
 from leaderboard.results import ScoreCell
-from leaderboard.stats import mean_ci
+from leaderboard.stats import mean_ci, separated
 from leaderboard.tables import TableRow, ablation_cells, table_one_table
 
 MIN_SEEDS = 2
@@ -36,8 +36,7 @@ def compare(a: ScoreCell | None, b: ScoreCell | None) -> str | None:
     """ "above", "below" or "tie" (95% CIs of the means separated or not); None without `MIN_SEEDS` of each."""
     if a is None or b is None or len(a.scores) < MIN_SEEDS or len(b.scores) < MIN_SEEDS:
         return None
-    (a_low, a_high), (b_low, b_high) = mean_ci(a.scores), mean_ci(b.scores)
-    return "above" if a_low > b_high else "below" if a_high < b_low else "tie"
+    return separated(a.scores, b.scores)
 
 
 def _describe(cell: ScoreCell) -> str:

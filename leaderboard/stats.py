@@ -44,6 +44,12 @@ def mean_ci(values: Sequence[float], reps: int = REPS, level: float = LEVEL, see
     return float(low), float(high)
 
 
+def separated(a: Sequence[float], b: Sequence[float]) -> str:
+    """ "above", "below" or "tie": whether the 95% intervals of the two means (`mean_ci`) are separated, and how."""
+    (a_low, a_high), (b_low, b_high) = mean_ci(a), mean_ci(b)
+    return "above" if a_low > b_high else "below" if a_high < b_low else "tie"
+
+
 def have_rliable() -> bool:
     try:
         import rliable  # noqa: F401

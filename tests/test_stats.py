@@ -36,6 +36,9 @@ def test_compare_needs_separated_intervals() -> None:
     assert compare(a, b) == "above" and compare(b, a) == "below"
     assert compare(a, wide) == "tie"
     assert compare(a, cell("bc", "walker_walk", "expert", [50])) is None  # one seed is not enough
+    # The list-level test under it, as the issue-20 decisions script calls it on plain score lists.
+    assert stats.separated([80, 82, 84], [50, 52, 54]) == "above" and stats.separated([50, 52], [80, 84]) == "below"
+    assert stats.separated([80, 82, 84], [40, 83, 95]) == "tie"
 
 
 def test_score_matrix_keeps_the_runs_every_dataset_has() -> None:
