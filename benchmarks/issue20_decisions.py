@@ -14,7 +14,12 @@ then each rule's verdict, or what it still waits for:
 A rule is decided before its last seeds land when the candidate loses on a dataset even with its missing seeds at
 the top of `SCORE_RANGE` and the official form's at the bottom (how rule 2 was decided on D'Claw's two seeds).
 
-    python benchmarks/issue20_decisions.py [--root leaderboard/results]
+Then the issue's bars on the cpu profile's own records (`leaderboard/results/cpu/{lompo,lmbrl,bc}`, the content
+LOMPO's records were made on): LOMPO's mean at least BC's, every LOMPO seed at least 30, LOMPO above LMBRL by 20
+or more at every seed, the actor's share at +-1 under 20% at the end (the mean of the last 20 logged values, as
+`runs.md`, from the runs' metrics under `--metrics`), and the stretch, the data's own level.
+
+    python benchmarks/issue20_decisions.py [--root leaderboard/results] [--metrics benchmarks/results/issue20/runs]
 """
 
 from __future__ import annotations
@@ -41,6 +46,9 @@ SEEDS = 3
 # same resamples whatever the values), so the candidate's best case is its missing seeds at the top and the official
 # form's at the bottom: if it loses even then, the rule is decided.
 SCORE_RANGE = (-100.0, 200.0)
+# The issue's bars, and the data's own normalized level (the `--kind all` draws: datasets/README.md in ../shared).
+LOMPO_FLOOR, LMBRL_MARGIN, SATURATION_CAP = 30.0, 20.0, 0.2
+DATA_LEVEL = {DATASETS[0]: 88.4, DATASETS[1]: 75.4}
 
 
 def folder_prefix(overrides: dict) -> str:
@@ -70,6 +78,7 @@ def describe(values: dict[int, float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=Path("leaderboard/results"))
+    parser.add_argument("--metrics", type=Path, default=Path("benchmarks/results/issue20/runs"))
     args = parser.parse_args()
     study = args.root / "decisions" / "issue20"
     table: dict[tuple[str, str], dict[int, float]] = {}
@@ -97,6 +106,55 @@ def main() -> None:
             side = "at or above" if mean(table[dataset, form]) >= mean(bc) else "below (rule 4 applies)"
             print(f"- {dataset}: best form with 3 seeds, {form}, {mean(table[dataset, form]):.1f}: {side} BC's "
                   f"{mean(bc):.1f}")  # fmt: skip
+    print()
+    print("The issue's bars on the cpu profile's records:")
+    for dataset in DATASETS:
+        for line in bars(args.root / "cpu", args.metrics, dataset):
+            print(f"- {dataset.split('/')[1]}: {line}")
+
+
+def bars(cpu: Path, metrics: Path, dataset: str) -> list[str]:
+    """The issue's bars on one dataset, a line each, from the cpu records of LOMPO, LMBRL and BC of the content
+    LOMPO's records were made on."""
+    found = sorted((cpu / "lompo" / dataset).glob("cpu-seed*/result.json"))
+    if not found:
+        return ["no LOMPO records"]
+    fingerprint = json.loads(found[0].read_text()).get("dataset_fingerprint")
+    lompo, lmbrl, bc = (scores(cpu, algo, dataset, "cpu", fingerprint) for algo in ("lompo", "lmbrl", "bc"))
+    lines = [f"LOMPO {describe(lompo)}; LMBRL {describe(lmbrl)}; BC {describe(bc)}"]
+    if bc:
+        gap = mean(lompo) - mean(bc)
+        lines.append(f"mean at least BC's: {'met' if gap >= 0 else 'missed'} ({gap:+.1f})")
+    low = min(lompo.values())
+    lines.append(
+        f"every seed at least {LOMPO_FLOOR:.0f}: {'met' if low >= LOMPO_FLOOR else 'missed'} (lowest {low:.1f})"
+    )
+    margins = {s: lompo[s] - lmbrl[s] for s in sorted(lompo) if s in lmbrl}
+    if margins:
+        met = all(m >= LMBRL_MARGIN for m in margins.values()) and len(margins) == len(lompo)
+        per_seed = ", ".join(f"{s}: {m:+.1f}" for s, m in margins.items())
+        verdict = "met" if met else ("missed" if any(m < LMBRL_MARGIN for m in margins.values()) else "waits")
+        lines.append(f"above LMBRL by {LMBRL_MARGIN:.0f} at every seed: {verdict} ({per_seed})")
+    saturated = {s: saturation(metrics / f"{dataset.split('/')[1]}_cpu+{overrides_key({'actor': 'sac'})}-seed{s}"
+                                          ".metrics.csv") for s in sorted(lompo)}  # fmt: skip
+    known = {s: v for s, v in saturated.items() if v is not None}
+    if known:
+        worst = max(known.values())
+        lines.append(f"actor at +-1 under {SATURATION_CAP:.0%}: {'met' if worst < SATURATION_CAP else 'missed'} "
+                     f"({', '.join(f'{s}: {v:.1%}' for s, v in known.items())})")  # fmt: skip
+    level = DATA_LEVEL[dataset]
+    lines.append(f"stretch, the data's own {level}: {'met' if mean(lompo) >= level else 'missed'} "
+                 f"({mean(lompo) - level:+.1f})")  # fmt: skip
+    return lines
+
+
+def saturation(path: Path, tail: int = 20) -> float | None:
+    """The mean of the last `tail` logged `actor_saturated` values of a run's metrics.csv, None without one."""
+    if not path.exists():
+        return None
+    values = [float(line.rsplit(",", 1)[1]) for line in path.read_text().splitlines()
+              if line.startswith("policy,") and ",actor_saturated," in line]  # fmt: skip
+    return sum(values[-tail:]) / len(values[-tail:]) if values else None
 
 
 def mean(values: dict[int, float]) -> float:
