@@ -220,14 +220,17 @@ def test_report_and_reproduce_bad_input_exit_2(tmp_path: Path, monkeypatch) -> N
 
 
 COMMITTED = Path(__file__).resolve().parent.parent / "leaderboard" / "results" / "cpu"
+SUPERSEDED = COMMITTED.parent / "superseded" / "cpu-old-draw"  # records kept out of the cpu table, still readable
 
 
-def test_the_committed_cpu_records_rebuild_table_one_on_a_fresh_clone(tmp_path: Path) -> None:
-    """The reference runs committed under leaderboard/results/cpu/ stay readable by the current leaderboard code,
-    and each lands in its Table I cell (so `lompo-bench report --runs leaderboard/results/cpu` works anywhere)."""
-    records = read_records(COMMITTED)
+@pytest.mark.parametrize("folder", [COMMITTED, SUPERSEDED], ids=["cpu", "superseded"])
+def test_the_committed_cpu_records_rebuild_table_one_on_a_fresh_clone(folder: Path, tmp_path: Path) -> None:
+    """The reference runs committed under leaderboard/results/cpu/ (and the superseded ones) stay readable by the
+    current leaderboard code, and each lands in its Table I cell (so `lompo-bench report --runs
+    leaderboard/results/cpu` works anywhere)."""
+    records = read_records(folder)
     assert records and all(r["profile"] == "cpu" and len(r["returns"]) == r["episodes"] for r in records)
-    report = build_report(COMMITTED, tmp_path, profile="cpu")
+    report = build_report(folder, tmp_path, profile="cpu")
     assert report.runs == len(records)
     rows = table_one_rows(aggregate(records), "cpu", "cpu")
     for record in records:  # its row: its dataset, on its content (records of a regenerated dataset have their own)
@@ -319,7 +322,7 @@ def test_report_on_a_fresh_clone_shows_the_repositorys_reference_records_marked(
     result = runner.invoke(app, ["report", "--to", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     assert "showing the repository's reference records" in result.output and str(COMMITTED) in result.output
-    assert "| Walker Walk | medium-expert" in result.output and "54.0 [" in result.output  # BC's committed cell
+    assert "| Walker Walk | medium-expert" in result.output and "52.3 [" in result.output  # BC's committed cell
     assert "reference records" in (tmp_path / "out" / "table_one.md").read_text()
     result = runner.invoke(app, ["report", "--profile", "paper", "--to", str(tmp_path / "out")])
     assert result.exit_code == 2
