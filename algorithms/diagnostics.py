@@ -249,11 +249,17 @@ def verdict_in_task(values: dict[str, float]) -> list[str]:
     return lines
 
 
-def verdict(values: dict[str, float], *, penalty: float, held_out: bool) -> list[str]:
-    """What the values mean, in words: the lines `diagnose` prints under its table."""
+def verdict(values: dict[str, float], *, penalty: float, held_out: bool, heads: int) -> list[str]:
+    """What the values mean, in words: the lines `diagnose` prints under its table (`heads`: the model's forward
+    heads; with one, as Offline SLAC's, there is no disagreement to read)."""
     lines = []
     if not held_out:
         lines.append("in-sample: this model trained on every episode, so its fit here is optimistic")
+    if heads < 2:
+        lines.append(
+            "one forward head: no ensemble, so no disagreement and no penalty to measure (spread 0 at any action)"
+        )
+        return lines + _reward_fit(values)
     data, uniform = values["spread_data"], values["spread_uniform"]
     if data >= uniform:
         lines.append(
@@ -286,10 +292,14 @@ def verdict(values: dict[str, float], *, penalty: float, held_out: bool) -> list
             f"the heads' means (not the penalty's measure) disagree {gap:.0f}% more at uniform random actions than "
             f"at the data's ({values['disagreement_data']:.3g} against {values['disagreement_uniform']:.3g})"
         )
-    error = values["reward_mse"] ** 0.5
+    return lines + _reward_fit(values)
+
+
+def _reward_fit(values: dict[str, float]) -> list[str]:
+    scale, error = abs(values["reward_data"]), values["reward_mse"] ** 0.5
     if scale > 0 and error > scale:
-        lines.append(f"the reward head is off by {error:.3g} per step (rms), more than the data's mean reward")
-    return lines
+        return [f"the reward head is off by {error:.3g} per step (rms), more than the data's mean reward"]
+    return []
 
 
 def table(values: dict[str, float]) -> list[tuple[str, str, str, str]]:

@@ -847,8 +847,9 @@ def shared_world_model(
                     # Neither do the diagnostics (a forked generator): with or without them, the same model.
                     values = model_diagnostics(model, cache, config, seed)
                     run.log("diagnostics", step, values)
-                    seen = (f" | {'held-out' if config.holdout else 'in-sample'} spread at data / uniform actions "
-                            f"{values['spread_data']:.3f} / {values['spread_uniform']:.3f}")  # fmt: skip
+                    if config.ensemble > 1:  # one head (Offline SLAC): no spread to show
+                        seen = (f" | {'held-out' if config.holdout else 'in-sample'} spread at data / uniform "
+                                f"actions {values['spread_data']:.3f} / {values['spread_uniform']:.3f}")  # fmt: skip
                     run.checkpoint(model, batches)
                 if snapshot:
                     _keep_snapshot(dataset_id, config, root, seed, model, run, step)
@@ -971,9 +972,13 @@ def diagnose(folder: Path, device: torch.device, *, penalty: float | None = None
         if run_state is not None:
             agent_state = run_state["training"]["modules"]
     else:
-        raise UserError(f"{folder} holds no world model: neither a world model folder nor a LOMPO / LMBRL run")
+        raise UserError(
+            f"{folder} holds no world model: neither a world model folder nor a LOMPO / LMBRL / Offline SLAC run"
+        )
     if in_task and agent_state is None:
-        raise UserError(f"--in-task needs a LOMPO / LMBRL run folder whose policy phase has begun, not {folder}")
+        raise UserError(
+            f"--in-task needs a LOMPO / LMBRL / Offline SLAC run folder whose policy phase has begun, not {folder}"
+        )
     cache = open_cache(dataset_id)
     model = WorldModel(config, int(cache.actions.shape[1]), int(cache.proprio.shape[1]), device)
     agent = None
@@ -1008,7 +1013,7 @@ def diagnose(folder: Path, device: torch.device, *, penalty: float | None = None
         "penalty": used,
         "actor": agent is not None,
         "values": values,
-        "verdict": diagnostics.verdict(values, penalty=used, held_out=held_out),
+        "verdict": diagnostics.verdict(values, penalty=used, held_out=held_out, heads=config.ensemble),
         "in_task": task_values,
         "in_task_verdict": diagnostics.verdict_in_task(task_values) if task_values else [],
     }

@@ -123,12 +123,17 @@ def test_diagnostics_measure_the_spread_and_leave_training_random_numbers_alone(
 def test_the_verdict_calls_a_flat_spread_an_offset() -> None:
     values = {"spread_data": 0.4, "spread_uniform": 0.39, "reward_data": 0.1, "reward_model_data": 0.12,
               "penalty_data": 2.0, "reward_penalized_data": -1.88, "reward_mse": 0.0}  # fmt: skip
-    lines = diagnostics.verdict(values, penalty=5.0, held_out=False)
+    lines = diagnostics.verdict(values, penalty=5.0, held_out=False, heads=7)
     assert lines[0].startswith("in-sample")
     assert "flat offset" in lines[1]
     assert "20.0x the data's mean reward" in lines[2]
-    separated = diagnostics.verdict({**values, "spread_uniform": 0.6}, penalty=5.0, held_out=True)
+    separated = diagnostics.verdict({**values, "spread_uniform": 0.6}, penalty=5.0, held_out=True, heads=7)
     assert "separates" in separated[0] and "50% higher" in separated[0]
+    # One head (Offline SLAC's model): a zero spread is no offset, there is nothing to compare.
+    single = diagnostics.verdict({**values, "spread_data": 0.0, "spread_uniform": 0.0, "reward_mse": 0.04},
+                                 penalty=0.0, held_out=True, heads=1)  # fmt: skip
+    assert "no ensemble" in single[0] and not any("offset" in line or "separates" in line for line in single)
+    assert "off by 0.2 per step" in single[-1]
 
 
 def test_model_phase_logs_diagnostics_at_every_checkpoint(env) -> None:
