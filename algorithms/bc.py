@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from algorithms import configs, evaluation, model_free, runs
-from algorithms.nets import PixelFeatures, mlp
+from algorithms.nets import PixelFeatures, adam, drqv2_init, mlp
 from lompo_bench.data.cache import DatasetCache
 from lompo_bench.progress import Progress
 
@@ -65,8 +65,9 @@ class BehaviorCloning(nn.Module):
         super().__init__()
         self.config = config
         self.features = PixelFeatures(config.conv_channels, proprio_dim, config.frames, config.trunk)
-        self.policy = mlp(config.trunk, config.hidden, action_dim, 3)
-        self.optimizer = torch.optim.Adam(self.parameters(), lr=config.lr)
+        self.policy = mlp(config.trunk, config.hidden, action_dim, 3, nn.ReLU)  # V-D4RL's (DrQ-v2's) actor
+        drqv2_init(self)
+        self.optimizer = adam(self.parameters(), config.lr)
 
     def forward(self, pixels: torch.Tensor, proprio: torch.Tensor | None, augment: bool = False) -> torch.Tensor:
         return torch.tanh(self.policy(self.features(pixels, proprio, augment)))

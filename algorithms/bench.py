@@ -82,9 +82,8 @@ def synthetic_batch(
     batch = {
         "pixels": torch.randint(0, 256, (b, t, 64, 64, 3), dtype=torch.uint8, generator=generator),
         "proprio": torch.randn(b, t, proprio_dim, generator=generator),
-        "actions": torch.rand(b, t, action_dim, generator=generator) * 2 - 1,
-        "rewards": torch.rand(b, t, generator=generator),
-        "terminals": torch.zeros(b, t),
+        "prev_actions": torch.rand(b, t, action_dim, generator=generator) * 2 - 1,
+        "prev_rewards": torch.rand(b, t, generator=generator),
     }
     return {key: value.to(device) for key, value in batch.items()}
 

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from algorithms import configs, evaluation, model_free, runs
-from algorithms.nets import Actor, PixelFeatures, TwinCritic
+from algorithms.nets import Actor, PixelFeatures, TwinCritic, adam, drqv2_init
 from lompo_bench.data.cache import DatasetCache
 from lompo_bench.progress import Progress
 
@@ -84,17 +84,17 @@ class ConservativeSAC(nn.Module):
         super().__init__()
         self.config, self.action_dim = config, action_dim
         self.features = PixelFeatures(config.conv_channels, proprio_dim, config.frames, config.trunk)
-        self.critic = TwinCritic(config.trunk, action_dim, config.hidden)
-        self.actor = Actor(config.trunk, action_dim, config.hidden)
+        # V-D4RL's DrQ+CQL networks (DrQ-v2's): ReLU and orthogonal initialisation, before the targets copy them.
+        self.critic = drqv2_init(TwinCritic(config.trunk, action_dim, config.hidden, act=nn.ReLU))
+        self.actor = drqv2_init(Actor(config.trunk, action_dim, config.hidden, act=nn.ReLU))
+        drqv2_init(self.features)
         self.target_features = copy.deepcopy(self.features).requires_grad_(False)
         self.target_critic = copy.deepcopy(self.critic).requires_grad_(False)
         self.log_alpha = nn.Parameter(torch.zeros(()))
         self.target_entropy = -float(action_dim)
-        self.critic_optimizer = torch.optim.Adam(
-            [*self.features.parameters(), *self.critic.parameters()], lr=config.critic_lr
-        )
-        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=config.actor_lr)
-        self.alpha_optimizer = torch.optim.Adam([self.log_alpha], lr=config.alpha_lr)
+        self.critic_optimizer = adam([*self.features.parameters(), *self.critic.parameters()], config.critic_lr)
+        self.actor_optimizer = adam(self.actor.parameters(), config.actor_lr)
+        self.alpha_optimizer = adam([self.log_alpha], config.alpha_lr)
 
     def _conservative_gap(self, features: torch.Tensor, q_data: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         """CQL(H): logsumexp over actions of Q, estimated with importance-weighted uniform and policy samples,

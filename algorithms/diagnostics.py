@@ -111,8 +111,8 @@ def _episode(model: Any, data: dict[str, torch.Tensor], penalty: float, actor: A
     steps = pixels.shape[1]
     flat = pixels.reshape(steps, *pixels.shape[2:])
     embed = model.embed(flat, None if proprio is None else proprio.reshape(steps, -1)).reshape(1, steps, -1)
-    padded = torch.cat([actions, torch.zeros_like(actions[:, :1])], 1)  # the last observation takes no action
-    h, z, post_mean, post_std = rssm.observe(embed, padded)
+    led_to = torch.cat([torch.zeros_like(actions[:, :1]), actions], 1)  # no action leads to the first observation
+    h, z, post_mean, post_std = rssm.observe(embed, led_to)
     features = torch.cat([h, z], -1)
     # The model's fit, as Eq. 8 measures it.
     image, proprio_mean = model.decode(features)
@@ -159,10 +159,11 @@ def _one_step(rssm: Any, reward_head: Any, h: torch.Tensor, z: torch.Tensor, act
 
 
 @torch.no_grad()
-def measure_in_task(agent: Any, task: str, episodes: int, seed: int) -> dict[str, float]:
+def measure_in_task(agent: Any, task: str, episodes: int, seed: int, image_size: int = 64) -> dict[str, float]:
     """The policy of `agent` (a `lompo.Lompo`, its world model and its penalty) in `task` for `episodes`
     evaluation episodes of run seed `seed`, the model's predictions beside what the task paid (module doc). The
-    model's random numbers come from a forked generator seeded with `seed`; the policy's own, as evaluation's."""
+    model's random numbers come from a forked generator seeded with `seed`; the policy's own, as evaluation's.
+    `image_size`: the frame size of the dataset the agent was trained on (its cache's `frame_shape`)."""
     if episodes < 1:
         raise ValueError("the in-task diagnostics run at least one episode")
     device = agent.device
@@ -206,7 +207,9 @@ def measure_in_task(agent: Any, task: str, episodes: int, seed: int) -> dict[str
     try:
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(seed)
-            returns = evaluate_policy(policy, task, episodes, evaluation_seed(seed), on_step=on_step)
+            returns = evaluate_policy(
+                policy, task, episodes, evaluation_seed(seed), on_step=on_step, image_size=image_size
+            )
     finally:
         agent.train(was_training)
     values = {name: sums[name] / max(count[name], 1.0) for name in sums}

@@ -14,9 +14,8 @@ Built only on what every algorithm may use: `nets` (the conv encoder with its tr
 API (`TransitionSampler`), `runs` and the model-free loop (`model_free.train_model_free`: checkpoints, evaluations),
 `evaluation.FrameStackPolicy`. Where ours departs from V-D4RL's `drqbc/drqv2.py`, the line says so; the larger
 departures: the conv layers are Appendix C's for the task (the encoder BC and CQL use here, so the three compare on
-one encoder; DrQ-v2's is four 3x3 convolutions of 32 channels at 84 px), MLPs use ELU (`nets.mlp`; V-D4RL ReLU),
-layers keep PyTorch's default initialisation (V-D4RL orthogonal), and terminal transitions cut the bootstrap
-(V-D4RL's DMC data has none).
+one encoder; DrQ-v2's is four 3x3 convolutions of 32 channels at 84 px) and terminal transitions cut the bootstrap
+(V-D4RL's DMC data has none). Activations (ReLU) and initialisation (orthogonal) are DrQ-v2's, as V-D4RL's.
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from algorithms import configs, evaluation, model_free, runs
-from algorithms.nets import PixelFeatures, TwinCritic, mlp
+from algorithms.nets import PixelFeatures, TwinCritic, adam, drqv2_init, mlp
 from lompo_bench.data.cache import DatasetCache
 from lompo_bench.progress import Progress
 
@@ -118,17 +117,16 @@ class DrQBC(nn.Module):
         # The encoder and the critic's trunk; the critic's optimizer trains both (drqv2.py: encoder_opt and
         # critic_opt, one learning rate, stepped on the critic's loss).
         self.features = PixelFeatures(config.conv_channels, proprio_dim, config.frames, config.trunk)
-        self.critic = TwinCritic(config.trunk, action_dim, config.hidden)
+        self.critic = TwinCritic(config.trunk, action_dim, config.hidden, act=nn.ReLU)
         self.actor_trunk = _trunk(self.features.encoder.out_dim, config.trunk)
-        self.actor = mlp(config.trunk, config.hidden, action_dim, 3)
+        self.actor = mlp(config.trunk, config.hidden, action_dim, 3, nn.ReLU)
+        drqv2_init(self)  # drqv2.py: `self.apply(utils.weight_init)` in every network, before the targets copy them
         self.target_trunk = copy.deepcopy(self.features.trunk).requires_grad_(False)
         self.target_critic = copy.deepcopy(self.critic).requires_grad_(False)
         # Updates done: the noise schedule and the actor's delay read it; a buffer, so checkpoints carry it.
         self.register_buffer("updates", torch.zeros((), dtype=torch.long))
-        self.critic_optimizer = torch.optim.Adam([*self.features.parameters(), *self.critic.parameters()], lr=config.lr)
-        self.actor_optimizer = torch.optim.Adam(
-            [*self.actor_trunk.parameters(), *self.actor.parameters()], lr=config.lr
-        )
+        self.critic_optimizer = adam([*self.features.parameters(), *self.critic.parameters()], config.lr)
+        self.actor_optimizer = adam([*self.actor_trunk.parameters(), *self.actor.parameters()], config.lr)
 
     def encode(self, pixels: torch.Tensor, proprio: torch.Tensor | None, augment: bool = False) -> torch.Tensor:
         """The conv encoder's features of stacked frames (and proprio, where the task has it)."""

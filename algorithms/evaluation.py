@@ -31,13 +31,15 @@ def evaluate_policy(
     seed: int,
     progress: Progress | None = None,
     on_step: Callable[[float, bool], None] | None = None,
+    image_size: int = 64,
 ) -> list[float]:
     """Undiscounted returns of `episodes` episodes in the pixel task, seeded `seed`, `seed + 1`, ...; episodes
     done go to `progress` (a started stage); `on_step(reward, done)` is called after every step (diagnostics read
-    the policy's state there)."""
+    the policy's state there). `image_size`: the frames' size, that of the dataset the policy was trained on (its
+    `DatasetCache.frame_shape`; 128 px for D'Claw, Pen and Door at the paper profile)."""
     from lompo_bench.tasks import make_task
 
-    env = make_task(task)
+    env = make_task(task, image_size=image_size)
     returns = []
     try:
         for episode in range(episodes):

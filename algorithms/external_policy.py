@@ -18,7 +18,7 @@ import numpy as np
 from algorithms import evaluation
 from algorithms.registry import ALGORITHMS, NAME_PATTERN, PROFILE_NAMES
 from lompo_bench import seeds
-from lompo_bench.data.store import dataset_path, dataset_task, read_metadata
+from lompo_bench.data.store import dataset_frame_shape, dataset_path, dataset_task, read_metadata
 from lompo_bench.errors import UserError
 from lompo_bench.files import write_json
 from lompo_bench.paths import run_dir
@@ -94,9 +94,10 @@ def evaluate_policy(
     record (`lompo_bench.records.ResultRecord` as JSON; `write_result` puts it where `report` reads).
 
     policy: a callable `observation -> action`, or an object with `act(observation) -> action` and optionally
-        `reset()` (called at each episode's start). `observation` is a dict: `pixels` uint8 (64, 64, 3) and, in
-        tasks with proprioception (Adroit Pen, D'Claw), `proprio` float32; never `state`. The action: an array of
-        the task's action shape, in [-1, 1] (the task clips it).
+        `reset()` (called at each episode's start). `observation` is a dict: `pixels` uint8 (H, W, 3) at the size
+        of the dataset's frames (64 px; 128 px for D'Claw, Pen and Door at the paper profile) and, in tasks with
+        proprioception (Adroit Pen, D'Claw), `proprio` float32; never `state`. The action: an array of the task's
+        action shape, in [-1, 1] (the task clips it).
     dataset_id: a local dataset; its task, reference scores (normalization) and profile come from it.
     algo: the name the record goes under (its column in `report`): lowercase, not a built-in's.
     seed: the run seed the record is filed as; the episodes start from the reset seeds a built-in run of that seed
@@ -110,13 +111,16 @@ def evaluate_policy(
         raise UserError(f"episodes must be at least 1, not {episodes}")
     dataset_path(dataset_id)  # an unknown dataset fails here, before any episode
     task = dataset_task(dataset_id)
+    image_size = dataset_frame_shape(dataset_id)[0]  # the policy sees frames as the dataset's
     profile = profile or read_metadata(dataset_id).get("lompo_profile") or "paper"
     if profile not in PROFILE_NAMES:
         raise UserError(f"profile must be one of {', '.join(PROFILE_NAMES)}, not {profile!r}")
     checked = _CheckedPolicy(policy, _action_shape(task), task)
     progress = progress or NoProgress()
     progress.start("evaluation", episodes)
-    returns = evaluation.evaluate_policy(checked, task, episodes, seeds.evaluation_seed(seed), progress=progress)
+    returns = evaluation.evaluate_policy(
+        checked, task, episodes, seeds.evaluation_seed(seed), progress=progress, image_size=image_size
+    )
     progress.finish()
     return evaluation.result_record(
         algo=algo,

@@ -152,7 +152,9 @@ def evaluate(
     progress.start("evaluation", episodes)
     # Seeds apart from training's final evaluation, so this is a fresh sample of start states.
     first = seeds.reevaluation_seed(seed)
-    returns = evaluation.evaluate_policy(policy, context["task"], episodes, seed=first, progress=progress)
+    returns = evaluation.evaluate_policy(
+        policy, context["task"], episodes, seed=first, progress=progress, image_size=runs.run_image_size(folder)
+    )
     progress.finish()
     record = evaluation.result_record(
         algo=module.NAME,

@@ -34,15 +34,19 @@ from torch import nn
 
 from algorithms import checkpoints, configs, diagnostics, metrics, runs, speed
 from algorithms.nets import (
+    KERAS_ADAM_EPS,
+    NETWORKS,
     RSSM,
     Actor,
     ConvDecoder,
     ConvEncoder,
     DeterministicActor,
     TwinCritic,
+    adam,
     gaussian_kl,
     gaussian_log_prob,
     heads_disagreement,
+    keras_init,
     member_spread,
     mlp,
     paper_width,
@@ -65,10 +69,8 @@ MODEL_FIELDS = (
     "conv_channels", "deter", "hidden", "stoch", "ensemble", "model_steps", "model_batch", "seq_len", "model_lr",
     "grad_clip", "kl_scale", "precision", "decode_fraction", "head_layers", "holdout",
 )  # fmt: skip
-# Fields added after models were trained: at these values a model is the one trained before they existed, so its
-# key leaves them out and such models are still found.
-LEGACY_MODEL_DEFAULTS = {"precision": "fp32", "decode_fraction": 1.0, "head_layers": 2, "holdout": 0.0}
-MODEL_FORMAT = 2
+# 3: the official networks (nets.NETWORKS 2) and training windows (the previous action at a window's start).
+MODEL_FORMAT = 3
 ENCODE_CHUNK = 1024  # frames per encoder call when encoding whole episodes (bounds activation memory)
 
 
@@ -104,11 +106,9 @@ class LompoConfig:
     channels_last: bool | None = None  # NHWC convolution weights; None: per device (speed.resolve_channels_last)
     compile: bool = False  # torch.compile the encoder and decoder
     prefetch: bool | None = None  # draw the next model batch on a thread; None: per device (on for CUDA)
-    # Share of each window's time steps whose image is decoded in Eq. 8's loss. Departure from the official code
-    # (1: every frame), decided by measurement (docs/PERFORMANCE.md): on Walker medium-expert (cpu profile, 200
-    # updates, one seed) the full loss with 1/2 stayed within 0.9 of fp32's every 20 updates (35.5 vs 35.1 at
-    # 200; a second seed differs by 3.1), while the update ran 1.5x faster; 1/4 trailed by 1.7-6.3 (36.8 at 200).
-    decode_fraction: float = 0.5
+    # Share of each window's time steps whose image is decoded in Eq. 8's loss: 1, every frame, as the official
+    # code. The cpu and smoke profiles decode half, a speed lever (1.5x per update; docs/PERFORMANCE.md).
+    decode_fraction: float = 1.0
     # Latent buffers and rollouts (Eq. 9).
     real_buffer: int | None = None  # transitions; None: the dataset's transition count (official code)
     latent_buffer: int | None = None  # transitions; None: the dataset's transition count (official code)
@@ -159,7 +159,7 @@ PROFILES: dict[str, LompoConfig] = {
     "paper": LompoConfig(),
     # Runs on 2 CPU cores: half-width convs, 128-unit model, 16 x 32 model batches. Rollouts start from one model
     # batch (512 states, 2,560 imagined transitions a cycle): a 20K-transition dataset's imagined buffer turns over
-    # 13% a cycle, as the official code's 16,000 in 100K.
+    # 13% a cycle, near the official code's 16% (16,000 in 100K).
     "cpu": LompoConfig(
         conv_scale=0.5,
         deter=128,
@@ -171,6 +171,9 @@ PROFILES: dict[str, LompoConfig] = {
         model_steps=9_000,
         model_batch=16,
         seq_len=32,
+        # Departure (speed): half of each window's frames decoded; on Walker medium-expert (200 updates) the full
+        # loss stayed within 0.9 of every-frame's while an update ran 1.5x faster (docs/PERFORMANCE.md).
+        decode_fraction=0.5,
         # fp32 on every CPU, so that a cpu record does not depend on which CPU trained it: auto trains bf16
         # convolutions on one (AMX, AVX512-BF16) and fp32 on another (AVX2 only, where bf16 runs at 0.05x), and
         # the issue-20 study was run in fp32. Costs the bf16 machines 1.3-1.6x of model-update speed (PERFORMANCE.md).
@@ -204,9 +207,10 @@ PROFILES: dict[str, LompoConfig] = {
         hidden=16,
         stoch=4,
         ensemble=3,
-        model_steps=60,
+        model_steps=100,  # the model loss falls by 70-80% (at 60 updates with the official init: 15-50%)
         model_batch=8,
         seq_len=8,
+        decode_fraction=0.5,  # the cpu profile's path
         initial_latent=100,
         rollout_horizon=3,
         ac_hidden=16,
@@ -226,8 +230,9 @@ def make_config(profile: str, **overrides: Any) -> LompoConfig:
     return configs.pick_profile(NAME, PROFILES, profile, **overrides)
 
 
-def resolve_for_task(config: LompoConfig, task: str) -> LompoConfig:
-    """Fill the sizes the config leaves to the task (Appendix C), so the saved config is the one that ran."""
+def resolve_for_task(config: LompoConfig, task: str, image_size: int = 64) -> LompoConfig:
+    """Fill the sizes the config leaves to the task and the dataset's image size (Appendix C; the official rule:
+    4 conv layers at 64 px, 5 at 128), so the saved config is the one that ran."""
     if config.actor not in ACTORS:
         raise UserError(f"unknown actor {config.actor!r}: choose from {', '.join(ACTORS)}")
     if config.penalty_floor not in PENALTY_FLOORS:
@@ -246,7 +251,7 @@ def resolve_for_task(config: LompoConfig, task: str) -> LompoConfig:
         raise UserError(f"head_layers must be at least 1, not {config.head_layers}")
     return dataclasses.replace(
         config,
-        conv_channels=scaled_conv_channels(config.conv_channels, config.conv_scale, task),
+        conv_channels=scaled_conv_channels(config.conv_channels, config.conv_scale, image_size),
         deter=config.deter or paper_width(task),
         hidden=config.hidden or paper_width(task),
     )
@@ -267,9 +272,6 @@ def model_speed(config: LompoConfig, device: torch.device) -> dict[str, Any]:
 def model_key(config: LompoConfig) -> str:
     """A digest of what determines the trained world model (a resolved config's MODEL_FIELDS and MODEL_FORMAT)."""
     fields = {"format": MODEL_FORMAT, **{name: getattr(config, name) for name in MODEL_FIELDS}}
-    for name, legacy in LEGACY_MODEL_DEFAULTS.items():
-        if fields[name] == legacy:
-            del fields[name]
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=list).encode()).hexdigest()[:12]
 
 
@@ -331,6 +333,7 @@ class WorldModel(nn.Module):
         # "The reward reconstruction network is a two-layer fully connected network" (Appendix C), built as the
         # official code builds it: two hidden layers of `hidden` units, then the linear output.
         self.reward_head = mlp(self.rssm.feature_dim, c.hidden, 1, 3)
+        keras_init(self)  # official: Keras's default initialisers in every layer
         # How it computes on `device` (speed.py): what "auto" became is kept here, for the run's records.
         self.speed = model_speed(c, device)
         self.to(device)
@@ -340,7 +343,7 @@ class WorldModel(nn.Module):
         if c.compile:  # in place: the state dict keeps its keys, so checkpoints load either way
             self.encoder.compile()
             self.decoder.compile()
-        self.optimizer = torch.optim.Adam(self.parameters(), lr=c.model_lr)
+        self.optimizer = adam(self.parameters(), c.model_lr, KERAS_ADAM_EPS)
 
     def autocast(self) -> torch.autocast:
         return speed.autocast(self.reward_head[0].weight.device, self.speed["precision"])
@@ -371,12 +374,17 @@ class WorldModel(nn.Module):
         """Eq. 8 as the official code writes it: kl_scale x KL(inference || one forward model picked at random for
         each time step) minus the log-likelihoods of image, reward (and proprioception) under unit-variance
         Normals; no free nats. The NLLs below omit the Normals' constant (it has no gradient). The images of a
-        `decode_fraction` of the time steps are decoded (1: all, as the official code)."""
+        `decode_fraction` of the time steps are decoded (1: all, as the official code).
+
+        The window is the official one (Dreamer's layout): at each observation t the model is stepped by the action
+        that led to it, `prev_actions` (at a window's first observation the dataset's previous action, zero only
+        at an episode's start), and the reward head at t predicts the reward received on arriving there,
+        `prev_rewards` (0 at an episode's start), for every t of the window."""
         c = self.config
-        pixels, actions, rewards = batch["pixels"], batch["actions"], batch["rewards"]
+        pixels, prev_actions, prev_rewards = batch["pixels"], batch["prev_actions"], batch["prev_rewards"]
         proprio = batch.get("proprio") if self.encoder.proprio_dim else None
         embed = self.embed(pixels, proprio)
-        h, z, post_mean, post_std = self.rssm.observe(embed, actions)
+        h, z, post_mean, post_std = self.rssm.observe(embed, prev_actions)
         batch_size, steps = h.shape[:2]
         prior_mean, prior_std = self.rssm.prior(h.reshape(batch_size * steps, -1))  # (K, B*T, S): every head
         post_mean, post_std = post_mean.reshape(1, batch_size * steps, -1), post_std.reshape(1, batch_size * steps, -1)
@@ -397,8 +405,7 @@ class WorldModel(nn.Module):
         image, proprio_pred = self.decode(decoded_features)
         target = ConvEncoder.preprocess(decoded_pixels.reshape(-1, *pixels.shape[-3:])).reshape(image.shape)
         image_nll = 0.5 * (image - target).pow(2).sum((-3, -2, -1)).mean()
-        # The reward of the action taken at t is predicted from the latent state it led to, t + 1.
-        reward_nll = 0.5 * (self.reward_head(features[:, 1:]).squeeze(-1) - rewards[:, :-1]).pow(2).mean()
+        reward_nll = 0.5 * (self.reward_head(features).squeeze(-1) - prev_rewards).pow(2).mean()
         loss = c.kl_scale * kl + image_nll + reward_nll
         per_head = kl_heads.detach().mean(1)  # every head's KL to the posterior: all must keep learning
         losses = {
@@ -417,10 +424,11 @@ class WorldModel(nn.Module):
 
     @torch.no_grad()
     def infer(
-        self, pixels: torch.Tensor, proprio: torch.Tensor | None, actions: torch.Tensor
+        self, pixels: torch.Tensor, proprio: torch.Tensor | None, prev_actions: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Latent states (h, z) (B, T, .) filtered from the first step of each sequence, z sampled from the
-        inference model (as the official code's real and rollout-start states). Frames are encoded in chunks."""
+        """Latent states (h, z) (B, T, .) filtered from the first step of each sequence, stepped by the actions that
+        led to each observation (`RSSM.observe`), z sampled from the inference model (as the official code's real
+        and rollout-start states). Frames are encoded in chunks."""
         batch, steps = pixels.shape[:2]
         flat_pixels = pixels.reshape(batch * steps, *pixels.shape[2:])
         flat_proprio = proprio.reshape(batch * steps, -1) if self.encoder.proprio_dim else None
@@ -433,15 +441,18 @@ class WorldModel(nn.Module):
                 for i in range(0, batch * steps, ENCODE_CHUNK)
             ]
         ).reshape(batch, steps, -1)
-        h, z, _, _ = self.rssm.observe(embed, actions)
+        h, z, _, _ = self.rssm.observe(embed, prev_actions)
         return h, z
 
     @torch.no_grad()
     def video_strip(self, batch: dict[str, torch.Tensor], sequences: int = 3, context: int = 5) -> np.ndarray:
         """What the official code shows of a model learning: for a few sequences of a batch, a row of true frames,
         a row of reconstructions (posterior means decoded) and a row of open-loop predictions (filtered over the
-        first `context` steps, then imagined from the actions through the forward heads' mean). uint8 (H, W, 3)."""
-        pixels, actions = batch["pixels"][:sequences], batch["actions"][:sequences]
+        first `context` steps, then imagined from the actions). Departure, for pictures only: the official open
+        loop steps a forward head drawn at random and samples z from it; ours takes the mean over the heads of
+        their means, which draws no random numbers, so a run is the same with or without its pictures.
+        uint8 (H, W, 3)."""
+        pixels, actions = batch["pixels"][:sequences], batch["prev_actions"][:sequences]
         proprio = batch.get("proprio")
         proprio = proprio[:sequences] if proprio is not None and self.encoder.proprio_dim else None
         steps = pixels.shape[1]
@@ -451,8 +462,8 @@ class WorldModel(nn.Module):
         recon = self.decode(torch.cat([h, z], -1))[0]
         h_t, z_t, imagined = h[:, context - 1], z[:, context - 1], []
         for t in range(context, steps):
-            h_t = self.rssm.step(h_t, z_t, actions[:, t - 1])
-            z_t = self.rssm.prior(h_t)[0].mean(0)  # the heads' mean
+            h_t = self.rssm.step(h_t, z_t, actions[:, t])
+            z_t = self.rssm.prior(h_t)[0].mean(0)  # the heads' means, averaged
             imagined.append(torch.cat([h_t, z_t], -1))
         open_loop = torch.cat([recon[:, :context], self.decode(torch.stack(imagined, 1))[0]], 1)
 
@@ -492,13 +503,15 @@ class Lompo(nn.Module):
         # The official code builds its target critics as networks of their own, initialized independently of the
         # critics (not as copies); Polyak averaging then pulls them together.
         self.critic_target = TwinCritic(feature_dim, self.action_dim, c.ac_hidden, layers).requires_grad_(False)
+        for module in (self.actor, self.critic, self.critic_target):
+            keras_init(module)  # official: Keras's default initialisers
         device = next(model.parameters()).device
         self.to(device)
         self.device = device
-        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=c.actor_lr)
-        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=c.critic_lr)
+        self.actor_optimizer = adam(self.actor.parameters(), c.actor_lr, KERAS_ADAM_EPS)
+        self.critic_optimizer = adam(self.critic.parameters(), c.critic_lr, KERAS_ADAM_EPS)
         if c.actor == "sac":
-            self.alpha_optimizer = torch.optim.Adam([self.log_alpha], lr=c.alpha_lr)
+            self.alpha_optimizer = adam([self.log_alpha], c.alpha_lr, KERAS_ADAM_EPS)
         self.real = ReplayBuffer(real_capacity, feature_dim, self.action_dim, device)
         self.imagined = ReplayBuffer(latent_capacity, feature_dim, self.action_dim, device)
         self.spread_floor = 0.0  # u_data of `penalty_floor="data"`, set by `train`; 0: the official penalty
@@ -530,9 +543,9 @@ class Lompo(nn.Module):
             for start in range(0, len(group), per_chunk):
                 data = to_torch(reader.read(group[start : start + per_chunk]), self.device)
                 actions = data["actions"]
-                # The last observation takes no action here: it only ends the episode's last transition.
-                padded = torch.cat([actions, torch.zeros_like(actions[:, :1])], 1)
-                h, z = self.model.infer(data["pixels"], data["proprio"], padded)
+                # The actions that led to each observation: none (zero) to the first, as the official layout.
+                led_to = torch.cat([torch.zeros_like(actions[:, :1]), actions], 1)
+                h, z = self.model.infer(data["pixels"], data["proprio"], led_to)
                 features = torch.cat([h, z], -1)
                 self.real.add(
                     born,
@@ -552,7 +565,7 @@ class Lompo(nn.Module):
         sampled next state), minus `penalty` times the std over the members of their log-likelihoods of the next
         state (official `log_prob` penalty)."""
         proprio = batch.get("proprio") if self.model.encoder.proprio_dim else None
-        h, z = self.model.infer(batch["pixels"], proprio, batch["actions"])
+        h, z = self.model.infer(batch["pixels"], proprio, batch["prev_actions"])
         penalties, raw_rewards, rewards = [], [], []
         for step in self.imagine(h.flatten(0, 1), z.flatten(0, 1), self.config.rollout_horizon, explore=True):
             self.imagined.add(
@@ -641,16 +654,12 @@ class Lompo(nn.Module):
             parts.append(self.imagined.sample(c.ac_batch - n_real))
         return {key: torch.cat([part[key] for part in parts]) for key in parts[0]}, n_real
 
-    def _step(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor, module: nn.Module) -> None:
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(module.parameters(), self.config.grad_clip)
-        optimizer.step()
-
     def ac_update(self) -> dict[str, float]:
         """One actor-critic update on a batch drawn `real_fraction` from the real buffer, the rest imagined.
         "deterministic" (official code): twin critics regressed on r + discount x min target Q at the actor's next
-        action, the actor ascends min Q, no entropy. "sac": the same with SAC's entropy terms and learned alpha."""
+        action, the actor ascends min Q, no entropy. "sac": the same with SAC's entropy terms and learned alpha.
+        In the official agent step's order: both losses are computed on the critics as they are before this
+        update, then both optimizers step (the actor is not differentiated through the just-updated critics)."""
         c = self.config
         batch, n_real = self._sample()
         sac = c.actor == "sac"
@@ -664,19 +673,27 @@ class Lompo(nn.Module):
             target = batch["rewards"] + c.discount * (1 - batch["terminals"]) * target_q
         q1, q2 = self.critic(batch["features"], batch["actions"])
         critic_loss = F.mse_loss(q1, target) + F.mse_loss(q2, target)
-        self._step(self.critic_optimizer, critic_loss, self.critic)
 
         if sac:
             action, log_prob = self.actor(batch["features"])
         else:
             action, log_prob = self.actor(batch["features"]), None
         # The actor's loss differentiates through the critic to the action only: the critic's weights are frozen
-        # for it, which skips their gradients (computed and thrown away before; the same update, ~10% less work).
+        # for it, which skips their gradients (they would be thrown away; the same update, ~10% less work).
         self.critic.requires_grad_(False)
-        q_policy = torch.min(*self.critic(batch["features"], action))
+        try:
+            q_policy = torch.min(*self.critic(batch["features"], action))
+        finally:
+            self.critic.requires_grad_(True)
         actor_loss = (alpha * log_prob - q_policy).mean() if sac else -q_policy.mean()
-        self._step(self.actor_optimizer, actor_loss, self.actor)
-        self.critic.requires_grad_(True)
+        # Both backward passes before either step: the actor's graph holds the pre-update critic weights.
+        for optimizer in (self.critic_optimizer, self.actor_optimizer):
+            optimizer.zero_grad(set_to_none=True)
+        critic_loss.backward()
+        actor_loss.backward()
+        for optimizer, module in ((self.critic_optimizer, self.critic), (self.actor_optimizer, self.actor)):
+            torch.nn.utils.clip_grad_norm_(module.parameters(), c.grad_clip)
+            optimizer.step()
         losses = {}
         if sac:
             alpha_loss = -(self.log_alpha * (log_prob.detach() + self.target_entropy)).mean()
@@ -792,7 +809,6 @@ def model_batches(model: WorldModel, cache: DatasetCache, seed: int, device: tor
 def load_policy(folder: Path, device: torch.device) -> LatentPolicy:
     """The trained policy of a finished run folder (for `evaluate`)."""
     record, state = runs.load_finished(folder, device)
-    # A run saved before the speed settings existed computed in fp32 with every frame decoded: so it acts again.
     config = _saved_config(record["config"])
     model = WorldModel(config, record["action_dim"], record["proprio_dim"], device)
     agent = Lompo(config, model, 1, 1)  # acting needs no buffers
@@ -943,10 +959,9 @@ def model_diagnostics(
 
 
 def _saved_config(fields: dict[str, Any]) -> LompoConfig:
-    """A config from saved fields (a run's config, a model's MODEL_FIELDS): fields added later at their legacy
-    values, tuples back from JSON lists, unknown names refused by the dataclass."""
-    saved = {**LEGACY_MODEL_DEFAULTS, **fields}
-    return LompoConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()})
+    """A config from saved fields (a run's config, a model's MODEL_FIELDS): tuples back from JSON lists, unknown
+    names refused by the dataclass."""
+    return LompoConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
 
 
 def diagnose(folder: Path, device: torch.device, *, penalty: float | None = None, in_task: int = 0) -> dict[str, Any]:
@@ -961,6 +976,8 @@ def diagnose(folder: Path, device: torch.device, *, penalty: float | None = None
     except (OSError, ValueError):
         raise UserError(f"{folder} holds no world model (no readable config.json)") from None
     agent_state = None
+    if context.get("model_format", MODEL_FORMAT) != MODEL_FORMAT or context.get("networks", NETWORKS) != NETWORKS:
+        raise UserError(f"{folder} was trained with networks this version of lompo-bench no longer builds; retrain it")
     if "model" in context:  # a shared world model's folder
         config = _saved_config(context["model"])
         dataset_id, seed, model_folder = context["dataset_id"], context["seed"], folder
@@ -1004,7 +1021,7 @@ def diagnose(folder: Path, device: torch.device, *, penalty: float | None = None
     held_out = diagnosed_held_out(cache.num_episodes, config.holdout)
     task_values = {}
     if in_task:
-        task_values = diagnostics.measure_in_task(agent, context["task"], in_task, seed)
+        task_values = diagnostics.measure_in_task(agent, context["task"], in_task, seed, cache.frame_shape[0])
     return {
         "folder": str(folder),
         "dataset_id": dataset_id,
@@ -1019,10 +1036,11 @@ def diagnose(folder: Path, device: torch.device, *, penalty: float | None = None
     }
 
 
-def world_model_key(config: LompoConfig, task: str) -> str:
-    """Which shared world model a run of `config` on `task` trains or reuses: runs of equal keys on one dataset
-    and seed (LOMPO and LMBRL of a profile) share one model, so a scheduler can train it once, first."""
-    return model_key(resolve_for_task(config, task))
+def world_model_key(config: LompoConfig, task: str, image_size: int = 64) -> str:
+    """Which shared world model a run of `config` on `task`'s images of `image_size` px trains or reuses: runs of
+    equal keys on one dataset and seed (LOMPO and LMBRL of a profile) share one model, so a scheduler can train
+    it once, first."""
+    return model_key(resolve_for_task(config, task, image_size))
 
 
 def train_world_model(
@@ -1038,8 +1056,8 @@ def train_world_model(
 ) -> Path:
     """Algorithm 1's model phase alone, as a job of its own (cluster stages): trains the shared model under the
     runs root `root` (or finds it trained) and returns its folder."""
-    config = resolve_for_task(config, task)
     cache = open_cache(dataset_id, progress)
+    config = resolve_for_task(config, task, cache.frame_shape[0])
     _, record = shared_world_model(dataset_id, config, cache, root, seed, device, progress or NoProgress(),
                                    tensorboard)  # fmt: skip
     return Path(record["folder"])
@@ -1060,8 +1078,8 @@ def train(
     """Run Algorithm 1 on `dataset_id`, resuming from `folder`'s checkpoint; returns the final result record.
     `algo` names the record (LMBRL and Offline SLAC run this same schedule with parts switched off)."""
     progress = progress or NoProgress()
-    config = resolve_for_task(config, task)
     cache = open_cache(dataset_id, progress)
+    config = resolve_for_task(config, task, cache.frame_shape[0])
     runs.start_run(folder, config, algo=algo, dataset_id=dataset_id, task=task, seed=seed, device=device, cache=cache,
                    speed=model_speed(config, device))  # fmt: skip
     fresh = not (folder / "checkpoint.pt").exists()

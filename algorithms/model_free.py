@@ -31,12 +31,12 @@ def train_on_transitions(
     device: torch.device,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """An algorithm's `train` for a learner on frame-stacked transitions: the task's encoder channels filled into
-    `config` (the saved config is the one that ran), the run started or resumed in `folder`, `build(config, cache,
-    device)` seeded with `seed`, then `train_model_free`; returns the result record."""
+    """An algorithm's `train` for a learner on frame-stacked transitions: the encoder channels for the dataset's
+    image size filled into `config` (the saved config is the one that ran), the run started or resumed in
+    `folder`, `build(config, cache, device)` seeded with `seed`, then `train_model_free`; returns the record."""
     cache = open_cache(dataset_id, progress)
     config = dataclasses.replace(
-        config, conv_channels=scaled_conv_channels(config.conv_channels, config.conv_scale, task)
+        config, conv_channels=scaled_conv_channels(config.conv_channels, config.conv_scale, cache.frame_shape[0])
     )
     runs.start_run(folder, config, algo=algo, dataset_id=dataset_id, task=task, seed=seed, device=device, cache=cache)
     torch.manual_seed(seed)

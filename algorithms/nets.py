@@ -3,38 +3,119 @@ stochastic transition is an ensemble of heads sharing one GRU, small MLP heads, 
 critics. Losses live in each algorithm's module; these classes only compute.
 
 Images enter as uint8 (..., H, W, 3) and are checked and scaled here, in one place (`ConvEncoder.preprocess`).
+
+Activations and initialisation are each method's own, passed in by its module: LOMPO, LMBRL and Offline SLAC use
+the official LOMPO code's (ReLU in the convolutions, ELU in the dense layers, Keras's initialisers:
+`keras_init`); BC, CQL and DrQ+BC use DrQ-v2's, the layout V-D4RL's implementations share (ReLU everywhere,
+orthogonal weights: `drqv2_init`).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-Act = nn.ELU  # Dreamer's activation, which the paper's model follows
+# The official LOMPO configuration sets the two apart: `cnn_act = 'relu'` for the convolutions and `dense_act =
+# 'elu'` for every dense layer (official `lompo.py`, `define_config`), as Dreamer does.
+CONV_ACT: type[nn.Module] = nn.ReLU
+DENSE_ACT: type[nn.Module] = nn.ELU
+# Bumped whenever the networks change so that a trained weight means something else (activations, layer shapes,
+# initialisation): a run folder or checkpoint of another version is refused, never resumed or evaluated with
+# networks it was not trained with. 1: ELU convolutions, padded 5-layer nets at 64 px, torch's initialisation;
+# 2: the official activations, layer rule and initialisers (issue 31).
+NETWORKS = 2
+
+# The official code picks its conv nets by image size (`_build_model`: `im_size == 64` takes the 4-layer
+# `ConvEncoder` / `ConvDecoder`, any other the 5-layer `ConvEncoderLarge` / `ConvDecoderLarge` built for 128 px),
+# so Appendix C's five layers for D'Claw, Pen and Door mean 128 px images. Both end in a 2 x 2 map.
+CONV_LAYERS = {64: 4, 128: 5}
 
 
-def mlp(in_dim: int, hidden: int, out_dim: int, layers: int) -> nn.Sequential:
+def mlp(in_dim: int, hidden: int, out_dim: int, layers: int, act: type[nn.Module] = DENSE_ACT) -> nn.Sequential:
     """`layers` fully-connected layers (the last one linear): the paper's "3-layer networks" are layers=3."""
     dims = [in_dim] + [hidden] * (layers - 1)
     modules: list[nn.Module] = []
     for a, b in zip(dims[:-1], dims[1:], strict=True):
-        modules += [nn.Linear(a, b), Act()]
+        modules += [nn.Linear(a, b), act()]
     modules.append(nn.Linear(dims[-1], out_dim))
     return nn.Sequential(*modules)
 
 
-def paper_conv_channels(task: str) -> tuple[int, ...]:
-    """Appendix C: Walker's encoder has 4 conv layers, D'Claw, Pen and Door have 5."""
-    return (32, 64, 128, 256) if task == "walker_walk" else (32, 64, 128, 256, 256)
+def conv_layers_for(image_size: int) -> int:
+    """How many conv layers the official rule gives images of `image_size` px (64: 4, 128: 5)."""
+    if image_size not in CONV_LAYERS:
+        sizes = " or ".join(str(size) for size in CONV_LAYERS)
+        raise ValueError(f"the conv networks take {sizes} px images, not {image_size}")
+    return CONV_LAYERS[image_size]
 
 
-def scaled_conv_channels(conv_channels: Sequence[int] | None, conv_scale: float, task: str) -> tuple[int, ...]:
-    """An encoder's channels: as given, or Appendix C's for the task times `conv_scale` (smaller profiles)."""
-    return tuple(conv_channels or (max(1, round(c * conv_scale)) for c in paper_conv_channels(task)))
+def image_size_for(conv_layers: int) -> int:
+    """The image size a conv net of `conv_layers` layers is built for (the inverse of `conv_layers_for`)."""
+    sizes = {layers: size for size, layers in CONV_LAYERS.items()}
+    if conv_layers not in sizes:
+        raise ValueError(f"conv networks have {' or '.join(map(str, sizes))} layers, not {conv_layers}")
+    return sizes[conv_layers]
+
+
+def paper_conv_channels(image_size: int) -> tuple[int, ...]:
+    """Appendix C's encoder channels (official `cnn_depth` 32: depth x [1, 2, 4, 8], then 8 again for 128 px)."""
+    return (32, 64, 128, 256, 256)[: conv_layers_for(image_size)]
+
+
+def scaled_conv_channels(conv_channels: Sequence[int] | None, conv_scale: float, image_size: int) -> tuple[int, ...]:
+    """An encoder's channels: as given, or Appendix C's for the image size times `conv_scale` (smaller profiles)."""
+    return tuple(conv_channels or (max(1, round(c * conv_scale)) for c in paper_conv_channels(image_size)))
+
+
+def keras_init(module: nn.Module) -> nn.Module:
+    """Keras's default initialisers, as every layer of the official LOMPO code has them: glorot-uniform weights
+    (dense, conv and transposed-conv kernels alike) and zero biases; the GRU's input kernel glorot-uniform, its
+    recurrent kernel orthogonal (over the whole 3-gate matrix, as Keras draws it), its biases zero. LayerNorm and
+    other layers keep their own. Returns `module`."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear | nn.Conv2d | nn.ConvTranspose2d):
+            nn.init.xavier_uniform_(m.weight)  # fan_in + fan_out as Keras counts them, also for transposed convs
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.GRUCell):
+            nn.init.xavier_uniform_(m.weight_ih)
+            nn.init.orthogonal_(m.weight_hh)
+            nn.init.zeros_(m.bias_ih)
+            nn.init.zeros_(m.bias_hh)
+        elif isinstance(m, EnsembleLinear):
+            members, fan_in, fan_out = m.weight.shape
+            bound = math.sqrt(6.0 / (fan_in + fan_out))  # glorot-uniform per member (official: a Dense per head)
+            with torch.no_grad():
+                m.weight.uniform_(-bound, bound)
+                m.bias.zero_()
+    return module
+
+
+def drqv2_init(module: nn.Module) -> nn.Module:
+    """DrQ-v2's `utils.weight_init`, which V-D4RL's BC, CQL and DrQ+BC apply to every network: orthogonal weights
+    (gain sqrt(2), ReLU's, for convolutions; 1 for linear layers) and zero biases. Returns `module`."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.orthogonal_(m.weight)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Conv2d | nn.ConvTranspose2d):
+            nn.init.orthogonal_(m.weight, nn.init.calculate_gain("relu"))
+            nn.init.zeros_(m.bias)
+    return module
+
+
+KERAS_ADAM_EPS = 1e-7  # `tf.optimizers.Adam`'s default epsilon, the official LOMPO optimizers' (PyTorch's: 1e-8)
+
+
+def adam(params: Any, lr: float, eps: float = 1e-8) -> torch.optim.Adam:
+    """Adam as every algorithm here uses it, with PyTorch's fused kernel: the same update in one pass over the
+    parameters (the optimizer step 2.3-2.5 ms against 6.7-15.7 ms on one CPU thread, docs/PERFORMANCE.md)."""
+    return torch.optim.Adam(params, lr=lr, eps=eps, fused=True)
 
 
 def paper_width(task: str) -> int:
@@ -43,36 +124,34 @@ def paper_width(task: str) -> int:
 
 
 class ConvEncoder(nn.Module):
-    """Kernel 4, stride 2 convolutions (Appendix C), then the flattened 2x2 map; proprioception, normalized by the
-    dataset's statistics, is concatenated through a small MLP where the task has it.
-
-    Four layers use no padding (64 -> 31 -> 14 -> 6 -> 2, as Dreamer); five layers need padding 1
-    (64 -> 32 -> 16 -> 8 -> 4 -> 2), which the paper does not state. Both end in 256 x 2 x 2 at the paper's sizes.
-    """
+    """Kernel 4, stride 2, unpadded convolutions (Appendix C; official `ConvEncoder` / `ConvEncoderLarge`): 4 layers
+    at 64 px (64 -> 31 -> 14 -> 6 -> 2), 5 at 128 px (128 -> 63 -> 30 -> 14 -> 6 -> 2), then the flattened 2x2 map;
+    the layer count gives the image size (`image_size_for`). Proprioception, normalized by the dataset's
+    statistics, is concatenated through a small MLP where the task has it (departure: the official proprio path
+    cannot run; Appendix A gives D'Claw and Pen proprioception)."""
 
     def __init__(
         self,
         channels: Sequence[int],
         proprio_dim: int = 0,
         proprio_embed: int = 64,
-        image_size: int = 64,
         frames: int = 1,
+        conv_act: type[nn.Module] = CONV_ACT,
+        dense_act: type[nn.Module] = DENSE_ACT,
     ):
         super().__init__()
-        padding = 0 if len(channels) <= 4 else 1
+        self.image_size = image_size_for(len(channels))
         self.frames = frames  # > 1: stacked frames (..., F, H, W, 3) enter as 3F channels (model-free learners)
         layers: list[nn.Module] = []
-        in_ch, size = 3 * frames, image_size
+        in_ch, size = 3 * frames, self.image_size
         for ch in channels:
-            layers += [nn.Conv2d(in_ch, ch, 4, 2, padding), Act()]
-            in_ch, size = ch, (size + 2 * padding - 4) // 2 + 1
-        if size < 1:
-            raise ValueError(f"{len(channels)} conv layers do not fit a {image_size} px image")
+            layers += [nn.Conv2d(in_ch, ch, 4, 2), conv_act()]
+            in_ch, size = ch, (size - 4) // 2 + 1
         self.convs = nn.Sequential(*layers, nn.Flatten())
         self.proprio_dim = proprio_dim
         self.register_buffer("proprio_mean", torch.zeros(proprio_dim))
         self.register_buffer("proprio_std", torch.ones(proprio_dim))
-        self.proprio_net = mlp(proprio_dim, proprio_embed, proprio_embed, 2) if proprio_dim else None
+        self.proprio_net = mlp(proprio_dim, proprio_embed, proprio_embed, 2, dense_act) if proprio_dim else None
         self.out_dim = in_ch * size * size + (proprio_embed if proprio_dim else 0)
 
     @staticmethod
@@ -89,6 +168,11 @@ class ConvEncoder(nn.Module):
         """Features (..., out_dim) of uint8 pixels (..., H, W, 3), or (..., F, H, W, 3) with F stacked frames.
         `augment` applies DrQ's random shift (the model-free learners train with it)."""
         image_dims = 3 if self.frames == 1 else 4
+        if pixels.shape[-3:-1] != (self.image_size, self.image_size):
+            raise ValueError(
+                f"this encoder takes {self.image_size} px images ({len(self.convs) // 2} conv layers), "
+                f"not {tuple(pixels.shape[-3:-1])}"
+            )
         lead = pixels.shape[:-image_dims]
         x = self.preprocess(pixels.reshape(-1, *pixels.shape[-3:]))
         x = x.reshape(-1, 3 * self.frames, *x.shape[-2:])
@@ -101,12 +185,13 @@ class ConvEncoder(nn.Module):
 
 
 class PixelFeatures(nn.Module):
-    """The model-free learners' (BC, CQL) view of an observation: the conv encoder over `frames` stacked frames
-    (plus proprio) and DrQ's trunk (Linear, LayerNorm, tanh) down to `trunk` features."""
+    """The model-free learners' (BC, CQL, DrQ+BC) view of an observation: the conv encoder over `frames` stacked
+    frames (plus proprio) and DrQ's trunk (Linear, LayerNorm, tanh) down to `trunk` features. ReLU throughout, as
+    DrQ-v2's encoder, which V-D4RL's BC, CQL and DrQ+BC share."""
 
     def __init__(self, channels: Sequence[int], proprio_dim: int, frames: int, trunk: int):
         super().__init__()
-        self.encoder = ConvEncoder(channels, proprio_dim, frames=frames)
+        self.encoder = ConvEncoder(channels, proprio_dim, frames=frames, conv_act=nn.ReLU, dense_act=nn.ReLU)
         self.trunk = nn.Sequential(nn.Linear(self.encoder.out_dim, trunk), nn.LayerNorm(trunk), nn.Tanh())
 
     def forward(self, pixels: torch.Tensor, proprio: torch.Tensor | None, augment: bool = False) -> torch.Tensor:
@@ -127,36 +212,43 @@ def random_shift(images: torch.Tensor, pad: int = 4) -> torch.Tensor:
 
 
 class ConvDecoder(nn.Module):
-    """Transposed convolutions back to 64x64 (Appendix C), plus an MLP for proprioception.
+    """Transposed convolutions from a 1x1 map back to the image (Appendix C; official `ConvDecoder` /
+    `ConvDecoderLarge`), plus an MLP for proprioception. A dense layer to a 1x1 map of 8 x channels[0] (1024 at
+    the paper's sizes), then stride-2, unpadded layers: 4 layers of kernels [5, 5, 6, 6] to 64 px
+    (1 -> 5 -> 13 -> 30 -> 64), 5 layers of kernels [5, 5, 5, 6, 6] to 128 px (1 -> 5 -> 13 -> 29 -> 62 -> 128).
+    (Appendix C's printed kernels for five layers, [5, 5, 5, 4, 4], cannot reach 128 px from 1x1; the official
+    code's can.)"""
 
-    Four layers are Appendix C's Walker decoder, as Dreamer's: a 1x1 map of 8 x channels[0] (1024) then
-    [128, 64, 32, 3] channels, kernels [5, 5, 6, 6], stride 2 (1 -> 5 -> 13 -> 30 -> 64). The five-layer decoder's
-    stated kernels [5, 5, 5, 4, 4] at stride 2 cannot end at 64 px from a 1x1 map, and the paper does not say how
-    it did: ours mirrors the padded five-layer encoder instead, from a 2x2 map of 2 x channels[0] (256 x 2 x 2 =
-    1024 values, as the 1x1 map) through kernel-4, stride-2, padding-1 layers (2 -> 4 -> 8 -> 16 -> 32 -> 64).
-    """
+    KERNELS = {4: (5, 5, 6, 6), 5: (5, 5, 5, 6, 6)}
 
-    def __init__(self, feature_dim: int, channels: Sequence[int], proprio_dim: int = 0, hidden: int = 256):
+    def __init__(
+        self,
+        feature_dim: int,
+        channels: Sequence[int],
+        proprio_dim: int = 0,
+        hidden: int = 256,
+        conv_act: type[nn.Module] = CONV_ACT,
+        dense_act: type[nn.Module] = DENSE_ACT,
+    ):
         super().__init__()
-        if len(channels) == 4:
-            kernels, padding, self.first_shape = (5, 5, 6, 6), 0, (8 * channels[0], 1, 1)
-        elif len(channels) == 5:
-            kernels, padding, self.first_shape = (4, 4, 4, 4, 4), 1, (2 * channels[0], 2, 2)
-        else:
+        if len(channels) not in self.KERNELS:
             raise ValueError(f"decoders have 4 or 5 layers, not {len(channels)}")
-        self.project = nn.Linear(feature_dim, math.prod(self.first_shape))
+        self.image_size = image_size_for(len(channels))
+        self.first_shape = (8 * channels[0], 1, 1)
+        self.project = nn.Linear(feature_dim, math.prod(self.first_shape))  # official `h1`: no activation
         layers: list[nn.Module] = []
         in_ch = self.first_shape[0]
-        for i, (ch, k) in enumerate(zip(channels, kernels, strict=True)):
-            layers.append(nn.ConvTranspose2d(in_ch, ch, k, 2, padding))
+        for i, (ch, k) in enumerate(zip(channels, self.KERNELS[len(channels)], strict=True)):
+            layers.append(nn.ConvTranspose2d(in_ch, ch, k, 2))
             if i < len(channels) - 1:
-                layers.append(Act())
+                layers.append(conv_act())
             in_ch = ch
         self.deconvs = nn.Sequential(*layers)
-        self.proprio_net = mlp(feature_dim, hidden, proprio_dim, 3) if proprio_dim else None
+        # The official proprio decoder (`DenseDecoder((propriodim,), 3, num_units)`): 3 hidden layers.
+        self.proprio_net = mlp(feature_dim, hidden, proprio_dim, 4, dense_act) if proprio_dim else None
 
     def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Mean image (..., 3, 64, 64) in the encoder's [-0.5, 0.5] scale, and normalized proprio (or None)."""
+        """Mean image (..., 3, H, W) in the encoder's [-0.5, 0.5] scale, and normalized proprio (or None)."""
         lead = features.shape[:-1]
         x = self.project(features.reshape(-1, features.shape[-1])).reshape(-1, *self.first_shape)
         image = self.deconvs(x)
@@ -224,7 +316,7 @@ class RSSM(nn.Module):
         super().__init__()
         self.deter, self.stoch, self.members, self.min_std = deter, stoch, members, min_std
         self.action_dim = action_dim
-        self.input = nn.Sequential(nn.Linear(stoch + action_dim, hidden), Act())
+        self.input = nn.Sequential(nn.Linear(stoch + action_dim, hidden), DENSE_ACT())  # official `img1`
         self.gru = nn.GRUCell(hidden, deter)
         # `head_layers` hidden layers in each forward head and in the inference model: the official code has one
         # (`img2_k` then `img3_k`; `obs1` then `obs2`).
@@ -251,27 +343,27 @@ class RSSM(nn.Module):
         return _gaussian(self.posterior(torch.cat([h, embed], -1)), self.min_std)
 
     def observe(
-        self, embed: torch.Tensor, actions: torch.Tensor, sample: bool = True
+        self, embed: torch.Tensor, prev_actions: torch.Tensor, sample: bool = True
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Filter a window: embed (B, T, E), actions (B, T, A) where actions[:, t] was taken at observation t.
+        """Filter a window: embed (B, T, E) and prev_actions (B, T, A), where prev_actions[:, t] is the action that
+        led to observation t (zero at an episode's first observation), as the official `observe` takes the
+        dataset's actions (Dreamer's layout).
 
         Returns h, z (B, T, .) and the posterior mean and std. The window starts from the zero state (windows are
-        sampled inside episodes, and a window that starts mid-episode is treated like an episode start, as the
-        reference implementations do); the state at t uses the action taken at t - 1.
+        sampled inside episodes, and a window that starts mid-episode starts from zero as the official code's
+        does), stepped by the action that led to its first observation.
         """
         batch, steps = embed.shape[:2]
         h, z = self.initial(batch, embed.device)
-        action = torch.zeros_like(actions[:, 0])
         hs, zs, means, stds = [], [], [], []
         for t in range(steps):
-            h = self.step(h, z, action)
+            h = self.step(h, z, prev_actions[:, t])
             mean, std = self.infer(h, embed[:, t])
             z = mean + std * torch.randn_like(std) if sample else mean
             hs.append(h)
             zs.append(z)
             means.append(mean)
             stds.append(std)
-            action = actions[:, t]
         return torch.stack(hs, 1), torch.stack(zs, 1), torch.stack(means, 1), torch.stack(stds, 1)
 
 
@@ -302,9 +394,11 @@ def gaussian_log_prob(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) ->
 class Actor(nn.Module):
     """Tanh-squashed Gaussian policy over features (SAC), 3 layers of `hidden` units (Appendix C)."""
 
-    def __init__(self, feature_dim: int, action_dim: int, hidden: int = 256, layers: int = 3):
+    def __init__(
+        self, feature_dim: int, action_dim: int, hidden: int = 256, layers: int = 3, act: type[nn.Module] = DENSE_ACT
+    ):
         super().__init__()
-        self.net = mlp(feature_dim, hidden, 2 * action_dim, layers)
+        self.net = mlp(feature_dim, hidden, 2 * action_dim, layers, act)
 
     def forward(self, features: torch.Tensor, deterministic: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """An action in (-1, 1) and its log-probability."""
@@ -323,7 +417,7 @@ class DeterministicActor(nn.Module):
 
     def __init__(self, feature_dim: int, action_dim: int, hidden: int = 256, layers: int = 4):
         super().__init__()
-        self.net = mlp(feature_dim, hidden, action_dim, layers)
+        self.net = mlp(feature_dim, hidden, action_dim, layers)  # official `ActorNetwork`: dense_act (ELU)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return torch.tanh(self.net(features))
@@ -332,10 +426,12 @@ class DeterministicActor(nn.Module):
 class TwinCritic(nn.Module):
     """Two Q networks over [features, action] (clipped double Q), 3 layers of `hidden` units each."""
 
-    def __init__(self, feature_dim: int, action_dim: int, hidden: int = 256, layers: int = 3):
+    def __init__(
+        self, feature_dim: int, action_dim: int, hidden: int = 256, layers: int = 3, act: type[nn.Module] = DENSE_ACT
+    ):
         super().__init__()
-        self.q1 = mlp(feature_dim + action_dim, hidden, 1, layers)
-        self.q2 = mlp(feature_dim + action_dim, hidden, 1, layers)
+        self.q1 = mlp(feature_dim + action_dim, hidden, 1, layers, act)
+        self.q2 = mlp(feature_dim + action_dim, hidden, 1, layers, act)
 
     def forward(self, features: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = torch.cat([features, action], -1)

@@ -62,8 +62,9 @@ class Algorithm(Protocol):
 
 @runtime_checkable
 class WorldModelAlgorithm(Algorithm, Protocol):
-    def world_model_key(self, config: Any, task: str) -> str:
-        """A digest of what decides the world model: runs with equal keys share one."""
+    def world_model_key(self, config: Any, task: str, image_size: int = 64) -> str:
+        """A digest of what decides the world model on `task`'s images of `image_size` px: runs with equal keys
+        share one."""
 
     def train_world_model(
         self,

@@ -5,7 +5,7 @@ record (`finish_run`). Checkpoint files: `checkpoints`; evaluation and the recor
 overrides and the device: `configs`; the model-free learners' loop: `model_free`.
 
 A run lives in `$LOMPO_BENCH_HOME/runs/<algo>/<dataset id>/<profile>-seed<seed>/`:
-    config.json       the resolved config, the dataset id, task, seed, device and code version
+    config.json       the resolved config, the dataset id, task, seed, device, code version and frame size
     overrides.json    the `train --set key=value` overrides (only in such runs: `<profile>+<digest>-seed<seed>`)
     checkpoint.pt     everything needed to continue bit for bit (rewritten atomically, never half-written)
     metrics.csv       the same history as it happens, one row per value (phase, step, metric, value), appended
@@ -30,6 +30,7 @@ import torch
 from algorithms.checkpoints import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from algorithms.evaluation import EpisodePolicy, evaluate_policy, result_record
 from algorithms.metrics import CSV_HEADER, TENSORBOARD, TensorBoard, csv_rows
+from algorithms.nets import NETWORKS
 from lompo_bench import seeds
 from lompo_bench.errors import UserError
 from lompo_bench.files import LockHeld, file_lock, to_json, write_atomic, write_json
@@ -58,6 +59,7 @@ def save_config(folder: Path, config: Any, **context: Any) -> dict[str, Any]:
     path = folder / "config.json"
     if path.exists():
         old = json.loads(path.read_text())
+        _check_networks(folder, old)
         new = json.loads(to_json(record["config"]))
         # Settings added to a config after the run started (the speed settings of issue 13) are not compared:
         # such a run continues, and its saved config keeps the fields it was started with.
@@ -98,11 +100,19 @@ def start_run(
         device=str(device),
         action_dim=int(cache.actions.shape[1]),
         proprio_dim=int(cache.proprio.shape[1]),
+        image_size=int(cache.frame_shape[0]),  # the frames' size: evaluation renders the task at it
         code_version=code_permalink(),
+        networks=NETWORKS,  # which networks the weights belong to (nets.NETWORKS): older runs are refused
         dataset_fingerprint=cache.fingerprint,  # the content trained on: the result record carries it
         **({"overrides": overrides} if overrides else {}),
         **({"speed": speed} if speed else {}),
     )
+
+
+def run_image_size(folder: Path) -> int:
+    """The frame size of the dataset the run in `folder` trains on (`start_run` saves it), which its policy is
+    evaluated at. A run saved before the size was recorded trained on 64 px frames, the only size there was."""
+    return int(json.loads((folder / "config.json").read_text()).get("image_size", 64))
 
 
 def load_finished(folder: Path, device: Any) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -110,7 +120,21 @@ def load_finished(folder: Path, device: Any) -> tuple[dict[str, Any], dict[str, 
     state = load_checkpoint(folder / "checkpoint.pt", device)
     if state is None or not (folder / "config.json").exists():
         raise UserError(f"{folder} holds no trained run; train first")
-    return json.loads((folder / "config.json").read_text()), state
+    record = json.loads((folder / "config.json").read_text())
+    _check_networks(folder, record)
+    return record, state
+
+
+def _check_networks(folder: Path, record: dict[str, Any]) -> None:
+    """Refuse, in one line, a run whose weights belong to networks this version no longer builds (a run saved
+    before the field existed has version 1): its checkpoint would load into other layers and act wrongly."""
+    version = record.get("networks", 1)
+    if version != NETWORKS:
+        raise UserError(
+            f"{folder} was trained with networks of version {version} (this lompo-bench builds version "
+            f"{NETWORKS}: the official activations, layer rule and initialisation); delete it or pick another "
+            "--seed / --out to train afresh"
+        )
 
 
 def set_proprio_stats(encoder: Any, cache: Any) -> None:
@@ -166,7 +190,9 @@ class RunState:
 
     def evaluate(self, policy: EpisodePolicy, task: str, episodes: int, seed: int, step: int) -> None:
         """Evaluate the policy during training (the run's evaluation seeds) and log its mean return at `step`."""
-        returns = evaluate_policy(policy, task, episodes, seeds.evaluation_seed(seed))
+        returns = evaluate_policy(
+            policy, task, episodes, seeds.evaluation_seed(seed), image_size=run_image_size(self.folder)
+        )
         self.log_evaluation(float(np.mean(returns)), step)
 
     def log_evaluation(self, mean_return: float, step: int | None = None) -> None:
@@ -222,7 +248,8 @@ def finish_run(
     result_path = run.folder / "result.json"
     if run.data["phase"] != "done" or not result_path.exists():
         progress.start("evaluation", episodes)
-        returns = evaluate_policy(policy, task, episodes, seeds.evaluation_seed(seed), progress=progress)
+        first, size = seeds.evaluation_seed(seed), run_image_size(run.folder)
+        returns = evaluate_policy(policy, task, episodes, first, progress=progress, image_size=size)
         progress.finish()
         context = json.loads((run.folder / "config.json").read_text())
         record = result_record(

@@ -6,6 +6,9 @@ Profiles are the same pipeline with different numbers:
   20K-transition datasets).
 - `paper`: the paper's sizes (Appendix A: 100K, 180K, 1M and 50K transitions for Walker, D'Claw, Adroit and
   Door) and SAC trained long enough to reach expert level; hours to days of CPU, meant for bigger machines.
+
+Frames are 64 px, except at the paper profile for D'Claw, Pen and Door: 128 px, as the paper's
+(`lompo_bench.data.ids.dataset_image_size` says why).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from lompo_bench.data.ids import (  # noqa: F401  (re-exported: the maker's call
     KINDS,
     ablation_dataset_id,
     dataset_id,
+    dataset_image_size,
     resolve_kinds,
 )
 from lompo_bench.errors import UserError
@@ -64,6 +68,7 @@ class GenerationConfig:
     # Where the medium point goes when no evaluation reaches the threshold (`splits.medium_point`): "last" (no
     # medium-expert data; generation stops) or "middle" (smoke: its 4 episodes test code paths, not data).
     never_medium: str = "last"
+    image_size: int = 64  # frames rendered image_size x image_size (`dataset_image_size`: 128 px for some paper tasks)
     sac: SACConfig = field(default_factory=SACConfig)
 
     def to_dict(self) -> dict:
@@ -115,6 +120,7 @@ def generation_config(task: str, profile: str) -> GenerationConfig:
         sizes={kind: size for kind in KINDS},
         ablation_size=1_000_000,
         checkpoint_every=50_000,
+        image_size=dataset_image_size(spec.name, profile),
         sac=SACConfig(learning_starts=10_000),
     )
 

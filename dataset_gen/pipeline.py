@@ -146,7 +146,9 @@ class _Run:
         total = sum(u.frames for u in units)
         t0 = time.perf_counter()
         with self._timed(f"render {name}", total) as bar:
-            self.frames_rendered += render_units(self.config.task, units, out, workers=workers, progress=bar)
+            self.frames_rendered += render_units(
+                self.config.task, units, out, workers=workers, image_size=self.config.image_size, progress=bar
+            )
         self.render_seconds += time.perf_counter() - t0
         (out / "done").write_text(json.dumps({"units": len(units), "frames": total}))
         return out
@@ -154,7 +156,7 @@ class _Run:
     def write(self, ds_id: str, refs: list[EpisodeRef], render_dir: Path, folders: dict[str, Path], meta: dict) -> None:
         if dataset_exists(ds_id):
             return
-        env = make_task(self.config.task)  # for its observation and action spaces
+        env = make_task(self.config.task, image_size=self.config.image_size)  # its observation and action spaces
         stores = {name: EpisodeStore(path, name) for name, path in folders.items()}
         units = plan_units(refs, folders, self.config.render_chunk)
         by_folder = {str(path): name for name, path in folders.items()}
@@ -185,11 +187,12 @@ class _Run:
 
     def metadata(self, kind: str, expert_return: float, extra: dict[str, Any]) -> dict[str, Any]:
         provisional = self.spec.ref_max_score is None or self.spec.ref_provisional
+        size = self.config.image_size
         return {
             "algorithm_name": "SAC from ground-truth state (stable-baselines3 2.9.2), images rendered afterwards",
             "description": (
                 f"LOMPO benchmark, {self.spec.name} {kind}: {self.spec.description} "
-                f"64x64 pixels, action repeat {self.spec.action_repeat}, profile {self.config.profile}."
+                f"{size}x{size} pixels, action repeat {self.spec.action_repeat}, profile {self.config.profile}."
             ),
             "ref_min_score": self.spec.ref_min_score,
             # Until a paper-profile expert exists for the task, this run's own expert is the reference.
@@ -248,7 +251,8 @@ def generate(
     progress: Progress | None = None,
     keep_render_cache: bool = False,
 ) -> GenerationReport:
-    """Make the paper's datasets of `task` as Minari datasets `lompo/<task>/<kind>[-<profile>]-v0`."""
+    """Make the paper's datasets of `task` as Minari datasets `lompo/<task>/<kind>[-<profile>]-vN` (`dataset_id`),
+    frames of `config.image_size` pixels."""
     config = generation_config(task, profile)
     kinds = resolve_kinds(kinds)
     workers = resolve_workers(workers)

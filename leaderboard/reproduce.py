@@ -17,7 +17,7 @@ from typing import Any
 
 from leaderboard.paper import ALGORITHMS, TABLE_I
 from lompo_bench import paths
-from lompo_bench.data.ids import ABLATION_FACTORS, ablation_dataset_id, dataset_id, resolve_kinds
+from lompo_bench.data.ids import ABLATION_FACTORS, ablation_dataset_id, dataset_id, dataset_image_size, resolve_kinds
 from lompo_bench.errors import UserError
 
 STAGES = ("generate", "model", "train")  # a job depends only on jobs of earlier stages
@@ -106,7 +106,7 @@ def plan(
     def model_key(module: Any, task: str) -> str | None:
         if not isinstance(module, WorldModelAlgorithm):
             return None
-        return module.world_model_key(module.make_config(profile), task)
+        return module.world_model_key(module.make_config(profile), task, dataset_image_size(task, profile))
 
     def trainings(task: str, ids: Sequence[str]) -> list[Job]:
         models: dict[tuple[str, int, str], Job] = {}

@@ -42,13 +42,17 @@ def write_synthetic_dataset(
     task: str = "adroit_pen",
     learnable: bool = False,
     metadata: dict | None = None,
+    image_size: int = 64,
 ) -> None:
     """Episodes of the given lengths in `task`'s layout, contents derived from (episode, t): every pixel holds
     `frame_code(e, t)` and rewards are 1000 e + t; with `learnable` the frames are
     `moving_square_frames` and actions and rewards functions of them (`learnable_actions_and_rewards`).
-    `metadata`: extra dataset metadata (e.g. `lompo_kind`, `lompo_profile`, references: a Table I dataset)."""
+    `metadata`: extra dataset metadata (e.g. `lompo_kind`, `lompo_profile`, references: a Table I dataset).
+    `image_size`: the frames' size (the learnable frames are 64 px only)."""
+    if learnable and image_size != 64:
+        raise ValueError("learnable frames are 64 px")
     rng = np.random.default_rng(0)
-    env = make_task(task)
+    env = make_task(task, image_size=image_size)
     spaces = env.observation_space.spaces
     action_dim = env.action_space.shape[0]
     env.close()

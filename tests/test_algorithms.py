@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from algorithms import checkpoints, jobs, lompo, runs
-from algorithms.nets import RSSM, ConvDecoder, ConvEncoder, EnsembleMLP, paper_conv_channels
+from algorithms.nets import NETWORKS, RSSM, ConvDecoder, ConvEncoder, EnsembleMLP, paper_conv_channels
 from algorithms.registry import algorithm_names, get_algorithm
 from lompo_bench.data import EpisodeReader, SequenceSampler, TransitionSampler, open_cache, to_torch
 from lompo_bench.data.store import read_metadata
@@ -64,12 +64,18 @@ def test_smoke_training_runs_end_to_end_and_the_model_loss_goes_down(env, algo, 
     saved = json.loads((folder / "config.json").read_text())
     assert record["code_version"] == saved["code_version"]  # the code that trained, recorded at the start
     assert saved["task"] == ("adroit_pen" if dataset_id == PEN_ID else "walker_walk")
-    assert len(saved["config"]["conv_channels"]) == (5 if dataset_id == PEN_ID else 4)  # Appendix C per task
-    # The latent model's loss (Eq. 8); BC's regression loss; CQL's Bellman error; DrQ+BC's critic loss.
-    losses_of = {"bc": ("train", "bc_loss"), "cql": ("train", "bellman"), "drqbc": ("train", "critic_loss")}
+    assert len(saved["config"]["conv_channels"]) == 4  # the official rule: 4 conv layers at 64 px, every task
+    # The latent model's loss (Eq. 8); BC's regression loss; CQL's critic loss; DrQ+BC's critic loss.
+    losses_of = {"bc": ("train", "bc_loss"), "cql": ("train", "critic_loss"), "drqbc": ("train", "critic_loss")}
     phase, key = losses_of.get(algo, ("model", "model_loss"))
     losses = _history(folder, phase, key)
-    assert np.mean(losses[-3:]) < 0.8 * np.mean(losses[:3]), str([round(x, 2) for x in losses])
+    if algo == "cql":
+        # CQL's loss is mostly its conservative term, whose log-sum-exp over uniform actions carries a constant
+        # (action_dim x log 2 per critic: 33.3 on Pen) that no learning removes; its Bellman error starts near 0
+        # (zero-bias initialisation) and grows while values propagate. So: the loss falls, by more than 1.
+        assert np.mean(losses[-3:]) < np.mean(losses[:3]) - 1.0, str([round(x, 2) for x in losses])
+    else:
+        assert np.mean(losses[-3:]) < 0.8 * np.mean(losses[:3]), str([round(x, 2) for x in losses])
 
 
 def test_the_normalized_score_is_d4rls_with_the_task_references_when_the_dataset_has_none(env) -> None:
@@ -137,7 +143,7 @@ def test_different_seeds_give_different_runs(env, tmp_path) -> None:
 def test_a_run_folder_with_another_config_is_refused(env) -> None:
     folder = run_dir("lompo", PEN_ID, "smoke", 0, env)
     config = lompo.resolve_for_task(lompo.make_config("smoke"), "adroit_pen")
-    runs.save_config(folder, dataclasses.replace(config, penalty=1.0))
+    runs.save_config(folder, dataclasses.replace(config, penalty=1.0), networks=NETWORKS)
     with pytest.raises(UserError, match="another config"):
         jobs.train("lompo", PEN_ID, profile="smoke", device="cpu")
 
@@ -216,16 +222,16 @@ def test_unknown_algorithm_profile_and_device_are_one_line_user_errors(env) -> N
 # ----- the networks' contracts (Appendix C sizes) -----
 
 
-@pytest.mark.parametrize("task", ["walker_walk", "adroit_pen"])
-def test_paper_sized_encoder_and_decoder_map_64_px_images_and_back(task) -> None:
-    channels = paper_conv_channels(task)
+@pytest.mark.parametrize("size", [64, 128])
+def test_paper_sized_encoder_and_decoder_map_images_and_back(size) -> None:
+    channels = paper_conv_channels(size)
     encoder = ConvEncoder(channels)
     assert encoder.out_dim == 1024  # 256 x 2 x 2 for both depths
-    pixels = torch.randint(0, 256, (2, 3, 64, 64, 3), dtype=torch.uint8)
+    pixels = torch.randint(0, 256, (2, 3, size, size, 3), dtype=torch.uint8)
     assert encoder(pixels).shape == (2, 3, 1024)
     decoder = ConvDecoder(288, lompo.decoder_channels(channels))
     image, proprio = decoder(torch.randn(2, 3, 288))
-    assert image.shape == (2, 3, 3, 64, 64) and proprio is None
+    assert image.shape == (2, 3, 3, size, size) and proprio is None
     with pytest.raises(TypeError, match="uint8"):
         encoder(pixels.float())
 
@@ -395,7 +401,7 @@ def test_cqls_conservative_term_trains_the_encoder_through_both_sides(env) -> No
     from algorithms import cql
 
     config = cql.make_config("smoke")
-    config = dataclasses.replace(config, conv_channels=(4, 4, 4, 4, 4))
+    config = dataclasses.replace(config, conv_channels=(4, 4, 4, 4))
     cache = open_cache(PEN_ID)
     agent = cql.build(config, cache, torch.device("cpu"))
     sampler = TransitionSampler(cache, 8, frame_stack=config.frames)
@@ -413,9 +419,9 @@ CHECKPOINTS = Path(__file__).parent / "data" / "checkpoints"
 
 @pytest.mark.parametrize("algo", sorted(p.name for p in CHECKPOINTS.iterdir()))
 def test_checkpoints_written_by_earlier_code_still_load_and_act_the_same(algo) -> None:
-    """tests/data/make_checkpoints.py wrote these (BC and CQL with checkpoint format 1, read through the format-2
-    converter; LOMPO with format 2); a refactor that renames a module or changes a network's shape breaks this
-    test, and then needs a format bump and a converter."""
+    """tests/data/make_checkpoints.py wrote these (all with the networks of nets.NETWORKS 2); a refactor that renames
+    a module or changes a network's shape breaks this test, and then needs a format bump and a converter (or, where
+    the networks themselves change, a NETWORKS bump, which refuses the older runs: tests/test_faithful.py)."""
     from tests.data.make_checkpoints import fixed_observation
 
     folder = CHECKPOINTS / algo
@@ -471,7 +477,7 @@ def test_a_format_2_bc_checkpoint_is_renamed_into_format_3_and_others_are_read_a
 def _drqbc_on_a_fixed_batch(**overrides):
     from algorithms import drqbc
 
-    config = dataclasses.replace(drqbc.make_config("smoke"), conv_channels=(4, 4, 4, 4, 4), **overrides)
+    config = dataclasses.replace(drqbc.make_config("smoke"), conv_channels=(4, 4, 4, 4), **overrides)
     cache = open_cache(PEN_ID)
     torch.manual_seed(0)
     agent = drqbc.build(config, cache, torch.device("cpu"))

@@ -127,17 +127,20 @@ def test_verify_finds_a_damaged_cache_file(dataset) -> None:
 def test_sequence_windows_are_contiguous_and_inside_one_episode(dataset) -> None:
     cache = open_cache(dataset)
     sampler = SequenceSampler(cache, batch_size=16, seq_len=50, seed=0)
-    assert sampler.num_windows == (50 - 50 + 1) + (60 - 50 + 1) + (75 - 50 + 1)  # the 20-step episode is too short
+    # Windows of 50 of an episode's N + 1 observations; the 20-step episode is too short.
+    assert sampler.num_windows == (51 - 50 + 1) + (61 - 50 + 1) + (76 - 50 + 1)
     firsts = 0
     for _ in range(20):
         batch = sampler.sample()
         assert batch["pixels"].shape == (16, 50, 64, 64, 3) and batch["pixels"].dtype == np.uint8
-        assert batch["actions"].shape == (16, 50, 24) and batch["is_first"].shape == (16, 50)
+        assert batch["prev_actions"].shape == (16, 50, 24) and batch["is_first"].shape == (16, 50)
         for b in range(16):
             label = batch["proprio"][b, :, 0].astype(int)
             episode, t0 = divmod(int(label[0]), 1000)
             np.testing.assert_array_equal(label, 1000 * episode + t0 + np.arange(50))
-            np.testing.assert_array_equal(batch["rewards"][b], 1000 * episode + t0 + np.arange(50))
+            # The reward received on arriving at each observation: that of the step before it, 0 at the first.
+            arrived = np.where(t0 + np.arange(50) > 0, 1000 * episode + t0 + np.arange(50) - 1, 0)
+            np.testing.assert_array_equal(batch["prev_rewards"][b], arrived)
             assert (batch["pixels"][b, :, 0, 0, 0] == [frame_code(episode, t0 + t) for t in range(50)]).all()
             assert batch["is_first"][b, 0] == (t0 == 0) and not batch["is_first"][b, 1:].any()
             firsts += t0 == 0
@@ -183,4 +186,41 @@ def test_batches_reach_torch_without_a_copy_on_cpu(dataset) -> None:
     batch = SequenceSampler(open_cache(dataset), 2, 10, seed=0).sample()
     tensors = to_torch(batch)
     assert tensors["pixels"].data_ptr() == batch["pixels"].ctypes.data
-    assert tensors["pixels"].dtype.is_floating_point is False and tuple(tensors["actions"].shape) == (2, 10, 24)
+    assert tensors["pixels"].dtype.is_floating_point is False and tuple(tensors["prev_actions"].shape) == (2, 10, 24)
+
+
+def test_cpu_and_smoke_ids_stay_and_the_paper_ids_of_the_128_px_datasets_move_one_version_up() -> None:
+    """The paper profile's D'Claw, Pen and Door datasets hold 128 px frames (issue 31): a new content, so new ids;
+    the cpu and smoke profiles' datasets did not change, and committed records and shipped datasets name them."""
+    from lompo_bench.data.ids import ablation_dataset_id, dataset_id, dataset_image_size, dataset_version
+
+    for profile in ("cpu", "smoke"):
+        assert dataset_id("walker_walk", "medium-expert", profile) == f"lompo/walker_walk/medium-expert-{profile}-v0"
+        assert dataset_id("dclaw_screw", "medium-expert", profile) == f"lompo/dclaw_screw/medium-expert-{profile}-v0"
+        assert dataset_id("adroit_pen", "expert", profile) == f"lompo/adroit_pen/expert-{profile}-v1"
+        assert dataset_id("door_open", "expert", profile) == f"lompo/door_open/expert-{profile}-v0"
+        assert ablation_dataset_id(5, profile) == f"lompo/dclaw_screw/medium-expert-ablation-div5-{profile}-v0"
+        assert {dataset_image_size(task, profile) for task in ("walker_walk", "dclaw_screw", "adroit_pen")} == {64}
+    assert dataset_id("walker_walk", "expert", "paper") == "lompo/walker_walk/expert-v0"  # 64 px, as before
+    assert dataset_id("dclaw_screw", "medium-replay", "paper") == "lompo/dclaw_screw/medium-replay-v1"
+    assert dataset_id("adroit_pen", "medium-expert", "paper") == "lompo/adroit_pen/medium-expert-v2"
+    assert dataset_id("door_open", "expert", "paper") == "lompo/door_open/expert-v1"
+    assert [ablation_dataset_id(f, "paper") for f in (1, 5, 25)] == [
+        "lompo/dclaw_screw/medium-expert-ablation-v1",
+        "lompo/dclaw_screw/medium-expert-ablation-div5-v1",
+        "lompo/dclaw_screw/medium-expert-ablation-div25-v1",
+    ]
+    paper_tasks = ("walker_walk", "dclaw_screw", "adroit_pen", "door_open")
+    sizes = {task: dataset_image_size(task, "paper") for task in paper_tasks}
+    assert sizes == {"walker_walk": 64, "dclaw_screw": 128, "adroit_pen": 128, "door_open": 128}
+    assert dataset_version("adroit_pen", "paper") == 2 and dataset_version("adroit_pen", "cpu") == 1
+
+
+def test_a_datasets_frame_shape_is_read_from_its_metadata(tmp_path, monkeypatch) -> None:
+    from lompo_bench.data.store import dataset_frame_shape
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path))
+    write_synthetic_dataset("test/pen/small-v0", [3])
+    write_synthetic_dataset("test/pen/large-v0", [3], image_size=128)
+    assert dataset_frame_shape("test/pen/small-v0") == (64, 64, 3)
+    assert dataset_frame_shape("test/pen/large-v0") == (128, 128, 3) == open_cache("test/pen/large-v0").frame_shape

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -295,6 +296,41 @@ def test_training_killed_after_a_checkpoint_resumes_from_it(tmp_path, monkeypatc
     starts = [ref.start_step for ref in EpisodeStore(train / "recording", "train").episodes]
     assert starts == [0, 50, 100, 150]  # nothing lost, nothing twice
     assert not (train / "checkpoint").exists()  # the replay buffer is dropped once training is done
+
+
+def test_the_paper_profile_renders_dclaw_pen_and_door_at_128_px_and_everything_else_at_64() -> None:
+    """The official code's networks follow the image size (64 px: 4 conv layers, 128 px: 5) and Appendix C gives
+    D'Claw, Pen and Door 5 layers: their paper-profile frames are 128 px; Walker's, and every cpu and smoke
+    profile's frames (a departure for cost), 64 px."""
+    from dataset_gen.config import PAPER_DATASET_SIZE
+    from lompo_bench import task_names
+
+    paper = {task: generation_config(task, "paper").image_size for task in PAPER_DATASET_SIZE}
+    assert paper == {"walker_walk": 64, "dclaw_screw": 128, "adroit_pen": 128, "door_open": 128}
+    for profile in ("cpu", "smoke"):
+        assert {generation_config(task, profile).image_size for task in task_names()} == {64}
+
+
+def test_frames_are_rendered_declared_and_described_at_the_configs_image_size(tmp_path, monkeypatch) -> None:
+    """A 128 px config (the paper profile's D'Claw, Pen and Door) renders 128 px frames, the live task's, declares
+    them in the dataset's observation space and says so in its description (here the smoke profile's Pen made
+    128 px, for speed)."""
+    _use_datasets_root(monkeypatch, tmp_path / "minari")
+    large = dataclasses.replace(generation_config(TASK, "smoke"), image_size=128)
+    monkeypatch.setattr(pipeline, "generation_config", lambda task, profile: large)
+    report = generate(TASK, kinds="expert", profile="smoke", seed=0, workers=1, out=tmp_path / "work")
+    (ds_id,) = report.datasets
+    dataset = minari.load_dataset(ds_id)
+    env = make_task(TASK, image_size=128)
+    assert dataset.observation_space == env.observation_space
+    episode = next(iter(dataset.iterate_episodes()))
+    assert episode.observations["pixels"].shape == (len(episode.actions) + 1, 128, 128, 3)
+    first, _ = env.reset(seed=123)  # Pen starts in the same state every episode
+    np.testing.assert_array_equal(first["pixels"], episode.observations["pixels"][0])
+    env.close()
+    metadata = dataset.storage.metadata
+    assert "128x128 pixels" in metadata["description"] and "64x64" not in metadata["description"]
+    assert json.loads(metadata["lompo_generation_config"])["image_size"] == 128
 
 
 def test_bad_kinds_and_workers_fail_before_any_work(tmp_path) -> None:

@@ -164,7 +164,7 @@ def test_reproduce_plan_covers_table_one_in_order() -> None:
             assert job.dataset_ids[0] in made
         made.update(job.dataset_ids if job.action != "train" else ())
     ablation = plan("paper", tasks=["dclaw"], algos=["lompo"], ablation=True)
-    assert ablation[-1].dataset_ids == ("lompo/dclaw_screw/medium-expert-ablation-div25-v0",)
+    assert ablation[-1].dataset_ids == ("lompo/dclaw_screw/medium-expert-ablation-div25-v1",)  # 128 px: v1
     with pytest.raises(UserError, match="unknown algorithm"):
         plan("cpu", algos=["nope"])
     with pytest.raises(UserError, match="--seeds"):

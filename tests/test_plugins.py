@@ -23,7 +23,7 @@ import lompo_bench
 from algorithms import evaluation, registry
 from algorithms.registry import ENTRY_POINT_GROUP, check_algorithm, list_algorithms, resolve
 from leaderboard.reproduce import plan, run_job
-from lompo_bench import seeds
+from lompo_bench import get_task_spec, seeds
 from lompo_bench.cli import app
 from lompo_bench.data.ids import dataset_id
 from lompo_bench.errors import UserError
@@ -34,6 +34,7 @@ REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "tiny_bc"
 PEN = dataset_id("adroit_pen", "expert", "smoke")  # a Table I dataset of the smoke profile
 CLAW = "test/dclaw_screw/policy-v0"  # random starts and proprio: where the evaluation seeds matter
+LARGE = "test/adroit_pen/frames128-v0"  # 128 px frames, as the paper profile's Pen
 runner = CliRunner()
 
 
@@ -50,6 +51,7 @@ def datasets(tmp_path_factory) -> Path:
         write_synthetic_dataset(PEN, [20, 25], learnable=True,
                                 metadata={"lompo_kind": "expert", "lompo_profile": "smoke", **references})  # fmt: skip
         write_synthetic_dataset(CLAW, [10], task="dclaw_screw", metadata=references)
+        write_synthetic_dataset(LARGE, [20, 25], image_size=128, metadata=references)
     return root
 
 
@@ -289,3 +291,59 @@ def test_evaluate_policy_command_scores_a_saved_torch_policy_and_files_it_for_re
     assert json.loads((run_dir("exported", CLAW, "paper", 1, env) / "result.json").read_text())["returns"] == (
         evaluation.evaluate_policy(_Recorder(9), "dclaw_screw", 1, seeds.evaluation_seed(1))
     )
+
+
+class _SizeChecked:
+    """Zero actions, checking that every frame it is shown is `size` pixels a side."""
+
+    def __init__(self, size: int, action_dim: int) -> None:
+        self.size, self.action_dim, self.steps = size, action_dim, 0
+
+    def reset(self) -> None:
+        pass
+
+    def act(self, observation: dict) -> np.ndarray:
+        assert observation["pixels"].shape == (self.size, self.size, 3), observation["pixels"].shape
+        self.steps += 1
+        return np.zeros(self.action_dim, np.float32)
+
+
+def test_a_policy_is_evaluated_at_the_frame_size_of_the_dataset_it_was_trained_on(env, monkeypatch) -> None:
+    """128 px datasets (the paper profile's D'Claw, Pen and Door) are evaluated at 128 px: the evaluation itself,
+    an outside policy's, and a run's final evaluation, its evaluations during training and `evaluate`'s; a run
+    saved before the frame size was recorded is evaluated at 64 px, the size of every dataset then."""
+    from algorithms import runs
+
+    large, small = _SizeChecked(128, 24), _SizeChecked(64, 24)
+    evaluation.evaluate_policy(large, "adroit_pen", 1, seeds.evaluation_seed(0), image_size=128)
+    evaluation.evaluate_policy(small, "adroit_pen", 1, seeds.evaluation_seed(0))  # the default: 64 px
+    assert large.steps == small.steps == get_task_spec("adroit_pen").episode_length
+    outside = _SizeChecked(128, 24)
+    lompo_bench.evaluate_policy(outside, LARGE, algo="mine", episodes=1)
+    assert outside.steps > 0
+
+    sizes = []  # the size of every pixel env the run's evaluations make
+    real = lompo_bench.tasks.make_task
+
+    def recording(name: str, **kwargs):
+        if kwargs.get("pixels", True):
+            sizes.append(kwargs.get("image_size", 64))
+        return real(name, **kwargs)
+
+    monkeypatch.setattr(lompo_bench.tasks, "make_task", recording)
+    _install(monkeypatch, **_example_entry_point())
+    args = ["--algo", "tiny_bc", "--dataset", LARGE, "--profile", "smoke", "--device", "cpu"]
+    for command in (["train", *args], ["evaluate", *args, "--episodes", "1"]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 0, result.output
+    assert sizes == [128, 128]  # the final evaluation, then `evaluate`'s
+    folder = run_dir("tiny_bc", LARGE, "smoke", 0, env)
+    config_path = folder / "config.json"
+    assert json.loads(config_path.read_text())["image_size"] == 128
+    during = _SizeChecked(128, 24)
+    runs.RunState(folder, step=0).evaluate(during, "adroit_pen", 1, seed=0, step=1)
+    assert during.steps > 0
+    saved = json.loads(config_path.read_text())
+    del saved["image_size"]  # as a run saved before the frame size was
+    config_path.write_text(json.dumps(saved))
+    assert runs.run_image_size(folder) == 64

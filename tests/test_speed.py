@@ -101,12 +101,12 @@ def test_decoding_a_subset_of_steps_estimates_the_full_image_loss_without_bias()
     assert len(draws) > 1  # the subsets really vary
 
 
-def test_models_trained_before_the_speed_settings_keep_their_key() -> None:
-    config = dataclasses.replace(smoke(), **lompo.LEGACY_MODEL_DEFAULTS)
-    before = {name: getattr(config, name) for name in lompo.MODEL_FIELDS if name not in lompo.LEGACY_MODEL_DEFAULTS}
-    digest = hashlib.sha256(json.dumps({"format": lompo.MODEL_FORMAT, **before}, sort_keys=True, default=list).encode())
+def test_a_models_key_is_what_trains_it_not_how_it_computes() -> None:
+    config = dataclasses.replace(smoke(), precision="fp32", decode_fraction=1.0)
+    fields = {name: getattr(config, name) for name in lompo.MODEL_FIELDS}
+    digest = hashlib.sha256(json.dumps({"format": lompo.MODEL_FORMAT, **fields}, sort_keys=True, default=list).encode())
     assert lompo.model_key(config) == digest.hexdigest()[:12]
-    changed = ({"precision": "bf16"}, {"precision": "auto"}, {"decode_fraction": 0.5}, {"head_layers": 1},
+    changed = ({"precision": "bf16"}, {"precision": "auto"}, {"decode_fraction": 0.5}, {"head_layers": 2},
                {"holdout": 0.05})  # fmt: skip
     for other in changed:
         assert lompo.model_key(dataclasses.replace(config, **other)) != lompo.model_key(config)

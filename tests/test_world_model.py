@@ -21,7 +21,7 @@ from lompo_bench.paths import run_dir
 from lompo_bench.progress import NoProgress
 from tests.helpers import write_synthetic_dataset
 
-DATASET = "test/adroit_pen/holdout-v0"  # 20 episodes; rewards 1000 e + t name the episode of every step
+DATASET = "test/adroit_pen/holdout-v0"  # 20 episodes; proprio 1000 e + t names the episode of every step
 EPISODES = 20
 
 
@@ -51,17 +51,17 @@ def test_the_penalty_is_the_population_std_over_the_members() -> None:
     assert member_spread(torch.ones(1, 3)).eq(0).all()  # one member: no disagreement
 
 
-def test_heads_have_the_official_depth_and_older_models_keep_theirs() -> None:
+def test_heads_have_the_official_depth_and_the_depth_is_part_of_the_models_key() -> None:
     official = RSSM(8, 2, deter=6, stoch=3, hidden=5, members=4)
     assert len(official.priors.layers) == 2  # img2_k, img3_k
     assert sum(isinstance(m, torch.nn.Linear) for m in official.posterior) == 2  # obs1, obs2
-    legacy = dataclasses.replace(smoke(), **lompo.LEGACY_MODEL_DEFAULTS)
-    model = lompo.WorldModel(legacy, 6, 0)
+    deeper = dataclasses.replace(smoke(), head_layers=2)
+    model = lompo.WorldModel(deeper, 6, 0)
     assert len(model.rssm.priors.layers) == 3
-    assert lompo.model_key(legacy) != lompo.model_key(dataclasses.replace(legacy, head_layers=1))
-    assert lompo.model_key(legacy) != lompo.model_key(dataclasses.replace(legacy, holdout=0.05))
+    assert lompo.model_key(deeper) != lompo.model_key(smoke())
+    assert lompo.model_key(smoke()) != lompo.model_key(dataclasses.replace(smoke(), holdout=0.05))
     # Snapshots say where copies go; they do not change the model.
-    assert lompo.model_key(legacy) == lompo.model_key(dataclasses.replace(legacy, model_snapshots=(10, 20)))
+    assert lompo.model_key(smoke()) == lompo.model_key(dataclasses.replace(smoke(), model_snapshots=(10, 20)))
 
 
 def test_held_out_episodes_are_evenly_spaced_and_never_trained_on(env) -> None:
@@ -82,7 +82,7 @@ def test_held_out_episodes_are_evenly_spaced_and_never_trained_on(env) -> None:
     batches = lompo.model_batches(model, cache, seed=0, device=torch.device("cpu"))
     seen = set()
     for _ in range(60):
-        seen |= set((batches.sample()["rewards"] // 1000).long().flatten().tolist())
+        seen |= set((batches.sample()["proprio"][..., 0] // 1000).long().flatten().tolist())
     batches.close()
     assert seen == set(range(EPISODES)) - held
 

@@ -1,6 +1,6 @@
-"""The names of our datasets, in one place: the kinds of Table I, the ablation's sub-sampling factors, and the
-Minari id rules. The dataset maker (`dataset_gen`) and the leaderboard both ask here, so naming a dataset needs
-neither the maker nor MuJoCo."""
+"""The names of our datasets, in one place: the kinds of Table I, the ablation's sub-sampling factors, the frame
+size of each (task, profile), and the Minari id rules. The dataset maker (`dataset_gen`), the algorithms and the
+leaderboard all ask here, so naming a dataset needs neither the maker nor MuJoCo."""
 
 from __future__ import annotations
 
@@ -8,11 +8,30 @@ from lompo_bench.errors import UserError
 
 KINDS = ("medium-replay", "medium-expert", "expert")
 
+# The frame size (pixels a side) of the paper's images per task. The official LOMPO code picks its conv networks by
+# image size, not by task (`_build_model`: `im_size == 64` takes the 4-layer `ConvEncoder` / `ConvDecoder`, any
+# other size the 5-layer `ConvEncoderLarge` / `ConvDecoderLarge`, built for 128 px: 128 -> 63 -> 30 -> 14 -> 6 -> 2
+# with valid padding). Appendix C gives D'Claw Screw, Adroit Pen and Door Open 5-layer encoders, so their images
+# were 128 px; Walker's 4 layers are the 64 px nets.
+PAPER_IMAGE_SIZES = {"walker_walk": 64, "dclaw_screw": 128, "adroit_pen": 128, "door_open": 128}
+# Every dataset of the cpu and smoke profiles, and any task the paper does not have, is 64 px: a departure for
+# cost (128 px is 4x the pixels to render, store and learn from).
+DEFAULT_IMAGE_SIZE = 64
+
+
+def dataset_image_size(task: str, profile: str) -> int:
+    """The frame size `generate` renders `task`'s datasets at under `profile` (and that a policy trained on them
+    is evaluated at): the paper's (`PAPER_IMAGE_SIZES`) at the paper profile, 64 px otherwise."""
+    return PAPER_IMAGE_SIZES.get(task, DEFAULT_IMAGE_SIZE) if profile == "paper" else DEFAULT_IMAGE_SIZE
+
+
 # The version of each task's datasets (the `-vN` of their ids). The rule, as Minari's: a dataset id names one
 # content for good. Bump a task's version whenever what `generate` writes for it changes: its steps (observations,
 # actions, rewards, flags: a changed task, renderer, SAC set-up, split rule or profile size) or its reference
 # scores (`ref_min_score`, `ref_max_score`). Descriptive metadata (author, description, docs_url, requirements) may
 # be corrected under the same version. Imported datasets keep the version they were published under.
+# `dataset_version` answers for a (task, profile): these entries, one above them where the profile renders at
+# another size than 64 px (see there).
 DATASET_VERSIONS = {
     "walker_walk": 0,
     "dclaw_screw": 0,
@@ -24,17 +43,27 @@ DATASET_VERSIONS = {
 ABLATION_FACTORS = (1, 5, 25)
 
 
+def dataset_version(task: str, profile: str) -> int:
+    """The `-vN` of `task`'s datasets under `profile`: the task's `DATASET_VERSIONS` entry, plus one where the
+    profile renders at another size than 64 px (`dataset_image_size`). The paper profile's D'Claw, Pen and Door
+    datasets became 128 px (issue 31): a content their earlier paper-profile ids (64 px) named otherwise, so those
+    ids moved one version up (D'Claw and Door v1, Pen v2, the D'Claw ablation's too), while the cpu and smoke
+    profiles' ids, whose content did not change, stay where they were. A later bump of a task's entry moves all
+    its ids on together, so no id ever comes back to an earlier content."""
+    return DATASET_VERSIONS[task] + (1 if dataset_image_size(task, profile) != DEFAULT_IMAGE_SIZE else 0)
+
+
 def dataset_id(task: str, kind: str, profile: str) -> str:
     """Minari id of a dataset: `lompo/<task>/<kind>-vN` for the paper profile, the profile in the name otherwise,
-    so a small dataset never overwrites a paper-size one; N is the task's `DATASET_VERSIONS` entry."""
+    so a small dataset never overwrites a paper-size one; N is `dataset_version(task, profile)`."""
     suffix = "" if profile == "paper" else f"-{profile}"
-    return f"lompo/{task}/{kind}{suffix}-v{DATASET_VERSIONS[task]}"
+    return f"lompo/{task}/{kind}{suffix}-v{dataset_version(task, profile)}"
 
 
 def ablation_dataset_id(factor: int, profile: str) -> str:
     name = "medium-expert-ablation" if factor == 1 else f"medium-expert-ablation-div{factor}"
     suffix = "" if profile == "paper" else f"-{profile}"
-    return f"lompo/dclaw_screw/{name}{suffix}-v{DATASET_VERSIONS['dclaw_screw']}"
+    return f"lompo/dclaw_screw/{name}{suffix}-v{dataset_version('dclaw_screw', profile)}"
 
 
 def resolve_kinds(kind: str | tuple[str, ...]) -> tuple[str, ...]:

@@ -48,13 +48,17 @@ def _batch_buffer(shape: tuple[int, ...], pin: bool) -> np.ndarray:
 
 
 class SequenceSampler(_PixelReader):
-    """B windows of T consecutive steps, each inside one episode (the paper's model batches: 64 x 50).
+    """B windows of T consecutive observations, each inside one episode (the paper's model batches: 64 x 50), in
+    Dreamer's layout, which the official LOMPO code trains its model on.
 
-    A batch (numpy; `torch.from_numpy` shares it): `pixels` uint8 (B, T, H, W, 3), `proprio` / `state` float32
-    (B, T, .), and aligned with each observation the action taken there, its reward and whether the episode
-    terminated there: `actions` (B, T, A), `rewards`, `terminals` (B, T), plus `is_first` (B, T), True at an
-    episode's first observation. Episodes shorter than T steps are never sampled. The `pixels` buffer is reused
-    by the next `sample()`: hand it to torch (or copy it) before sampling again.
+    A window may start at any of an episode's N + 1 observations that leave room for T (its last observation
+    included). A batch (numpy; `torch.from_numpy` shares it): `pixels` uint8 (B, T, H, W, 3), `proprio` / `state`
+    float32 (B, T, .), and aligned with each observation what led to it: `prev_actions` (B, T, A), the action that
+    led there, `prev_rewards` (B, T), the reward received on arriving, `is_terminal` (B, T), whether the episode
+    terminated there (zero, 0 and False at an episode's first observation, where nothing led to it), plus
+    `is_first` (B, T), True at an episode's first observation. Episodes of fewer than T observations are never
+    sampled. The `pixels` buffer is reused by the next `sample()`: hand it to torch (or copy it) before sampling
+    again.
     """
 
     def __init__(
@@ -69,44 +73,42 @@ class SequenceSampler(_PixelReader):
     ):
         """`episodes`: the episode indices windows are drawn from (default: all)."""
         super().__init__(cache)
-        lengths = cache.episode_lengths()
-        usable = np.flatnonzero(lengths >= seq_len)
+        observations = cache.episode_lengths() + 1
+        usable = np.flatnonzero(observations >= seq_len)
         if episodes is not None:
             usable = usable[np.isin(usable, episodes)]
         if len(usable) == 0:
-            raise ValueError(f"no episode has {seq_len} steps (longest: {lengths.max(initial=0)})")
-        # Every valid window start, as (observation index, step index): one entry per start, O(N) ints.
-        counts = lengths[usable] - seq_len + 1
-        episode = np.repeat(usable, counts)
-        offset = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-        self._obs_start = cache.obs_starts[episode] + offset
-        self._step_start = cache.step_starts[episode] + offset
-        self._first = offset == 0
+            raise ValueError(f"no episode has {seq_len} observations (longest: {observations.max(initial=0)})")
+        # Every valid window start, as (episode, offset): one entry per start, O(N) ints.
+        counts = observations[usable] - seq_len + 1
+        self._episode = np.repeat(usable, counts)
+        self._offset = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
         self.batch_size, self.seq_len = batch_size, seq_len
         self._rng = np.random.default_rng(seed)
         self._pixels = _batch_buffer((batch_size, seq_len, *cache.frame_shape), pin_memory)
 
     @property
     def num_windows(self) -> int:
-        return len(self._obs_start)
+        return len(self._offset)
 
     def sample(self) -> dict[str, np.ndarray]:
         pick = self._rng.integers(0, self.num_windows, self.batch_size)
-        obs, steps = self._obs_start[pick], self._step_start[pick]
+        episode, offset = self._episode[pick], self._offset[pick]
+        obs = self.cache.obs_starts[episode] + offset
         for b, first in enumerate(obs):
             self.cache.read_frames(self._fd, int(first), self._pixels[b])
-        t = np.arange(self.seq_len)
-        obs_idx, step_idx = obs[:, None] + t, steps[:, None] + t
-        is_first = np.zeros((self.batch_size, self.seq_len), dtype=bool)
-        is_first[:, 0] = self._first[pick]
+        k = offset[:, None] + np.arange(self.seq_len)  # each observation's index in its episode
+        obs_idx = obs[:, None] + np.arange(self.seq_len)
+        led = k > 0  # an observation that a step led to; the step's index is one before it
+        step_idx = np.where(led, self.cache.step_starts[episode][:, None] + k - 1, 0)
         return {
             "pixels": self._pixels,
             "proprio": self.cache.proprio[obs_idx],
             "state": self.cache.state[obs_idx],
-            "actions": self.cache.actions[step_idx],
-            "rewards": self.cache.rewards[step_idx],
-            "terminals": self.cache.terminals[step_idx],
-            "is_first": is_first,
+            "prev_actions": np.where(led[..., None], self.cache.actions[step_idx], 0).astype(self.cache.actions.dtype),
+            "prev_rewards": np.where(led, self.cache.rewards[step_idx], 0).astype(self.cache.rewards.dtype),
+            "is_terminal": led & self.cache.terminals[step_idx].astype(bool),
+            "is_first": k == 0,
         }
 
 

@@ -71,6 +71,16 @@ def dataset_task(dataset_id: str) -> str:
     return spec.name
 
 
+def dataset_frame_shape(dataset_id: str) -> tuple[int, ...]:
+    """The shape (H, W, 3) of a dataset's frames, from the observation space in its metadata (no episode read):
+    what a policy trained on it sees, so what it is evaluated at."""
+    try:
+        space = json.loads(read_metadata(dataset_id)["observation_space"])
+        return tuple(int(n) for n in space["subspaces"]["pixels"]["shape"])
+    except (KeyError, TypeError, ValueError):
+        raise CorruptDataset(f"dataset {dataset_id!r} has no readable pixels space in its metadata") from None
+
+
 def hdf5_file(dataset_id: str) -> Path:
     return dataset_path(dataset_id) / "data" / "main_data.hdf5"
 
