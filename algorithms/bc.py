@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from algorithms import configs, evaluation, model_free, runs
+from algorithms.configs import Count, PositiveFloat
 from algorithms.nets import PixelFeatures, adam, drqv2_init, mlp
 from lompo_bench.data.cache import DatasetCache
 from lompo_bench.progress import Progress
@@ -24,19 +25,19 @@ NAME = "bc"
 
 @dataclass(frozen=True)
 class BCConfig:
-    conv_channels: tuple[int, ...] | None = None  # None: Appendix C's encoder for the task
-    conv_scale: float = 1.0  # multiplies the paper's channels when conv_channels is None
-    frames: int = 3  # frame stack: one frame shows no velocity (DrQ, V-D4RL)
-    trunk: int = 50  # DrQ's projection of the conv features (Linear, LayerNorm, tanh)
-    hidden: int = 256  # 3-layer policy MLP, as the paper's actor (Appendix C)
-    steps: int = 100_000  # ours; V-D4RL trains its BC for 100K updates
-    batch: int = 256
-    lr: float = 3e-4
+    conv_channels: tuple[Count, ...] | None = None  # None: Appendix C's encoder for the task
+    conv_scale: PositiveFloat = 1.0  # multiplies the paper's channels when conv_channels is None
+    frames: Count = 3  # frame stack: one frame shows no velocity (DrQ, V-D4RL)
+    trunk: Count = 50  # DrQ's projection of the conv features (Linear, LayerNorm, tanh)
+    hidden: Count = 256  # 3-layer policy MLP, as the paper's actor (Appendix C)
+    steps: Count = 100_000  # ours; V-D4RL trains its BC for 100K updates
+    batch: Count = 256
+    lr: PositiveFloat = 3e-4
     augment: bool = True  # random shift by up to 4 px
-    eval_every: int = 10_000
-    eval_episodes: int = 10
-    checkpoint_every: int = 2_000
-    log_every: int = 100
+    eval_every: Count = 10_000
+    eval_episodes: Count = 10
+    checkpoint_every: Count = 2_000
+    log_every: Count = 100
 
 
 PROFILES = {

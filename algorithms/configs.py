@@ -1,5 +1,11 @@
 """What a run is configured as: an algorithm's profile (smoke / cpu / paper), `train --set` overrides typed
-against its config's fields (and their digest, part of the run folder's name), and the device."""
+against its config's fields (and their digest, part of the run folder's name), each field's valid range, and
+the device.
+
+A config field states its range in its annotation, beside its comment: `model_steps: Count = 25_000  # official
+code`, `Count` being `Annotated[int, Range(1)]` (below). `pick_profile` checks every field of the config it
+returns, so a profile, `--set` and the Python API are refused alike, in one line, before anything is built or
+written."""
 
 from __future__ import annotations
 
@@ -7,8 +13,11 @@ import dataclasses
 import difflib
 import hashlib
 import json
+import math
+import typing
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 import torch
 
@@ -59,11 +68,70 @@ def overrides_key(overrides: dict[str, Any]) -> str | None:
     return hashlib.sha256(json.dumps(overrides, sort_keys=True, default=list).encode()).hexdigest()[:8]
 
 
+@dataclass(frozen=True)
+class Range:
+    """A numeric field's valid values: from `low` to `high` (None: unbounded), each end included unless open. A
+    tuple field's elements are checked one by one; None passes where the field allows None."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def holds(self, value: float) -> bool:
+        if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+            return False
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return False
+        return self.high is None or (value < self.high if self.high_open else value <= self.high)
+
+    def __str__(self) -> str:
+        if self.high is None:
+            return f"{'>' if self.low_open else '>='} {self.low:g}"
+        return f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+
+
+# The ranges most fields have, as types to annotate them with (`steps: Count = 100_000`).
+Count = Annotated[int, Range(1)]  # counts and sizes: >= 1
+NonNegInt = Annotated[int, Range(0)]  # counts that may be none: >= 0
+PositiveFloat = Annotated[float, Range(0, low_open=True)]  # learning rates, scales, clipping norms: > 0
+NonNegFloat = Annotated[float, Range(0)]  # weights that may be off, noise scales: >= 0
+Share = Annotated[float, Range(0, 1)]  # fractions and discounts: in [0, 1]
+Part = Annotated[float, Range(0, 1, low_open=True)]  # fractions above 0 (Polyak's tau, the share decoded): (0, 1]
+
+
+def _range_of(annotation: Any) -> Range | None:
+    """The Range an annotation carries: its own, or that of a member (`Count | None`, `tuple[Count, ...]`)."""
+    for meta in getattr(annotation, "__metadata__", ()):
+        if isinstance(meta, Range):
+            return meta
+    for arg in typing.get_args(annotation):
+        if (found := _range_of(arg)) is not None:
+            return found
+    return None
+
+
+def check_ranges(algo: str, config: Any) -> None:
+    """Refuse, in one line naming the setting, a field of `config` outside the range its annotation states."""
+    hints = typing.get_type_hints(type(config), include_extras=True)
+    for field in dataclasses.fields(config):
+        valid, value = _range_of(hints[field.name]), getattr(config, field.name)
+        if valid is None or value is None:
+            continue
+        for item in value if isinstance(value, tuple) else (value,):
+            if not valid.holds(item):
+                which = "each value of " if isinstance(value, tuple) else ""
+                raise UserError(f"{algo} setting {which}{field.name} must be {valid}, not {value!r}")
+
+
 def pick_profile(algo: str, profiles: dict[str, Any], profile: str, **overrides: Any) -> Any:
-    """An algorithm's config for `profile` (smoke / cpu / paper), with `overrides` applied; one line if unknown."""
+    """An algorithm's config for `profile` (smoke / cpu / paper), with `overrides` applied and every field's range
+    checked; one line if the profile is unknown or a value out of range."""
     if profile not in profiles:
         raise UserError(f"unknown profile {profile!r} for {algo}: choose from {', '.join(profiles)}")
-    return dataclasses.replace(profiles[profile], **overrides)
+    config = dataclasses.replace(profiles[profile], **overrides)
+    check_ranges(algo, config)
+    return config
 
 
 def resolve_device(name: str) -> torch.device:

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from algorithms import configs, evaluation, model_free, runs
+from algorithms.configs import Count, NonNegFloat, Part, PositiveFloat, Share
 from algorithms.nets import Actor, PixelFeatures, TwinCritic, adam, drqv2_init
 from lompo_bench.data.cache import DatasetCache
 from lompo_bench.progress import Progress
@@ -31,26 +32,26 @@ NAME = "cql"
 
 @dataclass(frozen=True)
 class CQLConfig:
-    conv_channels: tuple[int, ...] | None = None  # None: Appendix C's encoder for the task
-    conv_scale: float = 1.0  # multiplies the paper's channels when conv_channels is None
-    frames: int = 3  # frame stack (DrQ, V-D4RL)
-    trunk: int = 50  # DrQ's projection of the conv features (Linear, LayerNorm, tanh)
-    hidden: int = 256  # actor and critic: 3 layers of 256 (Appendix C)
-    steps: int = 100_000  # ours (V-D4RL: 100K-1M)
-    batch: int = 256
-    actor_lr: float = 3e-4
-    critic_lr: float = 3e-4
-    alpha_lr: float = 3e-4
-    discount: float = 0.99
-    tau: float = 5e-3  # critic and encoder targets
-    cql_weight: float = 10.0  # weight of the conservative term (CQL's alpha): V-D4RL's value for pixels
-    cql_actions: int = 10  # sampled actions per state for the log-sum-exp (CQL's default)
+    conv_channels: tuple[Count, ...] | None = None  # None: Appendix C's encoder for the task
+    conv_scale: PositiveFloat = 1.0  # multiplies the paper's channels when conv_channels is None
+    frames: Count = 3  # frame stack (DrQ, V-D4RL)
+    trunk: Count = 50  # DrQ's projection of the conv features (Linear, LayerNorm, tanh)
+    hidden: Count = 256  # actor and critic: 3 layers of 256 (Appendix C)
+    steps: Count = 100_000  # ours (V-D4RL: 100K-1M)
+    batch: Count = 256
+    actor_lr: PositiveFloat = 3e-4
+    critic_lr: PositiveFloat = 3e-4
+    alpha_lr: PositiveFloat = 3e-4
+    discount: Share = 0.99
+    tau: Part = 5e-3  # critic and encoder targets
+    cql_weight: NonNegFloat = 10.0  # weight of the conservative term (CQL's alpha): V-D4RL's value for pixels
+    cql_actions: Count = 10  # sampled actions per state for the log-sum-exp (CQL's default)
     backup_entropy: bool = False  # entropy term in the Bellman target: off, as in CQL's official offline runs
     augment: bool = True  # random shift by up to 4 px
-    eval_every: int = 10_000
-    eval_episodes: int = 10
-    checkpoint_every: int = 2_000
-    log_every: int = 100
+    eval_every: Count = 10_000
+    eval_episodes: Count = 10
+    checkpoint_every: Count = 2_000
+    log_every: Count = 100
 
 
 PROFILES = {

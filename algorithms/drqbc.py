@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from algorithms import configs, evaluation, model_free, runs
+from algorithms.configs import Count, NonNegFloat, NonNegInt, Part, PositiveFloat, Share
 from algorithms.nets import PixelFeatures, TwinCritic, adam, drqv2_init, mlp
 from lompo_bench.data.cache import DatasetCache
 from lompo_bench.progress import Progress
@@ -41,33 +42,35 @@ NAME = "drqbc"
 class DrQBCConfig:
     # Sources are files of conglu1997/v-d4rl's drqbc/ (cfgs/config.yaml, cfgs/algo/drqv2.yaml,
     # cfgs/task/offline_dmc.yaml, drqv2.py); "ours" where V-D4RL has no such setting.
-    conv_channels: tuple[int, ...] | None = None  # None: Appendix C's encoder for the task (departure: module doc)
-    conv_scale: float = 1.0  # multiplies the paper's channels when conv_channels is None
-    frames: int = 3  # config.yaml frame_stack
-    trunk: int = 50  # config.yaml feature_dim: the actor's and the critic's trunk width
-    hidden: int = 1024  # drqv2.yaml hidden_dim: actor and each critic, 2 hidden layers (3 linear layers)
-    steps: int = 550_000  # updates: offline_dmc.yaml num_train_frames 1.1M loop steps, drqv2.yaml update_every_steps 2
-    batch: int = 256  # config.yaml batch_size
-    lr: float = 3e-4  # offline_dmc.yaml lr (over config.yaml's 1e-4): encoder, critic and actor
-    discount: float = 0.99  # config.yaml discount; one-step targets (offline_dmc.yaml nstep 1)
-    tau: float = 0.01  # drqv2.yaml critic_target_tau
-    alpha: float = 2.5  # config.yaml bc_weight: TD3+BC's alpha in lambda = alpha / mean |Q|
+    conv_channels: tuple[Count, ...] | None = None  # None: Appendix C's encoder for the task (departure: module doc)
+    conv_scale: PositiveFloat = 1.0  # multiplies the paper's channels when conv_channels is None
+    frames: Count = 3  # config.yaml frame_stack
+    trunk: Count = 50  # config.yaml feature_dim: the actor's and the critic's trunk width
+    hidden: Count = 1024  # drqv2.yaml hidden_dim: actor and each critic, 2 hidden layers (3 linear layers)
+    steps: Count = (
+        550_000  # updates: offline_dmc.yaml num_train_frames 1.1M loop steps, drqv2.yaml update_every_steps 2
+    )
+    batch: Count = 256  # config.yaml batch_size
+    lr: PositiveFloat = 3e-4  # offline_dmc.yaml lr (over config.yaml's 1e-4): encoder, critic and actor
+    discount: Share = 0.99  # config.yaml discount; one-step targets (offline_dmc.yaml nstep 1)
+    tau: Part = 0.01  # drqv2.yaml critic_target_tau
+    alpha: NonNegFloat = 2.5  # config.yaml bc_weight: TD3+BC's alpha in lambda = alpha / mean |Q|
     # The actor's noise std falls linearly from noise_start to noise_end over noise_decay updates
     # (offline_dmc.yaml stddev_schedule linear(1.0,0.1,250000), counted in loop steps, an update every second one).
-    noise_start: float = 1.0  # offline_dmc.yaml stddev_schedule
-    noise_end: float = 0.1  # offline_dmc.yaml stddev_schedule
-    noise_decay: int = 125_000  # offline_dmc.yaml stddev_schedule's 250000 loop steps = 125K updates
-    noise_clip: float = 0.3  # drqv2.yaml stddev_clip: the noise is clipped to +-0.3 (TD3+BC: std 0.2, clip 0.5)
+    noise_start: NonNegFloat = 1.0  # offline_dmc.yaml stddev_schedule
+    noise_end: NonNegFloat = 0.1  # offline_dmc.yaml stddev_schedule
+    noise_decay: NonNegInt = 125_000  # offline_dmc.yaml stddev_schedule's 250000 loop steps = 125K updates
+    noise_clip: NonNegFloat = 0.3  # drqv2.yaml stddev_clip: the noise is clipped to +-0.3 (TD3+BC: std 0.2, clip 0.5)
     # drqv2.py update_actor takes the actor's loss at a noisy action (sampled, noise clipped); TD3+BC at pi(s).
     actor_noise: bool = True  # drqv2.py update_actor: dist.sample(clip=stddev_clip)
     # TD3+BC's delayed policy updates (policy_freq 2) are actor_every=2; V-D4RL updates the actor with every critic
     # update (drqv2.py DrQV2Agent.update), which the paper profile follows.
-    actor_every: int = 1  # drqv2.py DrQV2Agent.update: update_actor after every update_critic
+    actor_every: Count = 1  # drqv2.py DrQV2Agent.update: update_actor after every update_critic
     augment: bool = True  # drqv2.py RandomShiftsAug(pad=4): random shift by up to 4 px, obs and next obs
-    eval_every: int = 5_000  # config.yaml eval_every_frames 10000 loop steps = 5,000 updates
-    eval_episodes: int = 10  # config.yaml num_eval_episodes
-    checkpoint_every: int = 2_000  # ours (V-D4RL saves no snapshot offline: config.yaml save_snapshot False)
-    log_every: int = 100  # ours
+    eval_every: Count = 5_000  # config.yaml eval_every_frames 10000 loop steps = 5,000 updates
+    eval_episodes: Count = 10  # config.yaml num_eval_episodes
+    checkpoint_every: Count = 2_000  # ours (V-D4RL saves no snapshot offline: config.yaml save_snapshot False)
+    log_every: Count = 100  # ours
 
 
 PROFILES = {

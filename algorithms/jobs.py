@@ -34,6 +34,7 @@ def train(
     `overrides` (`key=value`, as `--set`) change the profile's config; such a run gets a folder of its own.
     `logger`: "csv" (metrics.csv, always written) or "tensorboard" (event files as well)."""
     _check_logger(logger)
+    seeds.check_run_seed(seed)
     module, config, changed = _config(algo, profile, overrides)
     dataset_path(dataset_id)  # a missing dataset fails here, before anything is built
     task = dataset_task(dataset_id)
@@ -105,6 +106,7 @@ def train_model(
 ) -> Path:
     """Train only the world model a run of `algo` would train first (shared by LOMPO and LMBRL runs of one dataset,
     profile and seed under one runs folder); returns its folder. A first stage for cluster jobs."""
+    seeds.check_run_seed(seed)
     module, config, _ = _config(algo, profile, overrides)
     if not isinstance(module, WorldModelAlgorithm):
         raise UserError(f"{module.NAME} has no world model to train (only lompo, lmbrl and offline_slac have one)")
@@ -137,6 +139,7 @@ def evaluate(
 ) -> dict[str, Any]:
     """Evaluate the policy of a finished training run in its task; writes `evaluation.json` beside the run.
     `overrides`: the run's `--set` overrides, which name its folder."""
+    seeds.check_run_seed(seed)
     module, _, changed = _config(algo, profile, overrides)
     if episodes < 1:
         raise UserError(f"--episodes must be at least 1, not {episodes}")

@@ -25,7 +25,7 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import torch
@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from algorithms import checkpoints, configs, diagnostics, metrics, runs, speed
+from algorithms.configs import Count, NonNegFloat, NonNegInt, Part, PositiveFloat, Range, Share
 from algorithms.nets import (
     KERAS_ADAM_EPS,
     NETWORKS,
@@ -77,29 +78,31 @@ ENCODE_CHUNK = 1024  # frames per encoder call when encoding whole episodes (bou
 @dataclass(frozen=True)
 class LompoConfig:
     # Variational model (Appendix C). None means the paper's size for the dataset's task.
-    conv_channels: tuple[int, ...] | None = None  # encoder; the decoder mirrors it (Appendix C)
-    conv_scale: float = 1.0  # multiplies the paper's channels when conv_channels is None (smaller profiles)
-    deter: int | None = None  # GRU units: 256, Pen 512
-    hidden: int | None = None  # forward / inference MLP units: 256, Pen 512
-    stoch: int = 64  # stochastic latent size: official code (not in the paper); lambda = 5 was set for it
-    ensemble: int = 7  # forward models sharing the GRU (official code)
+    conv_channels: tuple[Count, ...] | None = None  # encoder; the decoder mirrors it (Appendix C)
+    conv_scale: PositiveFloat = 1.0  # multiplies the paper's channels when conv_channels is None (smaller profiles)
+    deter: Count | None = None  # GRU units: 256, Pen 512
+    hidden: Count | None = None  # forward / inference MLP units: 256, Pen 512
+    stoch: Count = 64  # stochastic latent size: official code (not in the paper); lambda = 5 was set for it
+    ensemble: Count = 7  # forward models sharing the GRU (official code)
     # Hidden layers of each forward head and of the inference model: 1 in the official code (`img2_k`, `obs1`).
     # Models trained before this field existed had 2 (a departure found in review, issue 20); they load as such.
-    head_layers: int = 1
-    model_steps: int = 25_000  # official code
+    head_layers: Count = 1
+    model_steps: Count = 25_000  # official code
     # Model updates at which a finished model is also kept, under the key of a model trained for just that many
     # updates (the same weights: training has no schedule, and resuming is exact), for budget studies: a policy
     # phase with `--set model_steps=N` then finds it. Not part of the model's key.
-    model_snapshots: tuple[int, ...] = ()
+    model_snapshots: tuple[Count, ...] = ()
     # Share of the dataset's episodes kept out of the model's training (evenly spaced through the dataset), on
     # which the world-model diagnostics measure (`lompo-bench diagnose`). 0: the model trains on every episode
     # (official code) and the diagnostics are in-sample, and say so. The policy phase uses every episode.
-    holdout: float = 0.0
-    model_batch: int = 64  # sequences per model batch (official code: 64 x 50)
-    seq_len: int = 50
-    model_lr: float = 6e-4  # official code
-    grad_clip: float = 100.0  # official code: gradient norm clipped at 100 in every optimizer (model, actor, critic)
-    kl_scale: float = 1.0  # official code: KL weight 1 and no free nats
+    holdout: Annotated[float, Range(0, 1, high_open=True)] = 0.0
+    model_batch: Count = 64  # sequences per model batch (official code: 64 x 50)
+    seq_len: Count = 50
+    model_lr: PositiveFloat = 6e-4  # official code
+    grad_clip: PositiveFloat = (
+        100.0  # official code: gradient norm clipped at 100 in every optimizer (model, actor, critic)
+    )
+    kl_scale: NonNegFloat = 1.0  # official code: KL weight 1 and no free nats
     # How the model computes (algorithms/speed.py; measured in benchmarks/model_speed.py, docs/PERFORMANCE.md).
     precision: str = "auto"  # "bf16": convolutions under bf16 autocast (fp32 weights, RSSM and losses); "fp32";
     #                          "auto": bf16 where the device computes it natively (speed.resolve_precision)
@@ -108,14 +111,14 @@ class LompoConfig:
     prefetch: bool | None = None  # draw the next model batch on a thread; None: per device (on for CUDA)
     # Share of each window's time steps whose image is decoded in Eq. 8's loss: 1, every frame, as the official
     # code. The cpu and smoke profiles decode half, a speed lever (1.5x per update; docs/PERFORMANCE.md).
-    decode_fraction: float = 1.0
+    decode_fraction: Part = 1.0
     # Latent buffers and rollouts (Eq. 9).
-    real_buffer: int | None = None  # transitions; None: the dataset's transition count (official code)
-    latent_buffer: int | None = None  # transitions; None: the dataset's transition count (official code)
-    initial_latent: int = 50_000  # imagined transitions before the first update (official `start_training`)
-    rollout_horizon: int = 5  # official code
-    rollout_noise: float = 0.2  # official code: N(0, 0.2) added to the deterministic actor's actions in rollouts
-    penalty: float = 5.0  # lambda (official code)
+    real_buffer: Count | None = None  # transitions; None: the dataset's transition count (official code)
+    latent_buffer: Count | None = None  # transitions; None: the dataset's transition count (official code)
+    initial_latent: NonNegInt = 50_000  # imagined transitions before the first update (official `start_training`)
+    rollout_horizon: Count = 5  # official code
+    rollout_noise: NonNegFloat = 0.2  # official code: N(0, 0.2) added to the deterministic actor's actions in rollouts
+    penalty: NonNegFloat = 5.0  # lambda (official code)
     # What the penalty measures from: "none" (official): lambda x u, u the heads' log-likelihood spread; "data":
     # lambda x max(0, u - u_data), u_data the model's mean spread at the data's own actions on its diagnosis
     # episodes (measured once, when the policy phase starts), so a step like the data's is not penalized for the
@@ -132,26 +135,28 @@ class LompoConfig:
     penalty_measure: str = "log_likelihood"
     # Actor-critic on latent features.
     actor: str = "deterministic"  # official code: deterministic actor, no entropy term; "sac": tanh-Gaussian SAC
-    ac_layers: int = 3  # hidden layers of actor and critic: Appendix C's "3 layers and 256 units", read as the
+    ac_layers: Count = 3  # hidden layers of actor and critic: Appendix C's "3 layers and 256 units", read as the
     #                     official critic builds it (3 hidden layers; the official actor has 4, the paper says 3)
-    ac_hidden: int = 256
-    ac_updates: int = 150_000  # `agent_train_steps` of V-D4RL's port (the original repository: 100K)
-    ac_cycle: int = 200  # updates between data refreshes (official `agent_iters_per_step`)
-    cycle_real_episodes: int = 1  # real episodes encoded into the real buffer after each cycle (official code)
-    cycle_rollout_batches: int = 1  # model batches whose posterior states start rollouts after each cycle (official)
-    ac_batch: int = 512  # official code: 256 real + 256 imagined transitions per update
-    real_fraction: float = 0.5  # share of real transitions in each batch: the paper's fixed 50/50 mix
-    actor_lr: float = 3e-4
-    critic_lr: float = 3e-4
-    alpha_lr: float = 3e-4  # "sac" only
-    discount: float = 0.99
-    tau: float = 5e-3
+    ac_hidden: Count = 256
+    ac_updates: Count = 150_000  # `agent_train_steps` of V-D4RL's port (the original repository: 100K)
+    ac_cycle: Count = 200  # updates between data refreshes (official `agent_iters_per_step`)
+    cycle_real_episodes: NonNegInt = 1  # real episodes encoded into the real buffer after each cycle (official code)
+    cycle_rollout_batches: NonNegInt = (
+        1  # model batches whose posterior states start rollouts after each cycle (official)
+    )
+    ac_batch: Count = 512  # official code: 256 real + 256 imagined transitions per update
+    real_fraction: Share = 0.5  # share of real transitions in each batch: the paper's fixed 50/50 mix
+    actor_lr: PositiveFloat = 3e-4
+    critic_lr: PositiveFloat = 3e-4
+    alpha_lr: PositiveFloat = 3e-4  # "sac" only
+    discount: Share = 0.99
+    tau: Part = 5e-3
     # Evaluation and bookkeeping.
-    eval_every: int = 50  # cycles between evaluations in the task
-    eval_episodes: int = 10
-    checkpoint_every: int = 500  # model updates between checkpoints of the model phase
-    checkpoint_cycles: int = 25  # cycles between checkpoints of the policy phase
-    log_every: int = 50  # updates between entries of the loss history
+    eval_every: Count = 50  # cycles between evaluations in the task
+    eval_episodes: Count = 10
+    checkpoint_every: Count = 500  # model updates between checkpoints of the model phase
+    checkpoint_cycles: Count = 25  # cycles between checkpoints of the policy phase
+    log_every: Count = 50  # updates between entries of the loss history
 
 
 PROFILES: dict[str, LompoConfig] = {
@@ -243,12 +248,8 @@ def resolve_for_task(config: LompoConfig, task: str, image_size: int = 64) -> Lo
         )
     if config.precision not in speed.PRECISIONS:
         raise UserError(f"unknown precision {config.precision!r}: choose from {', '.join(speed.PRECISIONS)}")
-    if not 0 < config.decode_fraction <= 1:
-        raise UserError(f"decode_fraction must be in (0, 1], not {config.decode_fraction}")
-    if not 0 <= config.holdout < 1:
-        raise UserError(f"holdout must be in [0, 1), not {config.holdout}")
-    if config.head_layers < 1:
-        raise UserError(f"head_layers must be at least 1, not {config.head_layers}")
+    if config.real_fraction < 1 and config.initial_latent < 1:
+        raise UserError("initial_latent must be at least 1 when imagined transitions fill batches (real_fraction < 1)")
     return dataclasses.replace(
         config,
         conv_channels=scaled_conv_channels(config.conv_channels, config.conv_scale, image_size),

@@ -16,6 +16,7 @@ its entry point; it never hides the built-ins (`list_algorithms` marks it). docs
 
 from __future__ import annotations
 
+import ast
 import difflib
 import importlib
 import importlib.metadata
@@ -253,10 +254,53 @@ def _from_entry_point(key: str, points: list[importlib.metadata.EntryPoint]) -> 
     return candidate, AlgorithmSource(key, key, _describe_point(point), _description(candidate))
 
 
+# What an algorithm module binds at its top level (`Algorithm`): read from its source before it is imported.
+MODULE_MEMBERS = ("NAME", "make_config", "train", "load_policy")
+
+
+def _top_level_names(tree: ast.Module) -> set[str]:
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names |= {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            names |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+    return names
+
+
+def _check_source(spec: str, module_name: str, attribute: str) -> None:
+    """Refuse, before importing it (importing runs its code), a module whose source binds no `NAME` at its top level
+    (no algorithm module: `MODULE_MEMBERS`), or not the object `attribute` it is asked for. One that declares a
+    NAME is imported, and `check_algorithm` lists all it lacks. A module with no Python source to read (compiled,
+    frozen) is left to the import."""
+    try:
+        found = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError):  # a parent package that fails to import: the import below says why
+        return
+    if found is None or not found.origin or not found.origin.endswith(".py"):
+        return
+    try:
+        tree = ast.parse(Path(found.origin).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, UnicodeDecodeError):
+        return  # the import below reports it
+    names = _top_level_names(tree)
+    if attribute and attribute not in names:
+        raise UserError(f"unknown algorithm {spec!r}: module {module_name} has no {attribute!r} (not imported)")
+    if not attribute and "NAME" not in names:
+        raise UserError(
+            f"{spec!r} is not an algorithm module: {found.origin} defines no NAME (not imported; an algorithm "
+            f"module defines {', '.join(MODULE_MEMBERS)}: docs/ALGORITHMS.md)"
+        )
+
+
 def _from_module_path(spec: str) -> tuple[Algorithm, AlgorithmSource]:
     module_name, _, attribute = (part.strip() for part in spec.partition(":"))
     if not module_name or (":" in spec and not attribute):
         raise UserError(f"--algo {spec!r}: name a module as package.module, or an object in it as package.module:obj")
+    _check_source(spec, module_name, attribute)
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as error:

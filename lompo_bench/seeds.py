@@ -21,6 +21,8 @@ Algorithms (above every generation block: 10^9 > any step count a SAC run reache
 
 from __future__ import annotations
 
+from lompo_bench.errors import UserError
+
 EXPERT_TRAINING_EVALUATION = 10_000
 EXPERT_CHOICE = 20_000
 EXPERT_ROLLOUTS = 30_000
@@ -29,6 +31,27 @@ ROLLOUTS_PER_SEED = 1_000  # room for each generation seed's expert episodes
 EVALUATION = 1_000_000_000
 REEVALUATION = 1_500_000_000
 EPISODES_PER_SEED = 10_000  # room for each run seed's evaluation episodes (reset seeds stay below 2**31)
+
+
+# The seeds a user may pass, so that every reset seed above stays below 2**31 (what every task's simulator takes):
+MAX_RUN_SEED = (2**31 - REEVALUATION) // EPISODES_PER_SEED - 1  # a run's: 64,747
+MAX_GENERATION_SEED = (2**31 - EXPERT_ROLLOUTS) // ROLLOUTS_PER_SEED - 1  # a dataset generation's: 2,147,452
+
+
+def check_run_seed(seed: int) -> int:
+    """A training or evaluation run's seed, or one line (UserError) saying which seeds are valid."""
+    return _check("seed", seed, MAX_RUN_SEED)
+
+
+def check_generation_seed(seed: int) -> int:
+    """A dataset generation's seed, or one line (UserError) saying which seeds are valid."""
+    return _check("generation seed", seed, MAX_GENERATION_SEED)
+
+
+def _check(what: str, seed: int, top: int) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= top:
+        raise UserError(f"the {what} must be a whole number from 0 to {top:,}, not {seed!r}")
+    return seed
 
 
 def expert_rollout_seed(seed: int, episode: int) -> int:

@@ -71,7 +71,8 @@ def test_every_lever_trains_the_model(lever) -> None:
     config = smoke(model_lr=2e-3, **bench.LEVERS[lever])
     model, batch = bench.model(config), bench.synthetic_batch(config)
     batch["pixels"][:] = batch["pixels"][0, 0]  # one frame everywhere: a decoder can learn it
-    losses = [model.update(batch)["model_loss"] for _ in range(30)]
+    # 60 updates: from Keras's initialisation the loss falls 17-19% by then (8-9% at 30).
+    losses = [model.update(batch)["model_loss"] for _ in range(60)]
     assert sum(losses[-5:]) < 0.9 * sum(losses[:5]), losses
 
 

@@ -108,9 +108,34 @@ def fetch_manifest(base: str) -> dict[str, Any]:
             manifest = json.loads(response.read())
         except ValueError:
             raise DownloadError(f"{url} is not a JSON manifest") from None
+    if not isinstance(manifest, dict):
+        raise DownloadError(f"{url} is not a manifest: a JSON object with format_version and datasets")
     if manifest.get("format_version") != FORMAT_VERSION:
         raise DownloadError(f"{url}: manifest format {manifest.get('format_version')}, this lompo-bench reads 1")
+    _check_entries(url, manifest.get("datasets"))
     return manifest
+
+
+# What each manifest entry must hold, and of which type (a bool is no size).
+_ENTRY_FIELDS = {"id": str, "url": str, "size": int, "sha256": str}
+
+
+def _check_entries(url: str, entries: Any) -> None:
+    """One line naming the first malformed entry of a manifest's `datasets` list, before anything is fetched."""
+    if not isinstance(entries, list):
+        raise DownloadError(f"{url}: the manifest's datasets is not a list")
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise DownloadError(f"{url}: manifest entry {index} is not an object")
+        for name, kind in _ENTRY_FIELDS.items():
+            value = entry.get(name)
+            if not isinstance(value, kind) or isinstance(value, bool):
+                raise DownloadError(
+                    f"{url}: manifest entry {index} ({entry.get('id', 'no id')!r}) has no valid {name!r}: "
+                    f"a {kind.__name__} is needed, not {value!r}"
+                )
+        if entry["size"] < 0 or len(entry["sha256"]) != 64 or not all(c in "0123456789abcdef" for c in entry["sha256"]):
+            raise DownloadError(f"{url}: manifest entry {index} ({entry['id']!r}) has a bad size or sha256")
 
 
 def _fetch_resumable(url: str, target: Path, size: int, progress: ByteProgress | None) -> None:
