@@ -4,13 +4,16 @@ checkpoints converted, format-1 latent-model ones refused with the reason), and 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from lompo_bench.errors import UserError
+from lompo_bench.errors import UserError, disk_full
 from lompo_bench.files import atomic_file
+
+DISK_FULL_BELOW = 64 * 2**20  # free bytes under which a failed checkpoint write is taken for a full disk
 
 CHECKPOINT_VERSION = 3
 # Format 2 came with LOMPO's rework to the official implementation: LOMPO, LMBRL and Offline SLAC changed their
@@ -24,8 +27,15 @@ BC_RENAMES = (("encoder.", "features.encoder."), ("trunk.", "features.trunk."))
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    with atomic_file(path) as tmp:
-        torch.save({"version": CHECKPOINT_VERSION, **state}, tmp)
+    """Write a checkpoint whole or not at all; a disk too full for it is an OSError (ENOSPC) naming `path`, as
+    every other writer's (torch.save raises a RuntimeError of its own)."""
+    try:
+        with atomic_file(path) as tmp:
+            torch.save({"version": CHECKPOINT_VERSION, **state}, tmp)
+    except RuntimeError as error:
+        if shutil.disk_usage(path.parent).free < DISK_FULL_BELOW or "No space left" in str(error):
+            raise disk_full(path) from error
+        raise
 
 
 def load_checkpoint(path: Path, device: torch.device) -> dict[str, Any] | None:

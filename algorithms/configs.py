@@ -14,6 +14,7 @@ import difflib
 import hashlib
 import json
 import math
+import types
 import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ def parse_overrides(algo: str, config: Any, pairs: Sequence[str]) -> dict[str, A
     """`key=value` strings (`train --set`) as typed values of `config`'s fields: ints, floats, booleans
     (true/false), strings, comma lists for tuples, `none` where a field may be None. One line for a bad one."""
     fields = {f.name: f for f in dataclasses.fields(config)}
+    hints = typing.get_type_hints(type(config))  # the types themselves: `Count` is `int` here
     parsed: dict[str, Any] = {}
     for pair in pairs:
         key, sep, text = pair.partition("=")
@@ -38,8 +40,19 @@ def parse_overrides(algo: str, config: Any, pairs: Sequence[str]) -> dict[str, A
             close = difflib.get_close_matches(key, fields, n=3)
             hint = f"did you mean {', '.join(close)}? " if close else ""
             raise UserError(f"{algo} has no setting {key!r}: {hint}its settings: {', '.join(fields)}")
-        parsed[key] = _typed(algo, key, text.strip(), str(fields[key].type), getattr(config, key))
+        parsed[key] = _typed(algo, key, text.strip(), _type_text(hints[key]), getattr(config, key))
     return parsed
+
+
+def _type_text(annotation: Any) -> str:
+    """A field's type as plain text (`int`, `float | None`, `tuple[int, ...]`), for parsing and messages."""
+    if annotation is type(None):
+        return "None"
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return " | ".join(_type_text(arg) for arg in typing.get_args(annotation))
+    if typing.get_origin(annotation) is tuple:
+        return f"tuple[{_type_text(typing.get_args(annotation)[0])}, ...]"
+    return getattr(annotation, "__name__", str(annotation))
 
 
 def _typed(algo: str, key: str, text: str, annotation: str, current: Any) -> Any:

@@ -17,17 +17,24 @@ from rich.console import Console
 from rich.table import Table
 from typer.core import TyperGroup
 
-from lompo_bench.errors import UserError
+from lompo_bench.errors import UserError, os_error_line
 
 
 class _UserErrorsExitTwo(TyperGroup):
-    """Turns a `UserError` raised anywhere below this group into one line and exit code 2, no traceback."""
+    """Turns a `UserError` raised anywhere below this group, and an OSError the user can fix (`os_error_line`: a
+    full disk, a folder that cannot be written), into one line and exit code 2, no traceback."""
 
     def invoke(self, ctx: typer.Context) -> Any:
         try:
             return super().invoke(ctx)
         except UserError as error:
             typer.echo(f"Error: {error}", err=True)
+            raise typer.Exit(code=2) from None
+        except OSError as error:  # a full disk, a folder that cannot be written: the user's to fix, in one line
+            line = os_error_line(error)
+            if line is None:
+                raise
+            typer.echo(f"Error: {line}", err=True)
             raise typer.Exit(code=2) from None
 
 

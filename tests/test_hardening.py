@@ -26,12 +26,15 @@ def dataset(tmp_path: Path, monkeypatch) -> Path:
     return tmp_path / "home" / "runs"
 
 
-def _one_line_exit_2(command: list[str]) -> str:
+def _one_line_exit_2(command: list[str], after_progress: bool = False) -> str:
+    """The one line a refused command prints (with `after_progress`, the one error line after progress lines)."""
     result = runner.invoke(app, command)
     assert result.exit_code == 2, (command, result.output)
     assert "Traceback" not in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     lines = [line for line in result.output.splitlines() if line.strip()]
+    if after_progress:
+        lines = [line for line in lines if line.startswith("Error:")]
     assert len(lines) == 1, (command, result.output)
     return lines[0]
 
@@ -142,3 +145,83 @@ def test_a_module_that_is_no_algorithm_is_refused_without_being_imported(tmp_pat
     assert "LOMPO_TEST_RAN" not in __import__("os").environ
     line = _one_line_exit_2(["train", "--algo", "this", "--dataset", "x/y/z-v0"])
     assert "not an algorithm module" in line and "Beautiful is better" not in line
+
+
+# ----- items 7 and 8: folders that cannot be written, a full disk -----
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A 128 KiB tmpfs (root only; skipped elsewhere), unmounted after the test."""
+    import subprocess
+
+    mount = tmp_path / "small"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=128k", "tmpfs", str(mount)], capture_output=True).returncode:
+        pytest.skip("needs root to mount a small tmpfs")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_home_or_datasets_path_that_is_a_file_is_one_line(dataset, tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "a_file").write_text("x")
+    monkeypatch.setenv("LOMPO_BENCH_HOME", str(tmp_path / "a_file"))
+    line = _one_line_exit_2(["train", "--algo", "bc", "--dataset", DS, "--profile", "smoke"])
+    assert "a_file" in line and "LOMPO_BENCH_HOME" in line
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "a_file"))
+    for command in (["datasets", "list"], ["datasets", "verify", DS]):
+        line = _one_line_exit_2(command)
+        assert "a_file" in line or "MINARI_DATASETS_PATH" in line
+
+
+def test_a_full_disk_is_one_line_naming_the_folder(dataset, small_disk, monkeypatch) -> None:
+    monkeypatch.setenv("LOMPO_BENCH_HOME", str(small_disk / "home"))  # the read cache (258 KB of pixels) cannot fit
+    line = _one_line_exit_2(["train", "--algo", "bc", "--dataset", DS, "--profile", "smoke"], after_progress=True)
+    assert "no space left in" in line and str(small_disk) in line
+
+
+def test_a_read_only_home_is_one_line(dataset, small_disk, monkeypatch) -> None:
+    import subprocess
+
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    monkeypatch.setenv("LOMPO_BENCH_HOME", str(small_disk))
+    line = _one_line_exit_2(["train", "--algo", "bc", "--dataset", DS, "--profile", "smoke"])
+    assert "cannot write" in line and str(small_disk) in line
+
+
+def test_a_checkpoint_that_does_not_fit_is_a_disk_full_error(tmp_path: Path, monkeypatch) -> None:
+    import errno
+
+    from algorithms import checkpoints
+
+    def failing_save(obj, f):
+        raise RuntimeError("[enforce fail at inline_container.cc:664] . PytorchStreamWriter failed writing file")
+
+    monkeypatch.setattr(checkpoints.torch, "save", failing_save)
+    monkeypatch.setattr(checkpoints, "DISK_FULL_BELOW", float("inf"))  # as if the disk were full
+    with pytest.raises(OSError) as raised:
+        checkpoints.save_checkpoint(tmp_path / "checkpoint.pt", {})
+    assert raised.value.errno == errno.ENOSPC and raised.value.filename == str(tmp_path / "checkpoint.pt")
+    assert not list(tmp_path.iterdir())  # nothing half-written left
+
+
+# ----- item 9: the read cache deleted under a running process -----
+
+
+def test_a_deleted_read_cache_is_one_line_with_nothing_ignored(dataset, monkeypatch) -> None:
+    import shutil
+    import sys
+
+    from lompo_bench.data import SequenceSampler, open_cache
+
+    cache = open_cache(DS)
+    shutil.rmtree(cache.pixels_path.parent)
+    unraisable = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    with pytest.raises(UserError, match="was deleted while this process used it"):
+        SequenceSampler(cache, 2, 4)
+    import gc
+
+    gc.collect()
+    assert not unraisable
+    assert open_cache(DS).num_episodes == 1  # a new process (or call) builds it again

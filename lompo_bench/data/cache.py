@@ -23,6 +23,7 @@ while the others wait, then use what it built. A cache that an older lompo-bench
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -34,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from lompo_bench.data.store import CorruptDataset, dataset_path, hdf5_file, load_minari, read_metadata
+from lompo_bench.errors import disk_full
 from lompo_bench.files import atomic_dir, file_lock
 from lompo_bench.paths import lompo_home
 from lompo_bench.progress import NoProgress, Progress
@@ -246,7 +248,9 @@ def _write_arrays(dataset: Any, folder: Path, progress: Progress, source: Path) 
     widths = {key: (spaces[key].shape[0] if key in spaces else 0) for key in ("proprio", "state")}
 
     def create(name: str, dtype: Any, shape: tuple[int, ...]) -> np.ndarray:
-        return np.lib.format.open_memmap(folder / f"{name}.npy", mode="w+", dtype=dtype, shape=shape)
+        array = np.lib.format.open_memmap(folder / f"{name}.npy", mode="w+", dtype=dtype, shape=shape)
+        _reserve(folder / f"{name}.npy")  # a full disk: ENOSPC now, not SIGBUS at a write into the map
+        return array
 
     arrays = {
         "proprio": create("proprio", np.float32, (n_obs, widths["proprio"])),
@@ -262,6 +266,7 @@ def _write_arrays(dataset: Any, folder: Path, progress: Progress, source: Path) 
     with open(folder / "pixels.npy", "wb") as pixels_file:
         header = {"descr": "|u1", "fortran_order": False, "shape": (n_obs, *frame_shape)}
         np.lib.format.write_array_header_2_0(pixels_file, header)
+        _reserve(folder / "pixels.npy", pixels_file.tell() + n_obs * int(np.prod(frame_shape)))
         try:
             for episode in dataset.iterate_episodes():
                 o, s = obs_starts[-1], step_starts[-1]
@@ -281,6 +286,8 @@ def _write_arrays(dataset: Any, folder: Path, progress: Progress, source: Path) 
                 step_starts.append(s + n)
                 progress.update(step_starts[-1])
         except (OSError, KeyError, ValueError) as error:
+            if isinstance(error, OSError) and (error.errno in (errno.ENOSPC, errno.EDQUOT) or "No space" in str(error)):
+                raise disk_full(folder / "pixels.npy") from None  # the cache's disk, not the source, is at fault
             raise CorruptDataset(f"cannot read {source}: {type(error).__name__}: {error}") from None
     if obs_starts[-1] != n_obs:
         raise CorruptDataset(f"{source}: episodes hold {obs_starts[-1]} observations, metadata says {n_obs}")
@@ -289,6 +296,17 @@ def _write_arrays(dataset: Any, folder: Path, progress: Progress, source: Path) 
     np.save(folder / "obs_starts.npy", np.asarray(obs_starts, dtype=np.int64))
     np.save(folder / "step_starts.npy", np.asarray(step_starts, dtype=np.int64))
     return step_starts[-1]
+
+
+def _reserve(path: Path, size: int | None = None) -> None:
+    """Allocate `path`'s blocks (to `size` bytes, or its length) so that a full disk shows as ENOSPC here."""
+    with open(path, "r+b") as f:
+        length = size if size is not None else os.fstat(f.fileno()).st_size
+        try:
+            if length:
+                os.posix_fallocate(f.fileno(), 0, length)
+        except OSError as error:
+            raise OSError(error.errno, error.strerror, str(path)) from None  # name the file: the message says where
 
 
 def open_cache(dataset_id: str, progress: Progress | None = None) -> DatasetCache:

@@ -13,14 +13,23 @@ from typing import Any
 import numpy as np
 
 from lompo_bench.data.cache import DatasetCache
+from lompo_bench.errors import UserError
 
 
 class _PixelReader:
     _rng: np.random.Generator
 
+    _fd = -1  # no file open yet: `close` (and so `__del__`) has nothing to do
+
     def __init__(self, cache: DatasetCache) -> None:
         self.cache = cache
-        self._fd = os.open(cache.pixels_path, os.O_RDONLY)
+        try:
+            self._fd = os.open(cache.pixels_path, os.O_RDONLY)
+        except FileNotFoundError:
+            raise UserError(
+                f"the read cache {cache.pixels_path.parent} was deleted while this process used it; rerun the same "
+                "command: the cache is built again and a training run resumes from its last checkpoint"
+            ) from None
 
     def get_state(self) -> dict[str, Any]:
         """The random generator's state, to resume sampling exactly where a checkpoint left off."""
