@@ -4,13 +4,17 @@ stable-baselines3 SAC learns on the task's `state` observation with the task's a
 the state (and, where a task has one, the dense shaping reward: Door Open's sparse success flag alone gives SAC
 nothing to learn from) and records each transition with its physics state, so images can be rendered later.
 
-Training is resumable: at checkpoints (always at an episode end) the model, the replay buffer, the recording
-and the evaluation log are saved together; a rerun resumes from the last one and drops what came after it.
+Training is resumable, bit for bit: at checkpoints (always at an episode end) the model, the replay buffer, the
+recording, the evaluation log and every random state SAC draws from are saved together; a rerun resumes from the
+last one, drops what came after it, and records what an uninterrupted run records (`_ExpertTraining` says how).
 """
 
 from __future__ import annotations
 
+import copy
 import json
+import pickle
+import random
 import shutil
 import time
 from dataclasses import asdict, dataclass
@@ -36,6 +40,9 @@ class RecordingStateEnv(gym.Wrapper):
         self.observation_space = env.observation_space["state"]
         self.recorder = recorder
         self.agent_steps = 0  # steps taken through this wrapper, including before a resume (set by the trainer)
+        # The state of the task's generator just before the latest reset, which that reset drew the episode's
+        # start from: a resumed training restores it and redoes the reset (`_ExpertTraining`).
+        self.rng_before_reset: dict[str, Any] | None = None
 
     def _record_obs(self, obs: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         task: PixelTask = self.env.unwrapped
@@ -43,6 +50,7 @@ class RecordingStateEnv(gym.Wrapper):
         return task.get_physics_state(), obs["state"], proprio
 
     def reset(self, **kwargs: Any) -> tuple[np.ndarray, dict]:
+        self.rng_before_reset = copy.deepcopy(self.env.unwrapped.np_random.bit_generator.state)
         obs, info = self.env.reset(**kwargs)
         if self.recorder is not None:
             self.recorder.begin(*self._record_obs(obs), start_step=self.agent_steps)
@@ -139,8 +147,21 @@ def train_expert(
 
 
 class _ExpertTraining:
-    """One SAC run of `train_expert`: resumed from its checkpoint, recording every episode, evaluated and
-    checkpointed at episode ends (`on_step`, SB3's callback), then the expert chosen (`choose_expert`)."""
+    """One SAC run of `train_expert`: resumed from its checkpoint, recording every episode, evaluated at episode
+    ends (`on_step`) and checkpointed at the next agent step's start (`on_rollout_start`), then the expert chosen
+    (`choose_expert`).
+
+    A resumed run records what an uninterrupted one records, bit for bit. So a checkpoint is taken where SB3 is
+    between two agent steps, not inside its per-step callback (which SB3 calls before it stores the step's
+    transition in the replay buffer, counts the episode and makes the step's gradient update), and it holds, besides
+    the model and the replay buffer, every random state the rest of training draws from (`RANDOM_STATES`): torch's
+    (the policy's action samples), numpy's (SB3's replay-buffer batches), python's, the action space's (SB3's
+    warm-up actions) and the task's just before its latest reset (the next episode's start). The resumed run
+    restores the task's and redoes that reset (the first reset of its `learn`), and restores the others where the
+    uninterrupted run saved them, at the start of the next agent step. `SAC.load` would reseed them all with the
+    run's first seed."""
+
+    RANDOM_STATES = "random_states.pkl"
 
     def __init__(self, config: GenerationConfig, train_dir: Path, seed: int, progress: Progress):
         from stable_baselines3 import SAC
@@ -150,7 +171,9 @@ class _ExpertTraining:
         recording_dir = train_dir / "recording"
         train_dir.mkdir(parents=True, exist_ok=True)
         state = TrainingState(next_eval=config.eval_every, next_checkpoint=config.checkpoint_every, evals=[])
-        if (self.checkpoint_dir / "state.json").exists():
+        # A checkpoint without random states is of a version that took it inside the agent step: it cannot be
+        # continued as the uninterrupted run would be, so training starts over.
+        if (self.checkpoint_dir / "state.json").exists() and (self.checkpoint_dir / self.RANDOM_STATES).exists():
             state = TrainingState.load(self.checkpoint_dir / "state.json")
         self.state = state
         drop_chunks_from(recording_dir, state.chunks)  # written after the checkpoint: the resumed run redoes them
@@ -159,9 +182,16 @@ class _ExpertTraining:
         self.env = RecordingStateEnv(make_task(config.task, pixels=False), self.recorder)
         self.env.agent_steps = state.num_timesteps
         self.eval_env = make_task(config.task, pixels=False)  # one for all evaluations: every reset is seeded
+        self.checkpoint_due = False  # set at an episode end, done at the next agent step's start
+        self.random_states: dict[str, Any] | None = None  # to restore at the resumed run's first agent step
         if state.num_timesteps:
-            self.model = SAC.load(self.checkpoint_dir / "model.zip", env=self.env, device="cpu")
+            # Loaded without the env, whose seeding would make its first reset start episode 0 again; set_env
+            # drops the checkpoint's observation, so `learn` redoes the reset the checkpoint came after.
+            self.model = SAC.load(self.checkpoint_dir / "model.zip", device="cpu")
+            self.model.set_env(self.env, force_reset=True)
             self.model.load_replay_buffer(self.checkpoint_dir / "replay_buffer.pkl")
+            self.random_states = pickle.loads((self.checkpoint_dir / self.RANDOM_STATES).read_bytes())
+            self.env.unwrapped.np_random.bit_generator.state = self.random_states["env_before_reset"]
         else:
             self.model = _sac(self.env, config, seed)
         self.started = time.perf_counter() - state.seconds
@@ -170,11 +200,22 @@ class _ExpertTraining:
         remaining = self.config.sac_steps - self.state.num_timesteps
         if remaining > 0:
             self.model.learn(total_timesteps=remaining, reset_num_timesteps=self.state.num_timesteps == 0,
-                             callback=self.on_step)  # fmt: skip
+                             callback=_callback(self))  # fmt: skip
+            # The final model, so that a run killed while choosing the expert does not train again.
+            self.checkpoint()
         self.recorder.flush()
 
-    def on_step(self, sb3_locals: dict[str, Any], sb3_globals: dict[str, Any]) -> bool:
-        """SB3's callback after every agent step: at an episode's end, evaluate and checkpoint when due."""
+    def on_rollout_start(self) -> None:
+        """SB3's callback at the start of every agent step, where the previous one is complete (stored, counted,
+        learned from): restore a resumed run's random states, or take a checkpoint that is due."""
+        if self.random_states is not None:
+            self._restore_random_states(self.random_states)
+            self.random_states = None
+        if self.checkpoint_due:
+            self.checkpoint()
+
+    def on_step(self, sb3_locals: dict[str, Any]) -> bool:
+        """SB3's callback after every agent step: at an episode's end, evaluate and mark a checkpoint when due."""
         if not sb3_locals["dones"][0]:  # evaluations and checkpoints only at episode ends
             return True
         steps, state = self.model.num_timesteps, self.state
@@ -183,9 +224,28 @@ class _ExpertTraining:
             state.next_eval = steps + self.config.eval_every
         if steps >= state.next_checkpoint:
             state.next_checkpoint = steps + self.config.checkpoint_every
-            self.checkpoint(steps)
+            self.checkpoint_due = True
         self.progress.update(steps, f"eval {state.evals[-1][1]:.1f}" if state.evals else "no eval yet")
         return True
+
+    def _random_states(self) -> dict[str, Any]:
+        import torch
+
+        return {
+            "python": random.getstate(),
+            "numpy": np.random.get_state(),
+            "torch": torch.get_rng_state(),
+            "action_space": copy.deepcopy(self.model.action_space.np_random.bit_generator.state),
+            "env_before_reset": self.env.rng_before_reset,
+        }
+
+    def _restore_random_states(self, states: dict[str, Any]) -> None:
+        import torch
+
+        random.setstate(states["python"])
+        np.random.set_state(states["numpy"])
+        torch.set_rng_state(states["torch"])
+        self.model.action_space.np_random.bit_generator.state = states["action_space"]
 
     def evaluate(self, steps: int) -> None:
         """Evaluate the policy; keep it as `best.zip` when it is the best so far."""
@@ -201,13 +261,16 @@ class _ExpertTraining:
         log = [{"step": s, "return": r} for s, r in self.state.evals]
         (self.train_dir / "evals.json").write_text(json.dumps(log, indent=1))
 
-    def checkpoint(self, num_timesteps: int) -> None:
+    def checkpoint(self) -> None:
+        """Save everything the rest of training depends on; only between agent steps (`on_rollout_start`)."""
+        self.checkpoint_due = False
         self.recorder.flush()
-        self.state.num_timesteps, self.state.chunks = num_timesteps, self.recorder.chunks_written
+        self.state.num_timesteps, self.state.chunks = self.model.num_timesteps, self.recorder.chunks_written
         self.state.seconds = time.perf_counter() - self.started
         with atomic_dir(self.checkpoint_dir) as tmp:
             self.model.save(tmp / "model.zip")
             self.model.save_replay_buffer(tmp / "replay_buffer.pkl")
+            (tmp / self.RANDOM_STATES).write_bytes(pickle.dumps(self._random_states()))
             self.state.save(tmp / "state.json")
 
     def choose_expert(self) -> dict[str, Any]:
@@ -238,6 +301,21 @@ class _ExpertTraining:
             "final_policy_return": float(np.mean(final_returns)),
             "training_seconds": time.perf_counter() - self.started,
         }
+
+
+def _callback(training: _ExpertTraining):
+    """The SB3 callback of `training`: its `on_rollout_start` at the start of every agent step, its `on_step`
+    after it (a function, so that SB3 is imported only when training, as everywhere in this module)."""
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class Callback(BaseCallback):
+        def _on_rollout_start(self) -> None:
+            training.on_rollout_start()
+
+        def _on_step(self) -> bool:
+            return training.on_step(self.locals)
+
+    return Callback()
 
 
 def record_expert_rollouts(

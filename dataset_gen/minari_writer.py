@@ -22,8 +22,11 @@ def write_dataset(
     episodes: Iterable[tuple[Episode, np.ndarray]],
     metadata: dict[str, Any],
     extra_files: dict[str, Path] | None = None,
+    *,
+    replace: bool = True,
 ) -> Path:
-    """Write recorded episodes with their rendered pixels as the Minari dataset `dataset_id`; returns its folder."""
+    """Write recorded episodes with their rendered pixels as the Minari dataset `dataset_id`; returns its folder.
+    `replace`: as `write_minari_dataset`'s."""
 
     def as_minari() -> Iterator[dict[str, Any]]:
         for episode, pixels in episodes:
@@ -40,5 +43,5 @@ def write_dataset(
             }
 
     return write_minari_dataset(
-        dataset_id, env_spec, observation_space, action_space, as_minari(), metadata, extra_files
+        dataset_id, env_spec, observation_space, action_space, as_minari(), metadata, extra_files, replace=replace
     )

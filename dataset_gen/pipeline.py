@@ -11,7 +11,8 @@ A dataset's content depends only on its task, profile, seed and kind: `--kind me
 `--kind all` writes under that id, and a run interrupted and resumed with other kinds writes the same too.
 
 Everything lives in a work folder `<out>/<task>/<profile>-seed<seed>/` beside `config.json`, the resolved
-generation config. The render cache is deleted once every requested dataset is written.
+generation config. The render cache is deleted once every requested dataset is written. One process works in a
+work folder at a time (`exclusive_workdir`): a second `generate` of it is refused in one line.
 """
 
 from __future__ import annotations
@@ -47,8 +48,9 @@ from dataset_gen.reference import RANDOM_EPISODES
 from dataset_gen.render import plan_units, read_unit_frames, render_units
 from dataset_gen.splits import SPLIT_RULE, medium_point, split_training_episodes, subsample, trim_kinds, trim_to_size
 from lompo_bench.data.store import dataset_exists
+from lompo_bench.data.writer import DatasetExists
 from lompo_bench.errors import UserError
-from lompo_bench.files import write_json
+from lompo_bench.files import LockHeld, file_lock, write_json
 from lompo_bench.paths import lompo_home
 from lompo_bench.progress import NoProgress, Progress
 from lompo_bench.tasks import get_task_spec, make_task
@@ -84,21 +86,46 @@ def _refs_to_json(refs: list[EpisodeRef]) -> list[list[Any]]:
     return [[r.source, r.chunk, r.index] for r in refs]
 
 
+@contextlib.contextmanager
+def exclusive_workdir(workdir: Path) -> Iterator[None]:
+    """Hold a work folder for one `generate` process: a second process on it is refused in one line (two would
+    train, render and delete the render cache under each other). The lock dies with its holder, so a killed
+    generation can be resumed."""
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(file_lock(workdir / ".lock", wait=False))
+        except LockHeld as held:
+            raise UserError(
+                f"another process ({held.holder or 'unknown'}) is generating in {workdir}; wait for it to finish "
+                "(rerun then to resume), or pick another --seed / --out"
+            ) from None
+        yield
+
+
 class _Run:
-    """One (task, profile, seed) work folder: its config, its recordings and its stages."""
+    """One (task, profile, seed) work folder: its config, its recordings and its stages. Use it in a `with`
+    block: the folder is held (`exclusive_workdir`) from construction to the block's end."""
 
     def __init__(self, config: GenerationConfig, seed: int, root: Path, progress: Progress) -> None:
         self.config, self.seed, self.progress = config, seed, progress
         self.workdir = root / config.task / f"{config.profile}-seed{seed}"
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        saved = self.workdir / "config.json"
-        resolved = json.loads(json.dumps({"seed": seed, **config.to_dict()}))
-        if saved.exists() and _with_new_defaults(json.loads(saved.read_text())) != resolved:
-            raise UserError(f"{self.workdir} holds a run with another config; use another --out or delete it")
-        write_json(saved, resolved)
+        with contextlib.ExitStack() as held:
+            held.enter_context(exclusive_workdir(self.workdir))  # before anything in the folder is read or written
+            saved = self.workdir / "config.json"
+            resolved = json.loads(json.dumps({"seed": seed, **config.to_dict()}))
+            if saved.exists() and _with_new_defaults(json.loads(saved.read_text())) != resolved:
+                raise UserError(f"{self.workdir} holds a run with another config; use another --out or delete it")
+            write_json(saved, resolved)
+            self._held = held.pop_all()  # released by __exit__
         self.spec = get_task_spec(config.task)
         self.seconds: dict[str, float] = {}
         self.frames_rendered, self.render_seconds = 0, 0.0
+
+    def __enter__(self) -> _Run:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._held.close()
 
     @contextlib.contextmanager
     def _timed(self, stage: str, total: int) -> Iterator[Progress]:
@@ -174,15 +201,19 @@ class _Run:
                     bar.update(written)
 
         with self._timed(f"write {ds_id.split('/')[-1]}", sum(r.length for r in refs)) as bar:
-            write_dataset(
-                ds_id,
-                gym.spec(self.spec.gym_id),  # Minari's recover_environment() rebuilds the task from it
-                env.observation_space,
-                env.action_space,
-                episodes(bar),
-                meta,
-                extra_files={"sac_expert.zip": self.workdir / "train" / "expert.zip"},
-            )
+            try:
+                write_dataset(
+                    ds_id,
+                    gym.spec(self.spec.gym_id),  # Minari's recover_environment() rebuilds the task from it
+                    env.observation_space,
+                    env.action_space,
+                    episodes(bar),
+                    meta,
+                    extra_files={"sac_expert.zip": self.workdir / "train" / "expert.zip"},
+                    replace=False,
+                )
+            except DatasetExists:  # another process (another --out or --seed) wrote it meanwhile: kept, as above
+                pass
         env.close()
 
     def metadata(self, kind: str, expert_return: float, extra: dict[str, Any]) -> dict[str, Any]:
@@ -256,7 +287,13 @@ def generate(
     config = generation_config(task, profile)
     kinds = resolve_kinds(kinds)
     workers = resolve_workers(workers)
-    run = _Run(config, seed, out or default_workdir_root(), progress or NoProgress())
+    with _Run(config, seed, out or default_workdir_root(), progress or NoProgress()) as run:
+        return _generate(run, kinds, workers, keep_render_cache)
+
+
+def _generate(run: _Run, kinds: tuple[str, ...], workers: int, keep_render_cache: bool) -> GenerationReport:
+    """`generate` in a held work folder."""
+    profile, seed = run.config.profile, run.seed
     summary = run.train()
     chosen, info = _split(run, summary, kinds)
     report = GenerationReport(run.spec.name, profile, seed, summary["expert_return"])
@@ -294,7 +331,15 @@ def generate_ablation(
     config = generation_config("dclaw", profile)
     workers = resolve_workers(workers)
     root = out or default_workdir_root()
-    runs = [_Run(config, seed + i, root, progress or NoProgress()) for i in range(ABLATION_RUNS)]
+    with contextlib.ExitStack() as held:
+        progress = progress or NoProgress()
+        runs = [held.enter_context(_Run(config, seed + i, root, progress)) for i in range(ABLATION_RUNS)]
+        return _generate_ablation(runs, seed, workers)
+
+
+def _generate_ablation(runs: list[_Run], seed: int, workers: int) -> dict[str, int]:
+    """`generate_ablation` in held work folders."""
+    config, profile = runs[0].config, runs[0].config.profile
     pool: list[EpisodeRef] = []
     folders: dict[str, Path] = {}
     expert_returns = []

@@ -77,6 +77,36 @@ def test_a_second_training_of_one_run_folder_is_refused_in_one_line(env: dict[st
     assert (folder / "result.json").exists()
 
 
+def test_a_second_generation_of_one_work_folder_is_refused_in_one_line(tmp_path: Path, monkeypatch) -> None:
+    """Issue 33: two `generate` of one task at once were not refused; one died with a traceback when the other
+    deleted the render cache under it. The second is refused in one line, before it reads or writes anything."""
+    from dataset_gen import pipeline
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    work = tmp_path / "work"
+    folder = work / "dclaw_screw" / "smoke-seed0"
+    command = [sys.executable, "-m", "lompo_bench.cli", "generate", "--env", "dclaw", "--profile", "smoke",
+               "--workers", "1", "--out", str(work)]  # fmt: skip
+
+    def never(*args, **kwargs):
+        raise AssertionError("a second generation of a held work folder was not refused")
+
+    monkeypatch.setattr(pipeline, "train_expert", never)  # an unrefused in-process one stops at once
+    with pipeline.exclusive_workdir(folder):  # this test process is "the other generation"
+        refused = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
+        with pytest.raises(UserError, match="another process"):  # in-process too: one holder per folder
+            pipeline.generate("dclaw", profile="smoke", workers=1, out=work)
+        with pytest.raises(UserError, match="another process"):  # the ablation trains in this folder too
+            pipeline.generate_ablation(profile="smoke", workers=1, out=work)
+    assert refused.returncode == 2, refused.stderr
+    lines = [line for line in (refused.stdout + refused.stderr).splitlines() if line.strip()]
+    assert len(lines) == 1 and "another process" in lines[0] and f"pid {os.getpid()}" in lines[0], lines
+    assert [path.name for path in folder.iterdir()] == [".lock"]  # nothing read or written beside the lock
+    assert not (tmp_path / "minari").exists()
+    assert not (work / "dclaw_screw" / "smoke-seed1").exists()  # the ablation was refused before its other runs
+
+
 def test_a_lock_dies_with_its_holder(tmp_path: Path) -> None:
     lock = tmp_path / "x.lock"
     code = (

@@ -253,6 +253,112 @@ def test_a_render_of_other_episodes_left_by_an_interrupted_run_is_not_reused(smo
     _assert_same_contents(_contents(IDS), contents)
 
 
+DCLAW = "dclaw_screw"
+DCLAW_IDS = [dataset_id(DCLAW, kind, "smoke") for kind in KINDS]
+
+
+@pytest.fixture(scope="module")
+def dclaw_run(tmp_path_factory: pytest.TempPathFactory):
+    """One uninterrupted D'Claw smoke generation (400 SAC steps, episodes of 100, a checkpoint every 200, an
+    evaluation after each episode); yields (datasets root, work folder)."""
+    root = tmp_path_factory.mktemp("minari-dclaw")
+    work = tmp_path_factory.mktemp("work-dclaw")
+    with pytest.MonkeyPatch.context() as mp:
+        _use_datasets_root(mp, root)
+        generate(DCLAW, profile="smoke", seed=0, workers=1, out=work)
+    yield root, work
+
+
+class _KillAt:
+    """Progress that raises once a stage has reached `step`: a job killed when its log shows `stage: step/...`."""
+
+    def __init__(self, stage_prefix: str, step: int):
+        self.prefix, self.step, self.stage = stage_prefix, step, ""
+
+    def start(self, stage: str, total: int) -> None:
+        self.stage = stage
+
+    def update(self, completed: int, message: str = "") -> None:
+        if self.stage.startswith(self.prefix) and completed >= self.step:
+            raise KeyboardInterrupt(f"killed at {self.stage}: {completed}")
+
+    def finish(self) -> None:
+        pass
+
+
+def _recording(work: Path) -> dict[str, dict[str, np.ndarray]]:
+    """Every chunk of SAC training's recording (all training episodes, not only those a dataset drew)."""
+    out = {}
+    for path in sorted((work / DCLAW / "smoke-seed0" / "train" / "recording").glob("chunk_*.npz")):
+        with np.load(path) as data:
+            out[path.name] = {key: data[key] for key in data.files}
+    return out
+
+
+@pytest.mark.parametrize(
+    "kill, resumed_from",
+    [
+        (("step", 250), 200),  # mid-episode, between two checkpoints (a kill soon after the log shows 200/400)
+        (("log", 300), 200),  # as the log shows 300/400: at an episode's end, after its evaluation
+        (("expert choice", None), 400),  # training done, the expert being chosen
+    ],
+    ids=["step-250", "log-300", "expert-choice"],
+)
+def test_generation_killed_during_sac_training_resumes_to_byte_identical_datasets(
+    dclaw_run, tmp_path, monkeypatch, kill, resumed_from
+) -> None:
+    """Issue 33: a resumed SAC training used to record other episodes than an uninterrupted one (its checkpoint,
+    taken inside SB3's step, missed the step's transition, gradient update and episode count, and the resumed run
+    drew from reseeded random generators and restarted the task's episode sequence), so a resumed `generate` wrote
+    other data under the same ids. Killed at each point, then rerun: the same recording, summary and datasets."""
+    from dataset_gen import experts
+    from lompo_bench import seeds
+
+    whole_root, whole_work = dclaw_run
+    _use_datasets_root(monkeypatch, tmp_path / "minari")
+    work = tmp_path / "work"
+    how, at = kill
+    with pytest.MonkeyPatch.context() as patch:
+        if how == "step":
+            original_step = experts.RecordingStateEnv.step
+
+            def step(env, action):
+                if env.recorder is not None and env.recorder.directory.name == "recording" and env.agent_steps == at:
+                    raise KeyboardInterrupt(f"killed before agent step {at + 1}")
+                return original_step(env, action)
+
+            patch.setattr(experts.RecordingStateEnv, "step", step)
+        if how == "expert choice":
+            original_evaluate = experts.evaluate
+
+            def evaluate(model, env, episodes, seed, **kwargs):
+                if seed == seeds.EXPERT_CHOICE:
+                    raise KeyboardInterrupt("killed while choosing the expert")
+                return original_evaluate(model, env, episodes, seed, **kwargs)
+
+            patch.setattr(experts, "evaluate", evaluate)
+        progress = _KillAt("train SAC", at) if how == "log" else None
+        with pytest.raises(KeyboardInterrupt):
+            generate(DCLAW, profile="smoke", seed=0, workers=1, out=work, progress=progress)
+    train = work / DCLAW / "smoke-seed0" / "train"
+    assert not (train / "done.json").exists()
+    # The rerun resumes from a checkpoint, not from the start.
+    assert json.loads((train / "checkpoint" / "state.json").read_text())["num_timesteps"] == resumed_from
+
+    generate(DCLAW, profile="smoke", seed=0, workers=1, out=work)
+    whole, resumed = _recording(whole_work), _recording(work)
+    assert whole.keys() == resumed.keys()
+    for chunk in whole:
+        for key in whole[chunk]:
+            np.testing.assert_array_equal(resumed[chunk][key], whole[chunk][key], err_msg=f"{chunk} {key}")
+    done = [w / DCLAW / "smoke-seed0" / "train" / "done.json" for w in (whole_work, work)]
+    summaries = [json.loads(path.read_text()) for path in done]
+    for summary in summaries:
+        del summary["training_seconds"]
+    assert summaries[1] == summaries[0]
+    assert _hdf5_digests(tmp_path / "minari", DCLAW_IDS) == _hdf5_digests(whole_root, DCLAW_IDS)
+
+
 def test_ablation_mixes_three_runs_and_subsamples(tmp_path, monkeypatch) -> None:
     from dataset_gen.config import ABLATION_RUNS, ablation_dataset_id
     from dataset_gen.pipeline import generate_ablation

@@ -4,6 +4,8 @@ leaderboard all ask here, so naming a dataset needs neither the maker nor MuJoCo
 
 from __future__ import annotations
 
+import re
+
 from lompo_bench.errors import UserError
 
 KINDS = ("medium-replay", "medium-expert", "expert")
@@ -74,3 +76,28 @@ def resolve_kinds(kind: str | tuple[str, ...]) -> tuple[str, ...]:
         if name not in KINDS:
             raise UserError(f"unknown dataset kind {name!r}; choose from {', '.join(KINDS)} or all")
     return kinds
+
+
+# A dataset id or kind given by a user (`import vd4rl --id/--kind`) names folders inside the datasets folder and
+# nothing else: Minari's form `namespace/.../name-vN`, each part ASCII letters, digits, '-' and '_' (so no '..', no
+# '/' at either end or twice, no spaces), as every id `dataset_id` makes is.
+_NAME = r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}"
+_DATASET_ID = re.compile(rf"(?:{_NAME}/){{0,7}}{_NAME}-v[0-9]{{1,6}}")
+_KIND = re.compile(_NAME)
+
+
+def check_dataset_id(dataset_id: str) -> str:
+    """`dataset_id` when it is one (`_DATASET_ID`); `UserError` otherwise."""
+    if not isinstance(dataset_id, str) or not _DATASET_ID.fullmatch(dataset_id):
+        raise UserError(
+            f"{dataset_id!r} is not a dataset id: namespace/name-vN (like vd4rl/walker_walk/expert-v0), each part "
+            "made of letters, digits, '-' and '_'"
+        )
+    return dataset_id
+
+
+def check_kind_name(kind: str) -> str:
+    """`kind` when it can be a dataset id's name (letters, digits, '-' and '_'); `UserError` otherwise."""
+    if not isinstance(kind, str) or not _KIND.fullmatch(kind):
+        raise UserError(f"{kind!r} is not a dataset kind: letters, digits, '-' and '_' (like medium-replay)")
+    return kind

@@ -4,7 +4,8 @@ Minari 0.5.4 JPEG-encodes image observations unless told otherwise; we store raw
 `MinariStorage.new` + `update_episodes` per episode keeps memory at one episode however large the dataset (the
 helper `create_dataset_from_buffers` wants every episode in one list). The dataset is built in a hidden sibling
 folder (Minari skips hidden folders) and renamed into place at the end, so a half-written dataset is never
-visible under its id: a killed write leaves only the hidden folder, which the next write deletes.
+visible under its id: a killed write leaves only the hidden folder, which the next write deletes. One process
+builds an id at a time (a lock file beside the hidden folder): two would build in the same hidden folder.
 
 Every dataset starts from `metadata.standard_metadata` (author, requirements, code permalink), and its Minari
 namespaces are created with their description and citation (`metadata.ensure_namespaces`), so `minari list`
@@ -22,8 +23,13 @@ import gymnasium as gym
 import numpy as np
 
 from lompo_bench.data.metadata import ensure_namespaces, standard_metadata
-from lompo_bench.data.store import datasets_root
-from lompo_bench.files import atomic_dir
+from lompo_bench.data.store import datasets_root, is_dataset
+from lompo_bench.errors import UserError
+from lompo_bench.files import atomic_dir, file_lock
+
+
+class DatasetExists(UserError):
+    """A dataset is already installed under the id (`write_minari_dataset(..., replace=False)`)."""
 
 
 def write_minari_dataset(
@@ -34,9 +40,12 @@ def write_minari_dataset(
     episodes: Iterable[dict[str, Any]],
     metadata: dict[str, Any],
     extra_files: dict[str, Path] | None = None,
+    *,
+    replace: bool = True,
 ) -> Path:
     """Write `episodes` (dicts of `observations` (a dict of (T+1, ...) arrays), `actions`, `rewards`,
-    `terminations`, `truncations`) as dataset `dataset_id`; returns its folder. An existing one is replaced.
+    `terminations`, `truncations`) as dataset `dataset_id`; returns its folder. An existing one is replaced, or,
+    with `replace=False`, refused (`DatasetExists`, also when another process installed it meanwhile).
 
     `extra_files` are copied into the dataset folder beside Minari's `data/` (e.g. the SAC expert policy).
     """
@@ -45,33 +54,40 @@ def write_minari_dataset(
     from minari.dataset.minari_storage import MinariStorage
 
     final = datasets_root() / dataset_id
-    with atomic_dir(final) as partial:
-        storage = MinariStorage.new(
-            partial / "data",
-            observation_space=observation_space,
-            action_space=action_space,
-            env_spec=env_spec,
-            data_format="hdf5",
-            jpeg_encoding=False,
-        )
-        for episode in episodes:
-            storage.update_episodes(
-                [
-                    EpisodeBuffer(
-                        observations=episode["observations"],
-                        actions=np.asarray(episode["actions"], dtype=np.float32),
-                        rewards=list(np.asarray(episode["rewards"], dtype=np.float64)),
-                        terminations=list(np.asarray(episode["terminations"], dtype=bool)),
-                        truncations=list(np.asarray(episode["truncations"], dtype=bool)),
-                    )
-                ]
+    with file_lock(final.parent / f".{final.name}.lock"):
+        if not replace and is_dataset(final):
+            raise DatasetExists(f"dataset {dataset_id!r} already exists at {final}")
+        with atomic_dir(final) as partial:
+            storage = MinariStorage.new(
+                partial / "data",
+                observation_space=observation_space,
+                action_space=action_space,
+                env_spec=env_spec,
+                data_format="hdf5",
+                jpeg_encoding=False,
             )
-        defaults = standard_metadata(_task_source(env_spec))
-        storage.update_metadata(
-            {"dataset_id": dataset_id, "minari_version": minari.__version__, **defaults, **metadata}
-        )
-        for name, source in (extra_files or {}).items():
-            shutil.copy2(source, partial / name)
+            written = 0
+            for episode in episodes:
+                written += 1
+                storage.update_episodes(
+                    [
+                        EpisodeBuffer(
+                            observations=episode["observations"],
+                            actions=np.asarray(episode["actions"], dtype=np.float32),
+                            rewards=list(np.asarray(episode["rewards"], dtype=np.float64)),
+                            terminations=list(np.asarray(episode["terminations"], dtype=bool)),
+                            truncations=list(np.asarray(episode["truncations"], dtype=bool)),
+                        )
+                    ]
+                )
+            if not written:  # Minari would leave a dataset without its HDF5 file, which breaks `minari list`
+                raise UserError(f"dataset {dataset_id!r} would hold no episode; nothing was written")
+            defaults = standard_metadata(_task_source(env_spec))
+            storage.update_metadata(
+                {"dataset_id": dataset_id, "minari_version": minari.__version__, **defaults, **metadata}
+            )
+            for name, source in (extra_files or {}).items():
+                shutil.copy2(source, partial / name)
     ensure_namespaces(dataset_id)
     return final
 
