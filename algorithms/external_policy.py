@@ -3,8 +3,8 @@ normalized score) for any callable or object with `reset()` / `act(observation)`
 dataset, and its result record written where `report` reads it (a run folder under the runs root).
 
 The public face is `lompo_bench.evaluate_policy` / `lompo_bench.write_result` (this module's functions) and
-`lompo-bench evaluate-policy FILE` for a policy saved from torch (TorchScript or `torch.export`).
-docs/ALGORITHMS.md shows both.
+`lompo-bench evaluate-policy FILE` for a policy saved from torch (TorchScript or `torch.export`), or saved by
+d3rlpy (`--format d3rlpy`, `lompo_bench.adapters.d3rlpy`). docs/ALGORITHMS.md shows them.
 """
 
 from __future__ import annotations
@@ -215,6 +215,9 @@ def _last_line(error: BaseException) -> str:
     return lines[-1] if lines else type(error).__name__
 
 
+POLICY_FORMATS = ("torch", "d3rlpy")  # `evaluate-policy --format`
+
+
 def evaluate_policy_file(
     path: Path,
     dataset_id: str,
@@ -227,12 +230,22 @@ def evaluate_policy_file(
     root: Path | None = None,
     overwrite: bool = False,
     progress: Progress | None = None,
+    policy_format: str = "torch",
+    frame_stack: int | None = None,
 ) -> tuple[dict[str, Any], Path]:
-    """`lompo-bench evaluate-policy`: a saved policy (`SavedTorchPolicy`) evaluated on `dataset_id`'s task and
-    its record written (`write_result`); `algo` defaults to the file's name. Every input is checked before an
-    episode runs, and nothing is written unless the evaluation finished."""
+    """`lompo-bench evaluate-policy`: a saved policy evaluated on `dataset_id`'s task and its record written
+    (`write_result`); `algo` defaults to the file's name. Every input is checked before an episode runs, and
+    nothing is written unless the evaluation finished.
+
+    policy_format: "torch", our contract (`SavedTorchPolicy`), or "d3rlpy", a TorchScript file d3rlpy's
+    `save_policy` wrote (`lompo_bench.adapters.d3rlpy.policy_from_d3rlpy`: frames stacked as `to_mdp_dataset`
+    stacks them; torch alone reads it). frame_stack: d3rlpy's only; default: read from the file."""
     from algorithms.configs import resolve_device
 
+    if policy_format not in POLICY_FORMATS:
+        raise UserError(f"--format must be one of {', '.join(POLICY_FORMATS)}, not {policy_format!r}")
+    if frame_stack is not None and policy_format != "d3rlpy":
+        raise UserError("--frame-stack is for --format d3rlpy (a torch-format policy stacks its own frames)")
     name = algo or re.sub(r"[^a-z0-9_]", "_", path.stem.lower())
     if algo is None and not NAME_PATTERN.match(name):
         raise UserError(f"cannot name the record after {path.name}: pass --algo NAME (lowercase letters, digits, _)")
@@ -241,9 +254,15 @@ def evaluate_policy_file(
     chosen = profile or read_metadata(dataset_id).get("lompo_profile") or "paper"
     if chosen in PROFILE_NAMES:  # (a bad profile is refused by evaluate_policy, in one line)
         _check_target(result_folder(name, dataset_id, chosen, seed, root), overwrite)
-    policy = SavedTorchPolicy(path, resolve_device(device))
+    if policy_format == "d3rlpy":
+        from lompo_bench.adapters.d3rlpy import policy_from_d3rlpy
+
+        policy: Any = policy_from_d3rlpy(path, frame_stack=frame_stack, device=str(resolve_device(device)))
+        code_version = f"d3rlpy saved policy {path.name}"
+    else:
+        policy, code_version = SavedTorchPolicy(path, resolve_device(device)), f"saved policy {path.name}"
     record = evaluate_policy(
-        policy, dataset_id, algo=name, seed=seed, episodes=episodes, profile=chosen,
-        code_version=f"saved policy {path.name}", progress=progress,
+        policy, dataset_id, algo=name, seed=seed, episodes=episodes, profile=chosen, code_version=code_version,
+        progress=progress,
     )  # fmt: skip
     return record, write_result(record, root, overwrite)

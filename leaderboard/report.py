@@ -1,18 +1,21 @@
 """`lompo-bench report`: result records -> score file -> Table I and the ablation, written beside each other.
 
-Without a runs folder of one's own (a fresh clone), `lompo-bench report` shows the records committed under
-`leaderboard/results/<profile>/`, marked as the repository's, so the first look at the leaderboard needs no
-training."""
+`lompo-bench report` shows the user's runs (`$LOMPO_BENCH_HOME/runs`) beside the records committed under
+`leaderboard/results/<profile>/` (the repository's, marked); a cell the user has runs of shows the user's alone,
+never the two pooled. Without a runs folder of one's own (a fresh clone) it shows the committed records alone,
+so the first look at the leaderboard needs no training. `--runs A --runs B` pools the named folders instead."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from leaderboard import plots, stats
 from leaderboard.claims import check_claims, claims_markdown
 from leaderboard.paper import ALGORITHMS, algorithm_order
-from leaderboard.results import aggregate, read_records, write_scores
+from leaderboard.results import aggregate, read_runs, run_key, write_scores
 from leaderboard.tables import ablation_markdown, table_one_cells, table_one_csv, table_one_markdown
 from lompo_bench.errors import UserError
 
@@ -28,8 +31,9 @@ class Report:
     claims: str  # markdown
     aggregates: str | None  # markdown (IQM and probabilities of improvement), None without the stats extra
     files: tuple[Path, ...]
-    runs_root: Path  # where the records came from
-    note: str | None = None  # said first when they are not the user's own (the repository's reference records)
+    runs_root: Path  # where the records came from (the first folder where several)
+    note: str | None = None  # said first when they are not the user's own alone (the repository's reference records)
+    runs_roots: tuple[Path, ...] = field(default=())  # every folder read, the reference records' last
 
 
 def reference_records(profile: str) -> Path | None:
@@ -38,47 +42,93 @@ def reference_records(profile: str) -> Path | None:
     return folder if folder.is_dir() and any(folder.rglob("result.json")) else None
 
 
-def _records_root(runs_root: Path, profile: str, reference_fallback: bool) -> tuple[Path, str | None]:
-    """The runs root to read and what to say about it: a missing one is an error naming the reference records, or
-    with `reference_fallback` (the default runs folder on a fresh clone) those records themselves, marked."""
-    if runs_root.is_dir():
-        return runs_root, None
-    reference = reference_records(profile)
-    if reference_fallback and reference is not None:
-        return reference, (
-            f"No runs folder at {runs_root} yet: showing the repository's reference records ({reference}, committed "
-            "with the code), not runs of yours. Train your own (lompo-bench train, reproduce) or pass --runs."
-        )
+def _missing(runs_root: Path) -> UserError:
     available = [p for p in PROFILES if reference_records(p) is not None]
     hint = "".join(f"; the repository's reference records: lompo-bench report --runs {reference_records(p)} "
                    f"--profile {p}" for p in available[:1])  # fmt: skip
-    raise UserError(f"no runs folder at {runs_root}; train something first (lompo-bench train ...){hint}")
+    return UserError(f"no runs folder at {runs_root}; train something first (lompo-bench train ...){hint}")
+
+
+def _folders(
+    roots: list[Path], profile: str, reference_fallback: bool, with_reference: bool
+) -> tuple[list[Path], Path | None, str | None]:
+    """The runs folders to read, the reference folder among them when it stands beside the user's runs, and what
+    to say about them. A missing folder is an error naming the reference records, unless `reference_fallback` and
+    it is the one (default) folder: then those records alone, marked."""
+    reference = reference_records(profile)
+    for root in roots:
+        if not root.is_dir():
+            if reference_fallback and len(roots) == 1 and reference is not None:
+                note = (
+                    f"No runs folder at {root} yet: showing the repository's reference records ({reference}, "
+                    "committed with the code), not runs of yours. Train your own (lompo-bench train, reproduce) or "
+                    "pass --runs."
+                )
+                return [reference], None, note
+            raise _missing(root)
+    if not with_reference or reference is None or reference.resolve() in {r.resolve() for r in roots}:
+        return roots, None, None
+    mine = ", ".join(map(str, roots))
+    note = (
+        f"Your runs ({mine}) beside the repository's reference records ({reference}, marked ‡); a cell you have "
+        f"runs of shows yours alone. Yours alone: lompo-bench report --runs {roots[0]}."
+    )
+    return [*roots, reference], reference, note
+
+
+def _records(
+    folders: list[Path], reference: Path | None, include_overrides: bool
+) -> tuple[list[dict[str, Any]], list[str], set[tuple[str, str, str, str]]]:
+    """The records to tabulate, their folders, and the cells that are the reference records': those of the user's
+    folders pooled, then the reference records of every cell the user has no record of (never the two in one
+    cell)."""
+    mine = [f for f in folders if f != reference]
+    records, origins = read_runs(mine)
+    kept = [(r, o) for r, o in zip(records, origins, strict=True) if include_overrides or not r.get("overrides")]
+    reference_cells: set[tuple[str, str, str, str]] = set()
+    if reference is not None:
+        own = {run_key(r)[:4] for r, _ in kept}
+        theirs, _ = read_runs([reference])
+        for record in theirs:
+            cell = run_key(record)[:4]
+            if cell not in own and (include_overrides or not record.get("overrides")):
+                kept.append((record, str(reference)))
+                reference_cells.add(cell)
+    return [r for r, _ in kept], [o for _, o in kept], reference_cells
 
 
 def build_report(
-    runs_root: Path,
+    runs_root: Path | Sequence[Path],
     out_dir: Path,
     profile: str = "cpu",
     dataset_profile: str | None = None,
     include_overrides: bool = False,
     reference_fallback: bool = False,
+    with_reference: bool = False,
 ) -> Report:
-    """Read every result record under `runs_root`, write `scores.json`, `table_one.md`, `table_one.csv`,
-    `ablation.md`, `claims.md` and, with the stats extra, `aggregates.md` and the figures (`table_one`,
-    `performance_profile`, `ablation`; PNG and SVG) into `out_dir`.
+    """Read every result record under `runs_root` (a runs folder, or several: their records pooled), write
+    `scores.json`, `table_one.md`, `table_one.csv`, `ablation.md`, `claims.md` and, with the stats extra,
+    `aggregates.md` and the figures (`table_one`, `performance_profile`, `ablation`; PNG and SVG) into `out_dir`.
     `profile` selects the algorithms' profile, `dataset_profile` the datasets' (default: the same). Runs trained
     with `--set` overrides are not the profile's algorithm: they are left out unless `include_overrides`.
-    `reference_fallback`: without a folder at `runs_root`, report the repository's reference records (marked)."""
+    `reference_fallback`: without a folder at `runs_root`, report the repository's reference records (marked).
+    `with_reference`: the repository's reference records beside the runs, in the cells the runs leave empty
+    (marked ‡)."""
     dataset_profile = dataset_profile or profile
     for name, value in (("--profile", profile), ("--data-profile", dataset_profile)):
         if value not in PROFILES:
             raise UserError(f"{name} must be one of {', '.join(PROFILES)}, not {value!r}")
-    runs_root, note = _records_root(runs_root, profile, reference_fallback)
-    records = [r for r in read_records(runs_root) if include_overrides or not r.get("overrides")]
-    cells = aggregate(records)
+    roots = [runs_root] if isinstance(runs_root, Path) else [Path(root) for root in runs_root]
+    if not roots:
+        raise UserError("no runs folder given")
+    folders, reference, note = _folders(roots, profile, reference_fallback, with_reference)
+    records, origins, reference_cells = _records(folders, reference, include_overrides)
+    cells = aggregate(records, origins)
+    for cell in cells:
+        cell.reference = (cell.algo, cell.profile, cell.dataset_id, cell.dataset_fingerprint or "") in reference_cells
     out_dir.mkdir(parents=True, exist_ok=True)
     scores = out_dir / "scores.json"
-    write_scores(cells, scores, runs_root)
+    write_scores(cells, scores, folders)
     table = (f"{note}\n\n" if note else "") + table_one_markdown(cells, profile, dataset_profile)
     claims = claims_markdown(check_claims(cells, profile, dataset_profile))
     files = {
@@ -100,7 +150,9 @@ def build_report(
         if present:
             figures += plots.performance_profile_plot(table_cells, present, out_dir / "performance_profile")
         figures += plots.ablation_plot(cells, profile, dataset_profile, out_dir / "ablation") or []
-    return Report(len(records), len(cells), table, claims, summary, (scores, *files, *figures), runs_root, note)
+    return Report(
+        len(records), len(cells), table, claims, summary, (scores, *files, *figures), folders[0], note, tuple(folders)
+    )
 
 
 def aggregates_section(cells: list) -> str | None:

@@ -9,6 +9,7 @@ records of different contents, or old records without one beside new ones, are n
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -39,6 +40,8 @@ class ScoreCell:
     returns: list[float] = field(default_factory=list)  # mean return per seed
     scores: list[float] = field(default_factory=list)  # normalized score per seed (empty without references)
     provisional: bool = False
+    origins: list[str] = field(default_factory=list)  # the runs folders its records were read from
+    reference: bool = False  # the repository's committed records, shown beside a user's runs (marked in tables)
 
     @property
     def mean(self) -> float | None:
@@ -73,16 +76,49 @@ def read_records(runs_root: Path) -> list[dict[str, Any]]:
     return records
 
 
-def aggregate(records: list[dict[str, Any]]) -> list[ScoreCell]:
+def run_key(record: dict[str, Any]) -> tuple[str, str, str, str, int]:
+    """What makes a record one run: (algo, profile, dataset id, dataset content, seed); its first four, a cell."""
+    return record["algo"], record["profile"], record["dataset_id"], _fingerprint(record), record["seed"]
+
+
+def read_runs(folders: list[Path]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The records of several runs folders pooled, and the folder each came from. A run found in two folders (the
+    same algorithm, profile, dataset content, seed and overrides) is read once where both records are the same (a
+    copied folder), and is a one-line error where they differ: two runs of one seed would count twice in a cell."""
+    records: list[dict[str, Any]] = []
+    origins: list[str] = []
+    seen: dict[tuple[Any, ...], tuple[dict[str, Any], Path]] = {}
+    for folder in folders:
+        if not folder.is_dir():
+            raise UserError(f"no runs folder at {folder}")
+        here: dict[tuple[Any, ...], tuple[dict[str, Any], Path]] = {}
+        for path in sorted(folder.rglob("result.json")):
+            record = read_record(path)
+            key = (*run_key(record), json.dumps(record.get("overrides") or {}, sort_keys=True))
+            if key in seen:
+                if seen[key][0] != record:
+                    raise UserError(
+                        f"two different records of one run ({record['algo']}, {record['dataset_id']}, "
+                        f"{record['profile']}, seed {record['seed']}): {seen[key][1]} and {path}; pass only one "
+                        "of their runs folders"
+                    )
+                continue
+            here[key] = record, path
+            records.append(record)
+            origins.append(str(folder))
+        seen |= here
+    return records, origins
+
+
+def aggregate(records: list[dict[str, Any]], origins: list[str] | None = None) -> list[ScoreCell]:
     """One cell per (algorithm, profile, dataset content), seeds gathered, in a stable order. The content is the
-    record's `dataset_fingerprint` (absent from old records: those form a cell of their own)."""
+    record's `dataset_fingerprint` (absent from old records: those form a cell of their own). `origins`: the runs
+    folder of each record (`read_runs`), gathered into each cell's `origins`."""
     cells: dict[tuple[str, str, str, str], ScoreCell] = {}
+    where = dict(zip(map(id, records), origins, strict=True)) if origins is not None else {}
 
-    def order(record: dict[str, Any]) -> tuple[str, str, str, str, int]:
-        return record["algo"], record["profile"], record["dataset_id"], _fingerprint(record), record["seed"]
-
-    for record in sorted(records, key=order):
-        key = order(record)[:4]
+    for record in sorted(records, key=run_key):
+        key = run_key(record)[:4]
         cell = cells.get(key)
         if cell is None:
             cell = cells[key] = ScoreCell(
@@ -102,6 +138,9 @@ def aggregate(records: list[dict[str, Any]]) -> list[ScoreCell]:
         if record.get("normalized_score") is not None:
             cell.scores.append(record["normalized_score"])
         cell.provisional = cell.provisional or bool(record.get("reference_provisional"))
+        origin = where.get(id(record))
+        if origin is not None and origin not in cell.origins:
+            cell.origins.append(origin)
     return list(cells.values())
 
 
@@ -109,12 +148,15 @@ def _fingerprint(record: dict[str, Any]) -> str:
     return record.get("dataset_fingerprint") or ""  # "" sorts the old records' cell first, apart from the rest
 
 
-def write_scores(cells: list[ScoreCell], path: Path, runs_root: Path) -> None:
-    """The versioned score file: what tables and plots are built from."""
+def write_scores(cells: list[ScoreCell], path: Path, runs_root: Path | list[Path]) -> None:
+    """The versioned score file: what tables and plots are built from. `runs_root`: the folder (or folders, the
+    first named `runs_root`, all of them `runs_roots`) the records were read from."""
+    roots = [runs_root] if isinstance(runs_root, Path) else list(runs_root)
     data = {
         "format": SCORES_FORMAT,
         "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "runs_root": str(runs_root),
+        "runs_root": str(roots[0]),
+        "runs_roots": [str(root) for root in roots],
         "cells": [cell.to_dict() for cell in cells],
     }
     path.parent.mkdir(parents=True, exist_ok=True)

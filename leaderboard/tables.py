@@ -19,6 +19,7 @@ from leaderboard.results import ScoreCell
 from leaderboard.stats import mean_ci
 
 MISSING = "-"
+REFERENCE_MARK = "‡"  # a cell of the repository's reference records, shown beside the user's runs
 NOT_IN_PAPER = ""  # the paper number of an algorithm the paper did not run (CSV)
 
 
@@ -31,7 +32,7 @@ def _format(cell: ScoreCell | None) -> str:
     if len(cell.scores) > 1:
         low, high = mean_ci(cell.scores)
         text += f" [{low:.1f}, {high:.1f}]"
-    return text + ("†" if cell.provisional else "")
+    return text + ("†" if cell.provisional else "") + (REFERENCE_MARK if cell.reference else "")
 
 
 def table_one_cells(cells: Sequence[ScoreCell], profile: str, dataset_profile: str) -> list[ScoreCell]:
@@ -129,6 +130,11 @@ def table_one_markdown(cells: Sequence[ScoreCell], profile: str, dataset_profile
     ]
     if any(a not in ALGORITHMS for a in algos):
         lines.append("Not in the paper: algorithms the paper did not run; their cells show our score alone.")
+    if any(c.reference for row in table_one_table(cells, profile, dataset_profile) for c in row.cells.values()):
+        lines.append(
+            f"{REFERENCE_MARK}: the repository's reference records (leaderboard/results/), beside your runs; a cell "
+            "you have runs of shows yours alone."
+        )
     if any(row.label != row.kind for row in table_one_table(cells, profile, dataset_profile)):
         lines.append(
             "data XXXXXXXX / old data draw: records of one dataset id made on different contents (the dataset was "
@@ -191,4 +197,6 @@ def ablation_markdown(cells: Sequence[ScoreCell], profile: str, dataset_profile:
     lines += ["| Algorithm | " + " | ".join(header) + " |", "|---|" + "---|" * len(factors)]
     for label, _, line in ablation_lines(ablation):
         lines.append(f"| {label} | " + " | ".join(_format(line.get(f)) for f in factors) + " |")
+    if any(c.reference for c in ablation):
+        lines += ["", f"{REFERENCE_MARK}: the repository's reference records (leaderboard/results/), beside your runs."]
     return "\n".join(lines) + "\n"

@@ -567,7 +567,11 @@ def evaluate(
 @app.command("evaluate-policy")
 def evaluate_policy_file(
     policy_file: Annotated[
-        Path, typer.Argument(help="TorchScript (.pt) or torch.export (.pt2) file: forward(pixels, proprio) -> action.")
+        Path,
+        typer.Argument(
+            help="TorchScript (.pt) or torch.export (.pt2) file: forward(pixels, proprio) -> action; with --format "
+            "d3rlpy, a file d3rlpy's save_policy wrote."
+        ),
     ],
     dataset: _DATASET,
     algo: Annotated[
@@ -581,15 +585,27 @@ def evaluate_policy_file(
     device: Annotated[str, typer.Option(help="cpu, cuda[:N] or auto.")] = "cpu",
     out: _RUNS = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an earlier record of the same name and seed.")] = False,
+    policy_format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="torch: forward(pixels, proprio) -> action, one observation; d3rlpy: d3rlpy's save_policy file "
+            "(frames stacked as lompo_bench.adapters.d3rlpy stacks them).",
+        ),
+    ] = "torch",
+    frame_stack: Annotated[
+        int | None,
+        typer.Option(help="--format d3rlpy: frames per observation it was trained on (default: read from the file)."),
+    ] = None,
 ) -> None:
-    """Evaluate a policy trained anywhere (saved with torch.jit.save or torch.export.save) as the built-ins are
-    evaluated, and file its result where `report` reads it (docs/ALGORITHMS.md)."""
+    """Evaluate a policy trained anywhere (saved with torch.jit.save or torch.export.save, or by d3rlpy) as the
+    built-ins are evaluated, and file its result where `report` reads it (docs/ALGORITHMS.md)."""
     from algorithms.external_policy import evaluate_policy_file as run_evaluation
 
     with _stage_progress() as bars:
         record, path = run_evaluation(
             policy_file, dataset, algo=algo, seed=seed, episodes=episodes, profile=profile, device=device, root=out,
-            overwrite=overwrite, progress=bars,
+            overwrite=overwrite, progress=bars, policy_format=policy_format, frame_stack=frame_stack,
         )  # fmt: skip
     _print_result(record)
     console.print(f"written: {path}", soft_wrap=True, markup=False)
@@ -672,7 +688,14 @@ def runs(runs: _RUNS_IN = None) -> None:
 
 @app.command()
 def report(
-    runs: _RUNS_IN = None,
+    runs: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--runs",
+            help="Runs folder (repeatable: their records pooled); default: $LOMPO_BENCH_HOME/runs beside the "
+            "repository's reference records (leaderboard/results/<profile>/).",
+        ),
+    ] = None,
     profile: Annotated[str, typer.Option(help="The algorithms' profile to tabulate: smoke, cpu or paper.")] = "cpu",
     data_profile: Annotated[str | None, typer.Option(help="The datasets' profile (default: --profile).")] = None,
     out: Annotated[Path, typer.Option("--to", help="Folder for scores.json and the tables.")] = Path("leaderboard_out"),
@@ -685,9 +708,10 @@ def report(
     from leaderboard.stats import STATS_HINT
     from lompo_bench.paths import runs_root
 
+    default = not runs  # the default: the user's runs beside the committed records (those alone on a fresh clone)
     result = build_report(
-        runs or runs_root(), out, profile=profile, dataset_profile=data_profile, include_overrides=include_overrides,
-        reference_fallback=runs is None,  # a fresh clone's first look: the committed records, marked as such
+        runs or [runs_root()], out, profile=profile, dataset_profile=data_profile, include_overrides=include_overrides,
+        reference_fallback=default, with_reference=default,
     )  # fmt: skip
     console.print(result.table_one, soft_wrap=True, markup=False)
     console.print(result.aggregates or STATS_HINT + "\n", soft_wrap=True, markup=False)

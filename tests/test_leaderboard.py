@@ -330,3 +330,83 @@ def test_report_on_a_fresh_clone_shows_the_repositorys_reference_records_marked(
     assert "no runs folder" in line and f"lompo-bench report --runs {COMMITTED} --profile cpu" in line
     with pytest.raises(UserError, match="no runs folder"):  # an explicit --runs that is not there stays an error
         build_report(tmp_path / "nothing", tmp_path / "out", reference_fallback=False)
+
+
+WALKER_ME = "lompo/walker_walk/medium-expert-cpu-v0"
+DCLAW_ME = "lompo/dclaw_screw/medium-expert-cpu-v0"
+
+
+def _row(output: str, start: str) -> dict[str, str]:
+    """Table I's row that starts so, by column title."""
+
+    def cells(line: str) -> list[str]:
+        return [cell.strip() for cell in line.strip().strip("|").split("|")]
+
+    lines = output.splitlines()
+    (header,) = [line for line in lines if line.startswith("| Environment |")]
+    (row,) = [line for line in lines if line.startswith(start)]
+    return dict(zip(cells(header), cells(row), strict=True))
+
+
+@pytest.fixture
+def no_stats(monkeypatch) -> None:
+    """Tables without rliable's bootstrap (seconds per report on the committed records): not what is tested here."""
+    from leaderboard import stats
+
+    monkeypatch.setattr(stats, "have_rliable", lambda: False)
+
+
+def test_report_pools_several_runs_folders_and_refuses_one_run_twice(tmp_path: Path, no_stats) -> None:
+    first, second = tmp_path / "a", tmp_path / "b"
+    _record(first, "mine", WALKER_ME, 0, 60.0)
+    _record(second, "mine", WALKER_ME, 1, 70.0)
+    _record(second, "bc", WALKER_ME, 0, 20.0)
+    out = ["--to", str(tmp_path / "out")]
+    result = runner.invoke(app, ["report", "--runs", str(first), "--runs", str(second), *out])
+    assert result.exit_code == 0, result.output
+    row = _row(result.output, "| Walker Walk | medium-expert")
+    assert row["mine (not in the paper)"] == "65.0 [60.0, 70.0]†" and row["BC"] == "20.0† / 15.6"  # mine pooled
+    assert "3 runs in 2 cells" in result.output and "‡" not in result.output  # no reference records unasked
+    scores = json.loads((tmp_path / "out" / "scores.json").read_text())
+    assert scores["runs_roots"] == [str(first), str(second)]
+    assert next(c for c in scores["cells"] if c["algo"] == "mine")["origins"] == [str(first), str(second)]
+    _record(first, "bc", WALKER_ME, 0, 20.0)  # the same run in both folders (a copied folder): read once
+    result = runner.invoke(app, ["report", "--runs", str(first), "--runs", str(second), *out])
+    assert result.exit_code == 0 and "3 runs in 2 cells" in result.output, result.output
+    copy = second / "bc" / WALKER_ME / "cpu-seed0" / "result.json"
+    copy.write_text(json.dumps({**json.loads(copy.read_text()), "normalized_score": 30.0}))  # another run of seed 0
+    result = runner.invoke(app, ["report", "--runs", str(first), "--runs", str(second), *out])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    (line,) = [line for line in result.output.splitlines() if line.strip()]
+    assert "two different records of one run" in line and "pass only one" in line
+
+
+def test_report_by_default_shows_your_runs_beside_the_reference_records(tmp_path: Path, monkeypatch, no_stats) -> None:
+    monkeypatch.setenv("LOMPO_BENCH_HOME", str(tmp_path / "home"))
+    runs = tmp_path / "home" / "runs"
+    walker = json.loads(next((COMMITTED / "bc" / WALKER_ME).rglob("result.json")).read_text())["dataset_fingerprint"]
+    dclaw = json.loads(next((COMMITTED / "bc" / DCLAW_ME).rglob("result.json")).read_text())["dataset_fingerprint"]
+    _record(runs, "d3rlpy_bc", WALKER_ME, 0, 61.0, dataset_fingerprint=walker)  # a column of its own
+    _record(runs, "bc", DCLAW_ME, 0, 11.0, kind="medium-expert", dataset_fingerprint=dclaw)  # BC's D'Claw cell
+    result = runner.invoke(app, ["report", "--to", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert f"Your runs ({runs}) beside the repository's reference records ({COMMITTED}" in result.output
+    row = _row(result.output, "| Walker Walk | medium-expert")
+    assert row["BC"].startswith("52.3 [") and "‡ / 15.6" in row["BC"]  # the committed cell, marked as such
+    assert row["d3rlpy_bc (not in the paper)"] == "61.0†"  # the user's run, unmarked, in the same row
+    claw = _row(result.output, "| D'Claw Screw | medium-expert")
+    assert claw["BC"].startswith("11.0† / ")  # the user's BC cell alone, never pooled with the committed seeds
+    assert claw["LOMPO"].split(" / ")[0].endswith("‡")
+    assert "‡: the repository's reference records" in (tmp_path / "out" / "table_one.md").read_text()
+    result = runner.invoke(app, ["report", "--runs", str(runs), "--to", str(tmp_path / "out")])
+    assert result.exit_code == 0 and "52.3" not in result.output  # --runs: those folders alone
+    assert "2 runs in 2 cells" in result.output
+
+
+def test_report_with_a_runs_folder_that_is_not_there_is_one_line(tmp_path: Path, no_stats) -> None:
+    _record(tmp_path / "a", "mine", WALKER_ME, 0, 60.0)
+    for folders in ([tmp_path / "nothing"], [tmp_path / "a", tmp_path / "nothing"]):
+        result = runner.invoke(app, ["report", *(f"--runs={f}" for f in folders), "--to", str(tmp_path / "out")])
+        assert result.exit_code == 2 and "Traceback" not in result.output
+        (line,) = [line for line in result.output.splitlines() if line.strip()]
+        assert f"no runs folder at {tmp_path / 'nothing'}" in line
