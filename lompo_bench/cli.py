@@ -323,6 +323,27 @@ def datasets_verify(dataset_id: Annotated[str, typer.Argument(help="Dataset id."
     console.print(f"{dataset_id}: ok", soft_wrap=True)
 
 
+@datasets_app.command("preview")
+def datasets_preview(
+    dataset_id: Annotated[str, typer.Argument(help="Dataset id.")],
+    out: Annotated[Path, typer.Option("--out", help="The preview file: .gif or .webp (animated).")] = Path("ep.gif"),
+    episode: Annotated[
+        int | None, typer.Option(help="The episode's index (default: the one of the highest return).")
+    ] = None,
+    frames: Annotated[int, typer.Option(help="At most this many frames (every k-th of the episode's).")] = 100,
+) -> None:
+    """An animated preview of one episode from the dataset's own frames (what the site's dataset cards show)."""
+    from leaderboard.preview import episode_preview
+
+    made = episode_preview(dataset_id, out, episode=episode, max_frames=frames)
+    console.print(
+        f"{made.path}: episode {made.episode} (return {made.episode_return:.1f}), {made.frames} of its "
+        f"{made.episode_frames} frames (every {made.stride}), {made.width}x{made.height} px, {_size(made.bytes)}",
+        soft_wrap=True,
+        markup=False,
+    )
+
+
 @datasets_app.command("pack")
 def datasets_pack(
     dataset_id: Annotated[str, typer.Argument(help="Dataset id.")],
@@ -702,8 +723,17 @@ def report(
     include_overrides: Annotated[
         bool, typer.Option(help="Count runs trained with `--set` overrides too (left out by default).")
     ] = False,
+    html: Annotated[
+        Path | None,
+        typer.Option(
+            "--html",
+            help="Also build the leaderboard as a static site in this folder (opens from file://, works offline; "
+            "dataset cards, run pages with curves).",
+        ),
+    ] = None,
 ) -> None:
-    """Rebuild the paper's Table I (ours beside the paper's numbers) and the ablation from finished runs."""
+    """Rebuild the paper's Table I (ours beside the paper's numbers) and the ablation from finished runs; with
+    --html, also as a static site."""
     from leaderboard.report import build_report
     from leaderboard.stats import STATS_HINT
     from lompo_bench.paths import runs_root
@@ -717,6 +747,24 @@ def report(
     console.print(result.aggregates or STATS_HINT + "\n", soft_wrap=True, markup=False)
     console.print(result.claims, soft_wrap=True, markup=False)
     console.print(f"{result.runs} runs in {result.cells} cells; written: {', '.join(map(str, result.files))}")
+    if html is not None:
+        from leaderboard.site import build_site
+
+        def warn(line: str) -> None:  # a skipped record was the report's to name (it read the same records first)
+            if not line.startswith("warning: skipped"):
+                typer.echo(line, err=True)
+
+        site = build_site(
+            html, runs or [runs_root()], profile=profile, dataset_profile=data_profile,
+            include_overrides=include_overrides, reference_fallback=default, with_reference=default, report=result,
+            warn=warn,
+        )  # fmt: skip
+        console.print(
+            f"site: {site.index} ({site.pages} pages, {site.previews} previews, {_size(site.bytes)}, built in "
+            f"{site.seconds:.1f} s)",
+            soft_wrap=True,
+            markup=False,
+        )
 
 
 @app.command()
