@@ -94,10 +94,12 @@ def result_record(
     code_version: str,
     overrides: dict[str, Any] | None = None,
     dataset_fingerprint: str | None = None,
+    clipped_actions: int = 0,
 ) -> dict[str, Any]:
     """The result of one run (`lompo_bench.records.ResultRecord`, as JSON), references from the dataset's
     metadata. A run trained with `--set` overrides carries them (`report` keeps such runs out of Table I unless
-    asked). `dataset_fingerprint`: the content the run trained on (default: the dataset's content now)."""
+    asked). `dataset_fingerprint`: the content the run trained on (default: the dataset's content now).
+    `clipped_actions`: action components outside [-1, 1] the policy returned (the task clipped them)."""
     from lompo_bench.data.cache import dataset_fingerprint as current_fingerprint
     from lompo_bench.data.store import read_metadata
     from lompo_bench.tasks import get_task_spec
@@ -133,4 +135,5 @@ def result_record(
         finished_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         overrides=overrides or None,
         dataset_fingerprint=dataset_fingerprint or current_fingerprint(dataset_id),
+        clipped_actions=clipped_actions or None,
     ).to_dict()

@@ -10,6 +10,7 @@ d3rlpy (`--format d3rlpy`, `lompo_bench.adapters.d3rlpy`). docs/ALGORITHMS.md sh
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -23,16 +24,27 @@ from lompo_bench.errors import UserError
 from lompo_bench.files import write_json
 from lompo_bench.paths import run_dir
 from lompo_bench.progress import NoProgress, Progress
-from lompo_bench.records import ResultRecord
+from lompo_bench.records import ResultRecord, standard_episodes
 
 EXTERNAL_CODE = "external"  # a record's code_version when the caller names none: not trained by lompo-bench
 
 
+class PolicyError(UserError):
+    """A policy under evaluation failed: it raised (its own error is the `__cause__`), or returned an action that is
+    not one (wrong shape, integers, NaN or infinite values). The message is one line naming the episode and step."""
+
+
+class ClippedActionsWarning(UserWarning):
+    """An evaluated policy returned actions outside [-1, 1], which the task clipped (counted in the record)."""
+
+
 class _CheckedPolicy:
     """The caller's policy as evaluation calls it: observations without the low-dimensional `state` (agents learn
-    from pixels), and every action checked against the task's action shape before the task sees it."""
+    from pixels), every action checked against the task's action space before the task sees it (its shape, a
+    floating-point dtype, finite values; components outside [-1, 1] counted, as the task clips them), and whatever
+    the policy raises turned into a `PolicyError` naming the episode and step."""
 
-    def __init__(self, policy: Any, action_shape: tuple[int, ...], task: str) -> None:
+    def __init__(self, policy: Any, action_shape: tuple[int, ...], task: str, episodes: int = 0) -> None:
         act = getattr(policy, "act", None)
         if callable(act):
             self._act, reset = act, getattr(policy, "reset", None)
@@ -44,28 +56,91 @@ class _CheckedPolicy:
                 f"not a {type(policy).__name__}"
             )
         self._reset = reset if callable(reset) else None
-        self.action_shape, self.task = action_shape, task
+        self.action_shape, self.task, self.episodes = action_shape, task, episodes
+        self.episode, self.step = 0, 0  # the current episode and step, from 1 (evaluation resets before each)
+        self.clipped = 0  # action components outside [-1, 1] so far
+
+    def _where(self) -> str:
+        of = f" (of {self.episodes})" if self.episodes else ""
+        return f"step {self.step} of episode {self.episode}{of}"
 
     def reset(self) -> None:
+        self.episode, self.step = self.episode + 1, 0
         if self._reset is not None:
-            self._reset()
+            try:
+                self._reset()
+            except Exception as error:  # the policy's own failure (torch.jit.Error is no RuntimeError)
+                raise PolicyError(
+                    f"the policy's reset() raised before episode {self.episode}: {_error_line(error)}"
+                ) from error
 
     def act(self, observation: dict[str, np.ndarray]) -> np.ndarray:
-        action = self._act({key: value for key, value in observation.items() if key != "state"})
-        if hasattr(action, "detach"):  # a torch tensor, on whatever device
-            action = action.detach().cpu().numpy()
+        self.step += 1
         try:
-            array = np.asarray(action, dtype=np.float32)
+            action = self._act({key: value for key, value in observation.items() if key != "state"})
+            if hasattr(action, "detach"):  # a torch tensor, on whatever device
+                action = action.detach().cpu().numpy()
+        except Exception as error:  # the policy's own failure (torch.jit.Error is no RuntimeError)
+            raise PolicyError(f"the policy raised at {self._where()}: {_error_line(error)}") from error
+        try:
+            raw = np.asarray(action)
         except (TypeError, ValueError):
-            raise UserError(f"the policy returned {type(action).__name__}, not an array of numbers") from None
+            raw = np.asarray(None)
+        if raw.dtype.kind in "iub":
+            # An integer action in a [-1, 1] box can only be -1, 0 or 1: a discrete policy's index or a missing
+            # scaling, far likelier than meant; a cast would score it silently.
+            raise PolicyError(
+                f"at {self._where()} the policy returned an action of dtype {raw.dtype}; actions are floating-point "
+                "numbers in [-1, 1] (cast or scale it in the policy if integers are really meant)"
+            )
+        if raw.dtype.kind != "f":
+            shown = type(action).__name__
+            raise PolicyError(f"at {self._where()} the policy returned {shown}, not an array of numbers")
+        array = raw.astype(np.float32)
         if array.shape != self.action_shape:
-            raise UserError(
-                f"the policy returned an action of shape {array.shape}; {self.task} takes actions of shape "
-                f"{self.action_shape} (one observation in, one action out: no batch dimension)"
+            raise PolicyError(
+                f"at {self._where()} the policy returned an action of shape {array.shape}; {self.task} takes actions "
+                f"of shape {self.action_shape} (one observation in, one action out: no batch dimension)"
             )
         if not np.all(np.isfinite(array)):
-            raise UserError(f"the policy returned an action with NaN or infinite values: {array.tolist()}")
+            raise PolicyError(
+                f"at {self._where()} the policy returned an action with NaN or infinite values: {raw.tolist()}"
+            )
+        self.clipped += int(np.count_nonzero(np.abs(array) > 1.0))
         return array
+
+
+def _error_line(error: BaseException) -> str:
+    """The last line of what a policy raised: TorchScript's message is its own traceback, the error on its last
+    line ("builtins.ValueError: ..."); a Python error's is one line, given with its type."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if len(lines) > 1:
+        return lines[-1]
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+
+
+def clipped_warning(record: dict[str, Any]) -> str | None:
+    """The warning line for a record whose policy returned actions outside [-1, 1] (None for one that did not)."""
+    clipped = record.get("clipped_actions")
+    if not clipped:
+        return None
+    return (
+        f"the policy returned {clipped:,} action component{'s' if clipped != 1 else ''} outside [-1, 1] over "
+        f"{record['episodes']} episodes, which the task clipped; the record counts them (clipped_actions) and "
+        "report marks its cell (§)"
+    )
+
+
+def episodes_warning(record: dict[str, Any]) -> str | None:
+    """The warning line for a record of another evaluation episode count than its profile's standard."""
+    standard = standard_episodes(record["profile"])
+    if standard is None or record["episodes"] == standard:
+        return None
+    return (
+        f"{record['episodes']} evaluation episode{'s' if record['episodes'] != 1 else ''}, not the "
+        f"{record['profile']} profile's standard {standard}: "
+        f"report never pools this record with {standard}-episode ones (its cell is marked ◊, or listed apart)"
+    )
 
 
 def check_algo_name(algo: str) -> str:
@@ -97,32 +172,37 @@ def evaluate_policy(
         `reset()` (called at each episode's start). `observation` is a dict: `pixels` uint8 (H, W, 3) at the size
         of the dataset's frames (64 px; 128 px for D'Claw, Pen and Door at the paper profile) and, in tasks with
         proprioception (Adroit Pen, D'Claw), `proprio` float32; never `state`. The action: an array of the task's
-        action shape, in [-1, 1] (the task clips it).
+        action shape, floating-point, finite, in [-1, 1]: the task clips components outside it, and the record
+        counts them (`clipped_actions`; a `ClippedActionsWarning` says so, and `report` marks the cell); an action
+        of integers, NaN or infinity, or of another shape is refused (`PolicyError`, naming the episode and step),
+        as is anything the policy raises (its error the `__cause__`).
     dataset_id: a local dataset; its task, reference scores (normalization) and profile come from it.
     algo: the name the record goes under (its column in `report`): lowercase, not a built-in's.
     seed: the run seed the record is filed as; the episodes start from the reset seeds a built-in run of that seed
         is evaluated from (`lompo_bench.seeds.evaluation_seed(seed) + i`), apart from every dataset's.
-    episodes: 10, as the cpu and paper profiles' final evaluations.
+    episodes: 10, as the cpu and paper profiles' final evaluations (`report` pools records of 10 episodes only:
+        those of another count are marked or listed apart).
     profile: the profile the record counts for in `report --profile`; default the dataset's (else "paper").
     code_version: what trained the policy (a commit, a URL); default "external".
     """
+    seeds.check_run_seed(seed)
     check_algo_name(algo)
-    if episodes < 1:
-        raise UserError(f"episodes must be at least 1, not {episodes}")
+    if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
+        raise UserError(f"episodes must be a whole number of at least 1, not {episodes!r}")
     dataset_path(dataset_id)  # an unknown dataset fails here, before any episode
     task = dataset_task(dataset_id)
     image_size = dataset_frame_shape(dataset_id)[0]  # the policy sees frames as the dataset's
     profile = profile or read_metadata(dataset_id).get("lompo_profile") or "paper"
     if profile not in PROFILE_NAMES:
         raise UserError(f"profile must be one of {', '.join(PROFILE_NAMES)}, not {profile!r}")
-    checked = _CheckedPolicy(policy, _action_shape(task), task)
+    checked = _CheckedPolicy(policy, _action_shape(task), task, episodes)
     progress = progress or NoProgress()
     progress.start("evaluation", episodes)
     returns = evaluation.evaluate_policy(
         checked, task, episodes, seeds.evaluation_seed(seed), progress=progress, image_size=image_size
     )
     progress.finish()
-    return evaluation.result_record(
+    record = evaluation.result_record(
         algo=algo,
         dataset_id=dataset_id,
         task=task,
@@ -131,7 +211,12 @@ def evaluate_policy(
         returns=returns,
         seconds=float(train_seconds),
         code_version=code_version or EXTERNAL_CODE,
+        clipped_actions=checked.clipped,
     )
+    clipped = clipped_warning(record)
+    if clipped is not None:
+        warnings.warn(ClippedActionsWarning(clipped), stacklevel=2)
+    return record
 
 
 def _action_shape(task: str) -> tuple[int, ...]:
@@ -203,11 +288,8 @@ class SavedTorchPolicy:
 
         pixels = torch.as_tensor(observation["pixels"], device=self.device)
         proprio = torch.as_tensor(observation.get("proprio", np.zeros(0, np.float32)), device=self.device)
-        try:
-            with torch.no_grad():
-                return self.module(pixels, proprio)
-        except RuntimeError as error:  # TorchScript's errors carry its own traceback; the cause is the last line
-            raise UserError(f"the saved policy failed on an observation: {_last_line(error)}") from None
+        with torch.no_grad():  # what it raises (torch.jit.Error, no RuntimeError) becomes a one-line PolicyError
+            return self.module(pixels, proprio)
 
 
 def _last_line(error: BaseException) -> str:
@@ -242,6 +324,7 @@ def evaluate_policy_file(
     stacks them; torch alone reads it). frame_stack: d3rlpy's only; default: read from the file."""
     from algorithms.configs import resolve_device
 
+    seeds.check_run_seed(seed)
     if policy_format not in POLICY_FORMATS:
         raise UserError(f"--format must be one of {', '.join(POLICY_FORMATS)}, not {policy_format!r}")
     if frame_stack is not None and policy_format != "d3rlpy":

@@ -33,7 +33,7 @@ from algorithms.metrics import CSV_HEADER, TENSORBOARD, TensorBoard, csv_rows
 from algorithms.nets import NETWORKS
 from lompo_bench import seeds
 from lompo_bench.errors import UserError
-from lompo_bench.files import LockHeld, file_lock, to_json, write_atomic, write_json
+from lompo_bench.files import exclusive_folder, to_json, write_atomic, write_json
 from lompo_bench.progress import Progress
 from lompo_bench.provenance import code_permalink
 
@@ -42,14 +42,7 @@ from lompo_bench.provenance import code_permalink
 def exclusive_run(folder: Path) -> Iterator[None]:
     """Hold the run folder for one training process: a second process on the same folder is refused in one line
     (two writers would interleave checkpoints). The lock dies with its holder, so a killed run can be resumed."""
-    with contextlib.ExitStack() as stack:
-        try:
-            stack.enter_context(file_lock(folder / ".lock", wait=False))
-        except LockHeld as held:
-            raise UserError(
-                f"another process ({held.holder}) is training the run in {folder}; wait for it to finish "
-                "(rerun then to resume), or pick another --seed / --out"
-            ) from None
+    with exclusive_folder(folder, "training the run"):
         yield
 
 

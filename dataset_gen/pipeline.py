@@ -47,10 +47,11 @@ from dataset_gen.recording import Episode, EpisodeRef, EpisodeStore
 from dataset_gen.reference import RANDOM_EPISODES
 from dataset_gen.render import plan_units, read_unit_frames, render_units
 from dataset_gen.splits import SPLIT_RULE, medium_point, split_training_episodes, subsample, trim_kinds, trim_to_size
+from lompo_bench import seeds
 from lompo_bench.data.store import dataset_exists
 from lompo_bench.data.writer import DatasetExists
-from lompo_bench.errors import UserError
-from lompo_bench.files import LockHeld, file_lock, write_json
+from lompo_bench.errors import UserError, naming_full_disk
+from lompo_bench.files import exclusive_folder, write_json
 from lompo_bench.paths import lompo_home
 from lompo_bench.progress import NoProgress, Progress
 from lompo_bench.tasks import get_task_spec, make_task
@@ -91,14 +92,7 @@ def exclusive_workdir(workdir: Path) -> Iterator[None]:
     """Hold a work folder for one `generate` process: a second process on it is refused in one line (two would
     train, render and delete the render cache under each other). The lock dies with its holder, so a killed
     generation can be resumed."""
-    with contextlib.ExitStack() as stack:
-        try:
-            stack.enter_context(file_lock(workdir / ".lock", wait=False))
-        except LockHeld as held:
-            raise UserError(
-                f"another process ({held.holder or 'unknown'}) is generating in {workdir}; wait for it to finish "
-                "(rerun then to resume), or pick another --seed / --out"
-            ) from None
+    with exclusive_folder(workdir, "generating"):
         yield
 
 
@@ -184,6 +178,14 @@ class _Run:
         if dataset_exists(ds_id):
             return
         env = make_task(self.config.task, image_size=self.config.image_size)  # its observation and action spaces
+        try:
+            self._write(ds_id, refs, render_dir, folders, meta, env)
+        finally:  # also when the write fails (a full disk): a renderer left to the collector complains at exit
+            env.close()
+
+    def _write(
+        self, ds_id: str, refs: list[EpisodeRef], render_dir: Path, folders: dict[str, Path], meta: dict, env: Any
+    ) -> None:
         stores = {name: EpisodeStore(path, name) for name, path in folders.items()}
         units = plan_units(refs, folders, self.config.render_chunk)
         by_folder = {str(path): name for name, path in folders.items()}
@@ -214,7 +216,6 @@ class _Run:
                 )
             except DatasetExists:  # another process (another --out or --seed) wrote it meanwhile: kept, as above
                 pass
-        env.close()
 
     def metadata(self, kind: str, expert_return: float, extra: dict[str, Any]) -> dict[str, Any]:
         provisional = self.spec.ref_max_score is None or self.spec.ref_provisional
@@ -283,11 +284,17 @@ def generate(
     keep_render_cache: bool = False,
 ) -> GenerationReport:
     """Make the paper's datasets of `task` as Minari datasets `lompo/<task>/<kind>[-<profile>]-vN` (`dataset_id`),
-    frames of `config.image_size` pixels."""
+    frames of `config.image_size` pixels. Bad input (a seed out of range, an unknown profile or kind) is one line
+    before anything is written; a full disk is an OSError (ENOSPC) naming the folder that is full."""
+    seeds.check_generation_seed(seed)
     config = generation_config(task, profile)
     kinds = resolve_kinds(kinds)
     workers = resolve_workers(workers)
-    with _Run(config, seed, out or default_workdir_root(), progress or NoProgress()) as run:
+    root = out or default_workdir_root()
+    # Writes through open files (SAC's checkpoints, recordings, rendered units) raise a full disk's error naming
+    # no file: the work folder is named then. The datasets' writer names the datasets' folder itself.
+    workdir = root / config.task / f"{config.profile}-seed{seed}"  # (`_Run`'s)
+    with naming_full_disk(workdir), _Run(config, seed, root, progress or NoProgress()) as run:
         return _generate(run, kinds, workers, keep_render_cache)
 
 
@@ -328,10 +335,16 @@ def generate_ablation(
     progress: Progress | None = None,
 ) -> dict[str, int]:
     """Appendix B: a D'Claw medium-expert dataset mixed from 3 SAC runs, and its /5 and /25 episode sub-samples."""
+    seeds.check_generation_seed(seed)
+    if seed + ABLATION_RUNS - 1 > seeds.MAX_GENERATION_SEED:  # its runs' seeds: seed, seed + 1, ...
+        raise UserError(
+            f"the ablation trains {ABLATION_RUNS} SAC runs, of seeds {seed} and up: its generation seed must be at "
+            f"most {seeds.MAX_GENERATION_SEED - ABLATION_RUNS + 1:,}, not {seed}"
+        )
     config = generation_config("dclaw", profile)
     workers = resolve_workers(workers)
     root = out or default_workdir_root()
-    with contextlib.ExitStack() as held:
+    with naming_full_disk(root / config.task), contextlib.ExitStack() as held:
         progress = progress or NoProgress()
         runs = [held.enter_context(_Run(config, seed + i, root, progress)) for i in range(ABLATION_RUNS)]
         return _generate_ablation(runs, seed, workers)

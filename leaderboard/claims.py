@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from leaderboard.paper import ALGORITHM_TITLES, ALGORITHMS
 from leaderboard.results import ScoreCell
 from leaderboard.stats import mean_ci, separated
-from leaderboard.tables import TableRow, ablation_cells, table_one_table
+from leaderboard.tables import CLIPPED_MARK, EPISODES_MARK, TableRow, ablation_cells, table_one_table
 
 MIN_SEEDS = 2
 HOLDS, FAILS, TOO_FEW = "holds", "does not hold", "not enough runs"
@@ -40,8 +40,10 @@ def compare(a: ScoreCell | None, b: ScoreCell | None) -> str | None:
 
 
 def _describe(cell: ScoreCell) -> str:
+    """The cell's numbers, with the table's marks of a cell of another episode count or of clipped actions."""
     low, high = mean_ci(cell.scores)
-    return f"{ALGORITHM_TITLES.get(cell.algo, cell.algo)} {cell.mean:.1f} [{low:.1f}, {high:.1f}]"
+    marks = (EPISODES_MARK if not cell.standard else "") + (CLIPPED_MARK if cell.clipped_actions else "")
+    return f"{ALGORITHM_TITLES.get(cell.algo, cell.algo)} {cell.mean:.1f} [{low:.1f}, {high:.1f}]{marks}"
 
 
 def _pairs(rows: Sequence[TableRow], algo: str, other: str) -> list[tuple[str, str, str]]:

@@ -5,12 +5,19 @@ seeds: the normalized scores (D4RL's, from the references the record carries), t
 and whether any reference behind them is provisional. One dataset id may have named two contents (a regenerated
 dataset): records carry the content's digest (`dataset_fingerprint`; records written before it have none), and
 records of different contents, or old records without one beside new ones, are never pooled into one cell.
+Nor are records of another evaluation episode count than the profile's standard (`records.STANDARD_EPISODES`:
+10 per seed): each such count is a cell of its own (`ScoreCell.episodes`), which the tables mark or list apart.
+
+A record that does not validate (`records.ResultRecord.from_dict`: not JSON, another format, a NaN or string
+score, ...) counts for nothing: it is skipped with one warning line naming the file.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,9 +26,17 @@ import numpy as np
 
 from lompo_bench.errors import UserError
 from lompo_bench.files import write_json
-from lompo_bench.records import read_record
+from lompo_bench.records import read_record, standard_episodes
 
-SCORES_FORMAT = 2  # 2: a cell is one dataset content (`dataset_fingerprint`), not one dataset id
+# 2: a cell is one dataset content (`dataset_fingerprint`), not one dataset id; 3: and one evaluation episode
+# count, the profile's standard or another (`episodes`), and counts the clipped action components behind it
+SCORES_FORMAT = 3
+Warn = Callable[[str], None]
+
+
+def warn_on_stderr(line: str) -> None:
+    """The default for a skipped record's warning line: standard error, beside the report on standard output."""
+    print(line, file=sys.stderr, flush=True)
 
 
 @dataclass
@@ -42,6 +57,10 @@ class ScoreCell:
     provisional: bool = False
     origins: list[str] = field(default_factory=list)  # the runs folders its records were read from
     reference: bool = False  # the repository's committed records, shown beside a user's runs (marked in tables)
+    # Evaluation episodes per seed of every record in the cell when that is not its profile's standard
+    # (`records.STANDARD_EPISODES`); None: the standard count (for the smoke profile, which has none: any count).
+    episodes: int | None = None
+    clipped_actions: int = 0  # action components outside [-1, 1] its records' policies returned (the task clipped)
 
     @property
     def mean(self) -> float | None:
@@ -61,30 +80,54 @@ class ScoreCell:
         """How tables mark the content when one dataset id has records of more than one."""
         return f"data {self.dataset_fingerprint[:8]}" if self.dataset_fingerprint else "old data draw"
 
+    @property
+    def standard(self) -> bool:
+        """Whether its records are of the profile's standard evaluation episode count (`records.STANDARD_EPISODES`)."""
+        return self.episodes is None
+
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "mean": self.mean, "std": self.std}
 
 
-def read_records(runs_root: Path) -> list[dict[str, Any]]:
+def _valid_records(folder: Path, warn: Warn | None) -> list[tuple[dict[str, Any], Path]]:
+    """Every record under `folder` that validates, with its path; one warning line (`warn`, default standard
+    error) naming each one that does not, which is skipped."""
+    found = []
+    for path in sorted(folder.rglob("result.json")):
+        try:
+            found.append((read_record(path), path))
+        except UserError as error:  # its message names the file
+            (warn or warn_on_stderr)("warning: skipped " + " ".join(str(error).split()))
+    return found
+
+
+def read_records(runs_root: Path, warn: Warn | None = None) -> list[dict[str, Any]]:
     """Every finished run's result record under `runs_root` (`<algo>/<dataset id>/<profile>-seed<n>/result.json`).
-    A record that is not valid JSON or of another format is a one-line error naming the file."""
+    A record that does not validate is skipped with one warning line naming the file (`warn`: a function taking the
+    line; default: print it on standard error)."""
     if not runs_root.is_dir():
         raise UserError(f"no runs folder at {runs_root}; train something first (lompo-bench train ...)")
-    records = []
-    for path in sorted(runs_root.rglob("result.json")):
-        records.append(read_record(path))
-    return records
+    return [record for record, _ in _valid_records(runs_root, warn)]
 
 
 def run_key(record: dict[str, Any]) -> tuple[str, str, str, str, int]:
-    """What makes a record one run: (algo, profile, dataset id, dataset content, seed); its first four, a cell."""
+    """What makes a record one run: (algo, profile, dataset id, dataset content, seed); its first four, with the
+    episode count when not the standard one (`episodes_key`), a cell."""
     return record["algo"], record["profile"], record["dataset_id"], _fingerprint(record), record["seed"]
 
 
-def read_runs(folders: list[Path]) -> tuple[list[dict[str, Any]], list[str]]:
+def episodes_key(record: dict[str, Any]) -> int | None:
+    """The record's evaluation episodes per seed where its profile has a standard count it differs from, else
+    None: records of the standard count pool into one cell, those of each other count into one apart."""
+    standard = standard_episodes(record["profile"])
+    return record["episodes"] if standard is not None and record["episodes"] != standard else None
+
+
+def read_runs(folders: list[Path], warn: Warn | None = None) -> tuple[list[dict[str, Any]], list[str]]:
     """The records of several runs folders pooled, and the folder each came from. A run found in two folders (the
     same algorithm, profile, dataset content, seed and overrides) is read once where both records are the same (a
-    copied folder), and is a one-line error where they differ: two runs of one seed would count twice in a cell."""
+    copied folder), and is a one-line error where they differ: two runs of one seed would count twice in a cell.
+    A record that does not validate is skipped with one warning line naming the file (`warn`, as `read_records`)."""
     records: list[dict[str, Any]] = []
     origins: list[str] = []
     seen: dict[tuple[Any, ...], tuple[dict[str, Any], Path]] = {}
@@ -92,8 +135,7 @@ def read_runs(folders: list[Path]) -> tuple[list[dict[str, Any]], list[str]]:
         if not folder.is_dir():
             raise UserError(f"no runs folder at {folder}")
         here: dict[tuple[Any, ...], tuple[dict[str, Any], Path]] = {}
-        for path in sorted(folder.rglob("result.json")):
-            record = read_record(path)
+        for record, path in _valid_records(folder, warn):
             key = (*run_key(record), json.dumps(record.get("overrides") or {}, sort_keys=True))
             if key in seen:
                 if seen[key][0] != record:
@@ -111,14 +153,16 @@ def read_runs(folders: list[Path]) -> tuple[list[dict[str, Any]], list[str]]:
 
 
 def aggregate(records: list[dict[str, Any]], origins: list[str] | None = None) -> list[ScoreCell]:
-    """One cell per (algorithm, profile, dataset content), seeds gathered, in a stable order. The content is the
-    record's `dataset_fingerprint` (absent from old records: those form a cell of their own). `origins`: the runs
-    folder of each record (`read_runs`), gathered into each cell's `origins`."""
-    cells: dict[tuple[str, str, str, str], ScoreCell] = {}
+    """One cell per (algorithm, profile, dataset content, evaluation episode count), seeds gathered, in a stable
+    order. The content is the record's `dataset_fingerprint` (absent from old records: those form a cell of their
+    own); the count is the profile's standard (`records.STANDARD_EPISODES`), or each other count apart
+    (`ScoreCell.episodes`). `origins`: the runs folder of each record (`read_runs`), gathered into each cell's
+    `origins`."""
+    cells: dict[tuple[str, str, str, str, int], ScoreCell] = {}
     where = dict(zip(map(id, records), origins, strict=True)) if origins is not None else {}
 
-    for record in sorted(records, key=run_key):
-        key = run_key(record)[:4]
+    for record in sorted(records, key=lambda r: (*run_key(r)[:4], episodes_key(r) or 0, r["seed"])):
+        key = (*run_key(record)[:4], episodes_key(record) or 0)
         cell = cells.get(key)
         if cell is None:
             cell = cells[key] = ScoreCell(
@@ -132,8 +176,10 @@ def aggregate(records: list[dict[str, Any]], origins: list[str] | None = None) -
                 ablation_factor=record.get("ablation_factor"),
                 dataset_transitions=record.get("dataset_transitions"),
                 dataset_fingerprint=record.get("dataset_fingerprint") or None,
+                episodes=episodes_key(record),
             )
         cell.seeds.append(record["seed"])
+        cell.clipped_actions += record.get("clipped_actions") or 0
         cell.returns.append(record["mean_return"])
         if record.get("normalized_score") is not None:
             cell.scores.append(record["normalized_score"])

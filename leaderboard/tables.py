@@ -5,6 +5,12 @@ Every algorithm with records gets a column: the paper's five first, then the oth
 (their cells have no paper number). A Table I dataset whose records come from more than one content of its id
 (`ScoreCell.dataset_fingerprint`: a regenerated dataset, or old records without a fingerprint beside new ones) gets
 one row per content, marked: scores of different data are never put in one row or cell.
+
+Records of another evaluation episode count than the profile's standard (10 per seed; `ScoreCell.episodes`) are
+never pooled with the standard ones: where an algorithm has a standard cell on a row, that cell is shown and the
+others are listed apart under the table; where it has none, its cell of the most episodes is shown, marked
+(`EPISODES_MARK`), and any other listed apart. A cell whose records' policies returned actions outside [-1, 1]
+(the task clipped them; `ScoreCell.clipped_actions`) is marked too (`CLIPPED_MARK`).
 """
 
 from __future__ import annotations
@@ -17,9 +23,12 @@ from dataclasses import dataclass, field
 from leaderboard.paper import ALGORITHMS, TABLE_I, TASK_TITLES, algorithm_order, algorithm_title
 from leaderboard.results import ScoreCell
 from leaderboard.stats import mean_ci
+from lompo_bench.records import STANDARD_EPISODES
 
 MISSING = "-"
 REFERENCE_MARK = "‡"  # a cell of the repository's reference records, shown beside the user's runs
+EPISODES_MARK = "◊"  # a cell of records evaluated on another episode count than the profile's standard
+CLIPPED_MARK = "§"  # a cell whose policies returned actions outside [-1, 1], which the task clipped
 NOT_IN_PAPER = ""  # the paper number of an algorithm the paper did not run (CSV)
 
 
@@ -32,12 +41,33 @@ def _format(cell: ScoreCell | None) -> str:
     if len(cell.scores) > 1:
         low, high = mean_ci(cell.scores)
         text += f" [{low:.1f}, {high:.1f}]"
-    return text + ("†" if cell.provisional else "") + (REFERENCE_MARK if cell.reference else "")
+    return text + _marks(cell)
 
 
-def table_one_cells(cells: Sequence[ScoreCell], profile: str, dataset_profile: str) -> list[ScoreCell]:
-    """Our cells of Table I: generated (not imported, not ablation) datasets of `dataset_profile`, algorithms run
-    with `profile`, every algorithm."""
+def _marks(cell: ScoreCell) -> str:
+    return (
+        ("†" if cell.provisional else "")
+        + (REFERENCE_MARK if cell.reference else "")
+        + (EPISODES_MARK if not cell.standard else "")
+        + (CLIPPED_MARK if cell.clipped_actions else "")
+    )
+
+
+def _shown_first(cell: ScoreCell) -> tuple[bool, int]:
+    return not cell.standard, -(cell.episodes or 0)  # the standard count first, then the most episodes
+
+
+def _split_apart(cells: Sequence[ScoreCell]) -> tuple[list[ScoreCell], list[ScoreCell]]:
+    """The cells a table shows (one per algorithm, profile and dataset content: the standard episode count's, else
+    the one of the most episodes), in their order, and the others, listed apart."""
+    groups: dict[tuple[str, str, str, str], list[ScoreCell]] = {}
+    for cell in cells:
+        groups.setdefault((cell.algo, cell.profile, cell.dataset_id, cell.dataset_fingerprint or ""), []).append(cell)
+    shown = {id(min(group, key=_shown_first)) for group in groups.values()}
+    return [c for c in cells if id(c) in shown], [c for c in cells if id(c) not in shown]
+
+
+def _table_one_candidates(cells: Sequence[ScoreCell], profile: str, dataset_profile: str) -> list[ScoreCell]:
     return [
         c
         for c in cells
@@ -47,6 +77,46 @@ def table_one_cells(cells: Sequence[ScoreCell], profile: str, dataset_profile: s
         and c.ablation_factor is None
         and c.kind is not None
     ]
+
+
+def table_one_cells(cells: Sequence[ScoreCell], profile: str, dataset_profile: str) -> list[ScoreCell]:
+    """Our cells of Table I: generated (not imported, not ablation) datasets of `dataset_profile`, algorithms run
+    with `profile`, every algorithm; one per algorithm and dataset content (`table_one_apart`: the others)."""
+    return _split_apart(_table_one_candidates(cells, profile, dataset_profile))[0]
+
+
+def table_one_apart(cells: Sequence[ScoreCell], profile: str, dataset_profile: str) -> list[ScoreCell]:
+    """Table I's cells listed apart: records of another episode count than the standard beside a cell shown."""
+    return _split_apart(_table_one_candidates(cells, profile, dataset_profile))[1]
+
+
+def _apart_line(cell: ScoreCell) -> str:
+    where = f"{TASK_TITLES.get(cell.task, cell.task)} {cell.kind or cell.dataset_id}"
+    if cell.ablation_factor is not None:
+        where = f"{cell.dataset_id}"
+    seeds = f"{len(cell.seeds)} seed{'s' if len(cell.seeds) != 1 else ''}"
+    return f"- {where}, {algorithm_title(cell.algo)}: {_format(cell)} ({seeds} of {cell.episodes} episodes)"
+
+
+def _notes(shown: Sequence[ScoreCell], apart: Sequence[ScoreCell], profile: str) -> list[str]:
+    """The footnotes of the episode count and clipped-action marks, and the cells listed apart."""
+    lines = []
+    if any(not c.standard for c in [*shown, *apart]):
+        standard = STANDARD_EPISODES.get(profile)
+        lines.append(
+            f"{EPISODES_MARK}: records evaluated on another episode count than the profile's standard {standard} per "
+            f"seed (e.g. `evaluate-policy --episodes 2`), never pooled with {standard}-episode records; shown only "
+            f"where an algorithm has no {standard}-episode records of the dataset."
+        )
+    if any(c.clipped_actions for c in [*shown, *apart]):
+        lines.append(
+            f"{CLIPPED_MARK}: the policy returned actions outside [-1, 1], which the task clipped "
+            "(`clipped_actions` in its result.json counts the action components)."
+        )
+    if apart:
+        lines += ["", "Listed apart (another episode count than a cell shown above for the same algorithm and data):"]
+        lines += [_apart_line(c) for c in apart]
+    return lines
 
 
 def _draw_order(cell: ScoreCell) -> tuple[bool, str]:
@@ -140,6 +210,8 @@ def table_one_markdown(cells: Sequence[ScoreCell], profile: str, dataset_profile
             "data XXXXXXXX / old data draw: records of one dataset id made on different contents (the dataset was "
             "regenerated; old records carry no fingerprint); each content has its own row, never pooled."
         )
+    lines += _notes(table_one_cells(cells, profile, dataset_profile), table_one_apart(cells, profile, dataset_profile),
+                    profile)  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -152,12 +224,17 @@ def table_one_csv(cells: Sequence[ScoreCell], profile: str, dataset_profile: str
     return out.getvalue()
 
 
-def ablation_cells(cells: Sequence[ScoreCell], profile: str, dataset_profile: str) -> list[ScoreCell]:
+def _ablation_candidates(cells: Sequence[ScoreCell], profile: str, dataset_profile: str) -> list[ScoreCell]:
     return [
         c
         for c in cells
         if c.ablation_factor is not None and c.profile == profile and c.dataset_profile == dataset_profile
     ]
+
+
+def ablation_cells(cells: Sequence[ScoreCell], profile: str, dataset_profile: str) -> list[ScoreCell]:
+    """The ablation's cells, one per algorithm and dataset content (as `table_one_cells`)."""
+    return _split_apart(_ablation_candidates(cells, profile, dataset_profile))[0]
 
 
 def ablation_lines(cells: Sequence[ScoreCell]) -> list[tuple[str, str, dict[int, ScoreCell]]]:
@@ -199,4 +276,6 @@ def ablation_markdown(cells: Sequence[ScoreCell], profile: str, dataset_profile:
         lines.append(f"| {label} | " + " | ".join(_format(line.get(f)) for f in factors) + " |")
     if any(c.reference for c in ablation):
         lines += ["", f"{REFERENCE_MARK}: the repository's reference records (leaderboard/results/), beside your runs."]
+    notes = _notes(ablation, _split_apart(_ablation_candidates(cells, profile, dataset_profile))[1], profile)
+    lines += ["", *notes] if notes else []
     return "\n".join(lines) + "\n"

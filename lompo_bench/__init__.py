@@ -16,6 +16,7 @@ from lompo_bench.errors import UserError  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = [
+    "PolicyError",
     "TASKS",
     "TaskSpec",
     "UserError",
@@ -28,7 +29,7 @@ __all__ = [
 ]
 _TASK_NAMES = ("TASKS", "TaskSpec", "get_task_spec", "make_task", "task_names")
 # Scoring a policy trained anywhere (docs/ALGORITHMS.md): `algorithms.external_policy`, the one upward import here.
-_POLICY_NAMES = ("evaluate_policy", "write_result")
+_POLICY_NAMES = ("PolicyError", "evaluate_policy", "write_result")
 
 
 def __getattr__(name: str) -> Any:

@@ -621,15 +621,22 @@ def evaluate_policy_file(
 ) -> None:
     """Evaluate a policy trained anywhere (saved with torch.jit.save or torch.export.save, or by d3rlpy) as the
     built-ins are evaluated, and file its result where `report` reads it (docs/ALGORITHMS.md)."""
+    import warnings
+
+    from algorithms.external_policy import ClippedActionsWarning, clipped_warning, episodes_warning
     from algorithms.external_policy import evaluate_policy_file as run_evaluation
 
-    with _stage_progress() as bars:
+    with _stage_progress() as bars, warnings.catch_warnings():
+        warnings.simplefilter("ignore", ClippedActionsWarning)  # said once below, in one line
         record, path = run_evaluation(
             policy_file, dataset, algo=algo, seed=seed, episodes=episodes, profile=profile, device=device, root=out,
             overwrite=overwrite, progress=bars, policy_format=policy_format, frame_stack=frame_stack,
         )  # fmt: skip
     _print_result(record)
     console.print(f"written: {path}", soft_wrap=True, markup=False)
+    for line in (clipped_warning(record), episodes_warning(record)):
+        if line is not None:
+            typer.echo(f"Warning: {line}", err=True)
 
 
 @app.command()

@@ -5,8 +5,10 @@ This module imports nothing of ours, so every layer (tasks included) may raise t
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+from collections.abc import Iterator
 
 
 class UserError(Exception):
@@ -15,10 +17,18 @@ class UserError(Exception):
 
 def os_error_line(error: OSError) -> str | None:
     """One line for what the user can fix about a failed read or write (a full disk, a folder that cannot be
-    written, a file where a folder belongs), naming the folder; None for any other OSError (a bug: let it show)."""
+    written, a file where a folder belongs), naming the folder; None for any other OSError (a bug: let it show).
+    A full disk names the folder written into: the destination of a copy (`filename2`), a folder named itself."""
     path = error.filename
-    folder = os.path.dirname(os.path.abspath(path)) if path else None
-    if error.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left on device" in str(error):
+    full = is_disk_full(error)
+    if full and error.filename2:  # a copy (shutil): the source is `filename`, the destination what did not fit
+        path = error.filename2
+    path = os.fsdecode(path) if isinstance(path, bytes | os.PathLike) else path
+    if isinstance(path, str) and path:
+        folder = path if full and os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
+    else:
+        folder = None
+    if full:
         return (
             f"no space left in {folder or 'the folder being written'}: free some space there (or point "
             "LOMPO_BENCH_HOME / MINARI_DATASETS_PATH elsewhere) and rerun the same command; finished work is kept"
@@ -31,6 +41,22 @@ def os_error_line(error: OSError) -> str | None:
     if error.errno in (errno.ENOTDIR, errno.EEXIST) and path:
         return f"{path}: a file stands where a folder is needed; check LOMPO_BENCH_HOME and MINARI_DATASETS_PATH"
     return None
+
+
+def is_disk_full(error: OSError) -> bool:
+    return error.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left on device" in str(error)
+
+
+@contextlib.contextmanager
+def naming_full_disk(path: os.PathLike[str] | str) -> Iterator[None]:
+    """Name `path` (the file or folder being written) in a full disk's OSError that names no file (writes through
+    an open file object: pickle, numpy, zipfile, Path.write_text), so that `os_error_line` can say where."""
+    try:
+        yield
+    except OSError as error:
+        if is_disk_full(error) and not error.filename:
+            raise disk_full(path) from error
+        raise
 
 
 def disk_full(path: os.PathLike[str] | str) -> OSError:

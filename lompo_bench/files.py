@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from lompo_bench.errors import UserError
+
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, np.generic):
@@ -104,3 +106,19 @@ def file_lock(path: Path, wait: bool = True) -> Iterator[None]:
             handle.truncate(0)  # released: the file names no holder (a killed holder's pid is checked by readers)
             handle.flush()
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def exclusive_folder(folder: Path, activity: str) -> Iterator[None]:
+    """Hold `folder` for one process `activity` ("training the run", "generating"): a second process on it is
+    refused in one line (two writers would interleave their files). The lock dies with its holder, so killed work
+    can be resumed."""
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(file_lock(folder / ".lock", wait=False))
+        except LockHeld as held:
+            raise UserError(
+                f"another process ({held.holder or 'unknown'}) is {activity} in {folder}; wait for it to finish "
+                "(rerun then to resume), or pick another --seed / --out"
+            ) from None
+        yield

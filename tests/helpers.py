@@ -108,3 +108,20 @@ def vd4rl_file(path: Path, lengths: list[int], seed: int) -> None:
         parts["is_last"].append(np.arange(n + 1) == n)
         parts["is_terminal"].append(np.zeros(n + 1, bool))
     np.savez(path, **{k: np.concatenate(v) for k, v in parts.items()})
+
+
+class KillAt:
+    """Progress that raises once a stage has reached `step`: a job killed when its log shows `stage: step/...`."""
+
+    def __init__(self, stage_prefix: str, step: int):
+        self.prefix, self.step, self.stage = stage_prefix, step, ""
+
+    def start(self, stage: str, total: int) -> None:
+        self.stage = stage
+
+    def update(self, completed: int, message: str = "") -> None:
+        if self.stage.startswith(self.prefix) and completed >= self.step:
+            raise KeyboardInterrupt(f"killed at {self.stage}: {completed}")
+
+    def finish(self) -> None:
+        pass

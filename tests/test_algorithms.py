@@ -22,7 +22,7 @@ from lompo_bench.errors import UserError
 from lompo_bench.paths import run_dir
 from lompo_bench.records import normalized_score
 from lompo_bench.tasks import get_task_spec
-from tests.helpers import vd4rl_file, write_synthetic_dataset
+from tests.helpers import KillAt, vd4rl_file, write_synthetic_dataset
 
 PEN_ID = "test/adroit_pen/synthetic-v0"  # our layout: 5 conv layers, proprioception
 VD4RL_ID = "vd4rl/walker_walk/medium-replay-v0"  # imported: 4 conv layers, pixels only
@@ -89,23 +89,6 @@ def test_the_normalized_score_is_d4rls_with_the_task_references_when_the_dataset
     assert record["normalized_score"] == expected
 
 
-class _KillAt:
-    """A progress callback that raises once a stage has reached `step`, as a killed job would stop."""
-
-    def __init__(self, stage_prefix: str, step: int):
-        self.prefix, self.step, self.stage = stage_prefix, step, ""
-
-    def start(self, stage: str, total: int) -> None:
-        self.stage = stage
-
-    def update(self, completed: int, message: str = "") -> None:
-        if self.stage.startswith(self.prefix) and completed >= self.step:
-            raise KeyboardInterrupt
-
-    def finish(self) -> None:
-        pass
-
-
 @pytest.mark.parametrize(
     "algo, stage, step",
     [("lompo", "model", 45), ("lompo", "actor-critic", 15), ("cql", "CQL", 60), ("drqbc", "DrQ+BC", 60)],
@@ -114,7 +97,7 @@ def test_a_killed_run_resumes_to_the_same_result_as_an_uninterrupted_one(env, tm
     whole = jobs.train(algo, PEN_ID, profile="smoke", seed=3, device="cpu", out=tmp_path / "a")
     with pytest.raises(KeyboardInterrupt):
         jobs.train(
-            algo, PEN_ID, profile="smoke", seed=3, device="cpu", out=tmp_path / "b", progress=_KillAt(stage, step)
+            algo, PEN_ID, profile="smoke", seed=3, device="cpu", out=tmp_path / "b", progress=KillAt(stage, step)
         )
     assert not (run_dir(algo, PEN_ID, "smoke", 3, tmp_path / "b") / "result.json").exists()
     resumed = jobs.train(algo, PEN_ID, profile="smoke", seed=3, device="cpu", out=tmp_path / "b")
@@ -438,7 +421,7 @@ def test_tensorboard_logging_shows_losses_and_model_frames_and_changes_nothing(e
     plain = jobs.train("lompo", PEN_ID, profile="smoke", seed=5, device="cpu", out=tmp_path / "plain")
     with pytest.raises(KeyboardInterrupt):  # killed in the actor-critic phase, then resumed
         jobs.train("lompo", PEN_ID, profile="smoke", seed=5, device="cpu", out=tmp_path / "tb",
-                   logger="tensorboard", progress=_KillAt("actor-critic", 15))  # fmt: skip
+                   logger="tensorboard", progress=KillAt("actor-critic", 15))  # fmt: skip
     logged = jobs.train("lompo", PEN_ID, profile="smoke", seed=5, device="cpu", out=tmp_path / "tb",
                         logger="tensorboard")  # fmt: skip
     assert logged["returns"] == plain["returns"]  # drawing frames draws no random numbers

@@ -20,6 +20,7 @@ from dataset_gen import pipeline
 from dataset_gen.config import KINDS, dataset_id, generation_config
 from dataset_gen.pipeline import generate
 from lompo_bench import get_task_spec, make_task
+from tests.helpers import KillAt
 
 TASK = "adroit_pen"
 IDS = [dataset_id(TASK, kind, "smoke") for kind in KINDS]
@@ -269,23 +270,6 @@ def dclaw_run(tmp_path_factory: pytest.TempPathFactory):
     yield root, work
 
 
-class _KillAt:
-    """Progress that raises once a stage has reached `step`: a job killed when its log shows `stage: step/...`."""
-
-    def __init__(self, stage_prefix: str, step: int):
-        self.prefix, self.step, self.stage = stage_prefix, step, ""
-
-    def start(self, stage: str, total: int) -> None:
-        self.stage = stage
-
-    def update(self, completed: int, message: str = "") -> None:
-        if self.stage.startswith(self.prefix) and completed >= self.step:
-            raise KeyboardInterrupt(f"killed at {self.stage}: {completed}")
-
-    def finish(self) -> None:
-        pass
-
-
 def _recording(work: Path) -> dict[str, dict[str, np.ndarray]]:
     """Every chunk of SAC training's recording (all training episodes, not only those a dataset drew)."""
     out = {}
@@ -337,7 +321,7 @@ def test_generation_killed_during_sac_training_resumes_to_byte_identical_dataset
                 return original_evaluate(model, env, episodes, seed, **kwargs)
 
             patch.setattr(experts, "evaluate", evaluate)
-        progress = _KillAt("train SAC", at) if how == "log" else None
+        progress = KillAt("train SAC", at) if how == "log" else None
         with pytest.raises(KeyboardInterrupt):
             generate(DCLAW, profile="smoke", seed=0, workers=1, out=work, progress=progress)
     train = work / DCLAW / "smoke-seed0" / "train"

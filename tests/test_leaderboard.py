@@ -26,7 +26,8 @@ def _record(root: Path, algo: str, dataset_id: str, seed: int, score: float | No
     mean = 10.0 * (seed + 1)
     fields = dict(algo=algo, dataset_id=dataset_id, task=task, kind=kind, dataset_profile="cpu")
     fields |= dict(dataset_source="lompo-bench", ablation_factor=None, dataset_transitions=20000, profile="cpu")
-    fields |= dict(seed=seed, episodes=1, returns=[mean], mean_return=mean, std_return=0.0, normalized_score=score)
+    fields |= dict(seed=seed, episodes=10, returns=[mean] * 10, mean_return=mean, std_return=0.0)
+    fields |= dict(normalized_score=score)
     fields |= dict(ref_min_score=0.0, ref_max_score=100.0, reference_provisional=True, train_seconds=1.0)
     fields |= dict(code_version="test", evaluation_code_version="test", finished_at="2026-11-26T00:00:00Z")
     record = ResultRecord(**{**fields, **extra}).to_dict()
@@ -97,13 +98,13 @@ def test_ablation_table_orders_dataset_sizes(tmp_path: Path) -> None:
         assert plots.ablation_plot(cells, "paper", "paper", tmp_path / "fig" / "none") is None
 
 
-def test_report_writes_the_score_file_and_tables_and_refuses_bad_input(tmp_path: Path) -> None:
+def test_report_writes_the_score_file_and_tables_and_refuses_bad_input(tmp_path: Path, capsys) -> None:
     runs = tmp_path / "runs"
     _record(runs, "lompo", "lompo/adroit_pen/expert-cpu-v0", 0, 12.5)
     report = build_report(runs, tmp_path / "out", profile="cpu")
     assert report.runs == 1 and report.cells == 1
     scores = json.loads((tmp_path / "out" / "scores.json").read_text())
-    assert scores["format"] == 2 and scores["cells"][0]["mean"] == 12.5
+    assert scores["format"] == 3 and scores["cells"][0]["mean"] == 12.5
     assert "12.5† / 96.1" in (tmp_path / "out" / "table_one.md").read_text()
     assert "lompo_paper" in (tmp_path / "out" / "table_one.csv").read_text().splitlines()[0]
     assert "| not enough runs |" in (tmp_path / "out" / "claims.md").read_text() and "not enough runs" in report.claims
@@ -121,9 +122,12 @@ def test_report_writes_the_score_file_and_tables_and_refuses_bad_input(tmp_path:
         build_report(runs, tmp_path / "out", profile="huge")
     with pytest.raises(UserError, match="no runs folder"):
         build_report(tmp_path / "nothing", tmp_path / "out")
-    (runs / "lompo" / "lompo/adroit_pen/expert-cpu-v0" / "cpu-seed0" / "result.json").write_text("{broken")
-    with pytest.raises(UserError, match="cannot read result record"):
-        build_report(runs, tmp_path / "out")
+    broken = runs / "lompo" / "lompo/adroit_pen/expert-cpu-v0" / "cpu-seed0" / "result.json"
+    broken.write_text("{broken")
+    capsys.readouterr()
+    assert build_report(runs, tmp_path / "out").runs == 0  # skipped, with one warning line naming it (issue 33)
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("warning: skipped cannot read result record") and str(broken) in line
 
 
 def test_report_without_the_stats_extra_still_builds_the_tables_and_says_how(tmp_path: Path, monkeypatch) -> None:
