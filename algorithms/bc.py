@@ -1,6 +1,6 @@
 """BC from pixels, the paper's first comparison: "direct behavior cloning from raw image observations".
 
-A conv encoder (Appendix C's, per task) over a stack of the last `frames` frames (and proprio where the task has
+A conv encoder (Appendix C's, per image size) over a stack of the last `frames` frames (and proprio where the task has
 it), DrQ's trunk and a 3-layer MLP regress the dataset's actions (mean squared error on the tanh output). The paper
 gives no BC details; ours is V-D4RL's pixel BC in shape: frame stacking, random-shift augmentation.
 """
@@ -25,7 +25,7 @@ NAME = "bc"
 
 @dataclass(frozen=True)
 class BCConfig:
-    conv_channels: tuple[Count, ...] | None = None  # None: Appendix C's encoder for the task
+    conv_channels: tuple[Count, ...] | None = None  # None: Appendix C's encoder for the dataset's image size
     conv_scale: PositiveFloat = 1.0  # multiplies the paper's channels when conv_channels is None
     frames: Count = 3  # frame stack: one frame shows no velocity (DrQ, V-D4RL)
     trunk: Count = 50  # DrQ's projection of the conv features (Linear, LayerNorm, tanh)

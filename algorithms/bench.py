@@ -22,7 +22,7 @@ import torch
 
 from algorithms import lompo, speed
 
-# (task, action dim, proprio dim): Walker's 4-layer encoder without proprio, D'Claw's 5-layer with it.
+# (task, action dim, proprio dim): Walker's layout without proprio, D'Claw's with it (4 conv layers at 64 px).
 LAYOUTS = {"walker_walk": (6, 0), "dclaw_screw": (9, 27)}
 # The levers, cumulative from fp32 eager (the code before issue 13) to the defaults and past them.
 LEVERS: dict[str, dict[str, Any]] = {

@@ -3,7 +3,7 @@ observations" (Section V-A). The whole update is `ConservativeSAC.update`.
 
 SAC with CQL(H)'s conservative term (Kumar et al., 2020): the critic also minimizes
 logsumexp_a Q(s, a) - Q(s, a_data), the log-sum-exp estimated from uniform actions and policy actions with
-importance weights. Pixels enter as DrQ / V-D4RL do: a conv encoder (Appendix C's, per task) over stacked
+importance weights. Pixels enter as DrQ / V-D4RL do: a conv encoder (Appendix C's, per image size) over stacked
 frames with random-shift augmentation, trained through the critic only; the actor reads detached features;
 target critic and target encoder follow by Polyak averaging. The paper gives no CQL details; these choices are
 the pixel-CQL of V-D4RL.
@@ -32,7 +32,7 @@ NAME = "cql"
 
 @dataclass(frozen=True)
 class CQLConfig:
-    conv_channels: tuple[Count, ...] | None = None  # None: Appendix C's encoder for the task
+    conv_channels: tuple[Count, ...] | None = None  # None: Appendix C's encoder for the dataset's image size
     conv_scale: PositiveFloat = 1.0  # multiplies the paper's channels when conv_channels is None
     frames: Count = 3  # frame stack (DrQ, V-D4RL)
     trunk: Count = 50  # DrQ's projection of the conv features (Linear, LayerNorm, tanh)

@@ -13,7 +13,7 @@ averaging.
 Built only on what every algorithm may use: `nets` (the conv encoder with its trunk, MLPs, twin critics), the data
 API (`TransitionSampler`), `runs` and the model-free loop (`model_free.train_model_free`: checkpoints, evaluations),
 `evaluation.FrameStackPolicy`. Where ours departs from V-D4RL's `drqbc/drqv2.py`, the line says so; the larger
-departures: the conv layers are Appendix C's for the task (the encoder BC and CQL use here, so the three compare on
+departures: the conv layers are Appendix C's for the image size (BC's and CQL's encoder, so the three compare on
 one encoder; DrQ-v2's is four 3x3 convolutions of 32 channels at 84 px) and terminal transitions cut the bootstrap
 (V-D4RL's DMC data has none). Activations (ReLU) and initialisation (orthogonal) are DrQ-v2's, as V-D4RL's.
 """
@@ -42,7 +42,7 @@ NAME = "drqbc"
 class DrQBCConfig:
     # Sources are files of conglu1997/v-d4rl's drqbc/ (cfgs/config.yaml, cfgs/algo/drqv2.yaml,
     # cfgs/task/offline_dmc.yaml, drqv2.py); "ours" where V-D4RL has no such setting.
-    conv_channels: tuple[Count, ...] | None = None  # None: Appendix C's encoder for the task (departure: module doc)
+    conv_channels: tuple[Count, ...] | None = None  # None: Appendix C's encoder for the image size (module doc)
     conv_scale: PositiveFloat = 1.0  # multiplies the paper's channels when conv_channels is None
     frames: Count = 3  # config.yaml frame_stack
     trunk: Count = 50  # config.yaml feature_dim: the actor's and the critic's trunk width
