@@ -59,6 +59,8 @@ from leaderboard.results import ScoreCell, aggregate, run_key, write_scores
 from leaderboard.site_assets import CSS, JS
 from leaderboard.site_charts import PALETTE, Series, bar_chart, histogram, line_chart
 from leaderboard.tables import (
+    CLIPPED_MARK,
+    EPISODES_MARK,
     ablation_cells,
     ablation_markdown,
     table_one_algorithms,
@@ -69,7 +71,7 @@ from leaderboard.tables import (
 )
 from lompo_bench.errors import UserError
 from lompo_bench.files import atomic_dir, write_atomic
-from lompo_bench.records import normalized_score, read_record
+from lompo_bench.records import STANDARD_EPISODES, normalized_score, read_record
 
 SITE_MARK = ".lompo-bench-site"  # in every site built here: only such a folder is replaced by a new build
 NOT_RUN = "not run yet"
@@ -434,6 +436,14 @@ def table_one_html(gathered: Gathered, profile: str, dataset_profile: str, datas
             "<em>reference</em> (‡): the repository's committed records (leaderboard/results/), beside "
             "your runs; a cell you have runs of shows yours alone."
         )
+    shown = [c for row in table for c in row.cells.values()]
+    if any(not c.standard for c in shown):
+        legend.append(
+            f"{EPISODES_MARK}: records evaluated on another episode count than the profile's standard "
+            f"({STANDARD_EPISODES.get(profile, '-')} per seed), never pooled with standard ones."
+        )
+    if any(c.clipped_actions for c in shown):
+        legend.append(f"{CLIPPED_MARK}: the policies returned actions outside [-1, 1], which the task clipped.")
     if any(row.label != row.kind for row in table):
         legend.append(
             "data XXXXXXXX / old data draw: records of one dataset id made on different contents; each "
