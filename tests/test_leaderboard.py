@@ -225,9 +225,10 @@ def test_report_and_reproduce_bad_input_exit_2(tmp_path: Path, monkeypatch) -> N
 
 COMMITTED = Path(__file__).resolve().parent.parent / "leaderboard" / "results" / "cpu"
 SUPERSEDED = COMMITTED.parent / "superseded" / "cpu-old-draw"  # records kept out of the cpu table, still readable
+NETWORKS_V1 = COMMITTED.parent / "superseded" / "networks-v1"  # the cpu records of networks version 1, rerun since
 
 
-@pytest.mark.parametrize("folder", [COMMITTED, SUPERSEDED], ids=["cpu", "superseded"])
+@pytest.mark.parametrize("folder", [COMMITTED, SUPERSEDED, NETWORKS_V1], ids=["cpu", "superseded", "networks-v1"])
 def test_the_committed_cpu_records_rebuild_table_one_on_a_fresh_clone(folder: Path, tmp_path: Path) -> None:
     """The reference runs committed under leaderboard/results/cpu/ (and the superseded ones) stay readable by the
     current leaderboard code, and each lands in its Table I cell (so `lompo-bench report --runs
@@ -256,8 +257,8 @@ def test_committed_records_that_adopted_an_override_match_the_profile_as_it_stan
     profile moves away from them again, the record is no longer the profile's and must not count as it."""
     from algorithms.registry import get_algorithm
 
-    adopted = [r for r in read_records(COMMITTED) if r.get("adopted")]
-    assert adopted, "the cpu LOMPO records of issue 20 carry adopted={'actor': 'sac'}"
+    adopted = [r for folder in (COMMITTED, NETWORKS_V1) for r in read_records(folder) if r.get("adopted")]
+    assert adopted, "the cpu LOMPO records of issue 20 (networks version 1) carry adopted={'actor': 'sac'}"
     for record in adopted:
         assert not record.get("overrides")
         config = get_algorithm(record["algo"]).make_config(record["profile"])
