@@ -16,11 +16,13 @@ from torch import nn
 
 from algorithms import configs, evaluation, model_free, runs
 from algorithms.configs import Count, PositiveFloat
-from algorithms.nets import PixelFeatures, adam, drqv2_init, mlp
+from algorithms.nets import ENCODERS, PixelFeatures, adam, drqv2_init, mlp
 from lompo_bench.data.cache import DatasetCache
+from lompo_bench.errors import UserError
 from lompo_bench.progress import Progress
 
 NAME = "bc"
+INITS = ("drqv2", "torch")
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,12 @@ class BCConfig:
     batch: Count = 256
     lr: PositiveFloat = 3e-4
     augment: bool = True  # random shift by up to 4 px
+    # Issue 32 item 3's ablation settings (docs/BASELINES.md, "Closing a gap"): each default is ours, the other
+    # value d3rlpy's BC's. encoder "nature": d3rlpy's Nature-DQN convs + Linear(trunk) + ReLU (with trunk=512);
+    # head_layers 1: a linear head on the features (d3rlpy's); init "torch": PyTorch's default initialisation.
+    encoder: str = "paper"
+    head_layers: Count = 3
+    init: str = "drqv2"
     eval_every: Count = 10_000
     eval_episodes: Count = 10
     checkpoint_every: Count = 2_000
@@ -58,16 +66,22 @@ PROFILES = {
 
 
 def make_config(profile: str, **overrides: Any) -> BCConfig:
-    return configs.pick_profile(NAME, PROFILES, profile, **overrides)
+    config = configs.pick_profile(NAME, PROFILES, profile, **overrides)
+    if config.encoder not in ENCODERS:
+        raise UserError(f"bc setting encoder must be one of {', '.join(ENCODERS)}, not {config.encoder!r}")
+    if config.init not in INITS:
+        raise UserError(f"bc setting init must be one of {', '.join(INITS)}, not {config.init!r}")
+    return config
 
 
 class BehaviorCloning(nn.Module):
     def __init__(self, config: BCConfig, action_dim: int, proprio_dim: int):
         super().__init__()
         self.config = config
-        self.features = PixelFeatures(config.conv_channels, proprio_dim, config.frames, config.trunk)
-        self.policy = mlp(config.trunk, config.hidden, action_dim, 3, nn.ReLU)  # V-D4RL's (DrQ-v2's) actor
-        drqv2_init(self)
+        self.features = PixelFeatures(config.conv_channels, proprio_dim, config.frames, config.trunk, config.encoder)
+        self.policy = mlp(config.trunk, config.hidden, action_dim, config.head_layers, nn.ReLU)  # V-D4RL's actor
+        if config.init == "drqv2":
+            drqv2_init(self)
         self.optimizer = adam(self.parameters(), config.lr)
 
     def forward(self, pixels: torch.Tensor, proprio: torch.Tensor | None, augment: bool = False) -> torch.Tensor:

@@ -184,13 +184,43 @@ class ConvEncoder(nn.Module):
         return features
 
 
+class NatureEncoder(ConvEncoder):
+    """The Nature-DQN conv stack (32 8x8 stride 4, 64 4x4 stride 2, 64 3x3 stride 1, ReLU), d3rlpy's default pixel
+    encoder, in ConvEncoder's interface (stacked frames, proprio, the shift augmentation). Only for BC's `encoder`
+    ablation (issue 32 item 3: one difference from d3rlpy's BC at a time); pixels are preprocessed as ours."""
+
+    def __init__(self, image_size: int, proprio_dim: int = 0, proprio_embed: int = 64, frames: int = 1):
+        nn.Module.__init__(self)
+        self.image_size = image_size
+        self.frames = frames
+        layers: list[nn.Module] = []
+        in_ch, size = 3 * frames, image_size
+        for ch, kernel, stride in ((32, 8, 4), (64, 4, 2), (64, 3, 1)):
+            layers += [nn.Conv2d(in_ch, ch, kernel, stride), nn.ReLU()]
+            in_ch, size = ch, (size - kernel) // stride + 1
+        self.convs = nn.Sequential(*layers, nn.Flatten())
+        self.proprio_dim = proprio_dim
+        self.register_buffer("proprio_mean", torch.zeros(proprio_dim))
+        self.register_buffer("proprio_std", torch.ones(proprio_dim))
+        self.proprio_net = mlp(proprio_dim, proprio_embed, proprio_embed, 2, nn.ReLU) if proprio_dim else None
+        self.out_dim = in_ch * size * size + (proprio_embed if proprio_dim else 0)
+
+
+ENCODERS = ("paper", "nature")
+
+
 class PixelFeatures(nn.Module):
     """The model-free learners' (BC, CQL, DrQ+BC) view of an observation: the conv encoder over `frames` stacked
     frames (plus proprio) and DrQ's trunk (Linear, LayerNorm, tanh) down to `trunk` features. ReLU throughout, as
-    DrQ-v2's encoder, which V-D4RL's BC, CQL and DrQ+BC share."""
+    DrQ-v2's encoder, which V-D4RL's BC, CQL and DrQ+BC share. `encoder="nature"` (BC's ablation only): d3rlpy's
+    pixel encoder instead, Nature-DQN convs then Linear to `trunk` and ReLU (d3rlpy's 512-unit feature layer)."""
 
-    def __init__(self, channels: Sequence[int], proprio_dim: int, frames: int, trunk: int):
+    def __init__(self, channels: Sequence[int], proprio_dim: int, frames: int, trunk: int, encoder: str = "paper"):
         super().__init__()
+        if encoder == "nature":
+            self.encoder: ConvEncoder = NatureEncoder(image_size_for(len(channels)), proprio_dim, frames=frames)
+            self.trunk = nn.Sequential(nn.Linear(self.encoder.out_dim, trunk), nn.ReLU())
+            return
         self.encoder = ConvEncoder(channels, proprio_dim, frames=frames, conv_act=nn.ReLU, dense_act=nn.ReLU)
         self.trunk = nn.Sequential(nn.Linear(self.encoder.out_dim, trunk), nn.LayerNorm(trunk), nn.Tanh())
 

@@ -313,3 +313,30 @@ def test_a_run_of_the_earlier_networks_is_refused_in_one_line(tmp_path) -> None:
     (folder / "config.json").write_text(json.dumps(record))
     with pytest.raises(UserError, match="networks of version 1"):
         get_algorithm("bc").load_policy(folder, torch.device("cpu"))
+
+
+def test_bcs_ablation_settings_default_to_ours_and_take_d3rlpys_values() -> None:
+    """Issue 32 item 3: BC's ablation settings leave the profile's networks as they are by default, and each
+    other value builds d3rlpy's piece (Nature-DQN convs + a ReLU feature layer, a linear head, PyTorch's init)."""
+    channels = paper_conv_channels(64)
+
+    def build(**overrides):
+        config = dataclasses.replace(bc.make_config("cpu", **overrides), conv_channels=channels)
+        return bc.BehaviorCloning(config, 6, 0)
+
+    ours = build()
+    assert isinstance(ours.features.trunk[1], nn.LayerNorm) and len(ours.policy) == 5  # 3 Linear, 2 ReLU
+    nature = build(encoder="nature", trunk=512)
+    convs = [m for m in nature.features.encoder.convs if isinstance(m, nn.Conv2d)]
+    assert [(c.out_channels, c.kernel_size[0], c.stride[0]) for c in convs] == [(32, 8, 4), (64, 4, 2), (64, 3, 1)]
+    assert nature.features.encoder.out_dim == 64 * 4 * 4 and isinstance(nature.features.trunk[1], nn.ReLU)
+    pixels = torch.randint(0, 256, (2, 3, 64, 64, 3), dtype=torch.uint8)
+    assert nature(pixels, None, augment=True).shape == (2, 6)
+    assert [type(m) for m in build(head_layers=1).policy] == [nn.Linear]
+    torch.manual_seed(0)
+    default_init = build(init="torch").policy[0].bias
+    assert default_init.abs().sum() > 0  # PyTorch's uniform biases, where DrQ-v2's init zeroes them
+    assert ours.policy[0].bias.abs().sum() == 0
+    for bad in ({"encoder": "resnet"}, {"init": "xavier"}):
+        with pytest.raises(UserError, match="must be one of"):
+            bc.make_config("cpu", **bad)
