@@ -14,9 +14,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from algorithms import configs, evaluation, model_free, runs
-from algorithms.configs import Count, PositiveFloat
-from algorithms.nets import ENCODERS, PixelFeatures, adam, drqv2_init, mlp
+from lompo_bench.algorithms import configs, evaluation, model_free, runs
+from lompo_bench.algorithms.configs import Count, PositiveFloat
+from lompo_bench.algorithms.nets import ENCODERS, PixelFeatures, adam, drqv2_init, mlp
 from lompo_bench.data.cache import DatasetCache
 from lompo_bench.errors import UserError
 from lompo_bench.progress import Progress

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from algorithms import lompo, speed
+from lompo_bench.algorithms import lompo, speed
 
 # (task, action dim, proprio dim): Walker's layout without proprio, D'Claw's with it (4 conv layers at 64 px).
 LAYOUTS = {"walker_walk": (6, 0), "dclaw_screw": (9, 27)}

@@ -37,8 +37,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from algorithms.evaluation import evaluate_policy
-from algorithms.nets import ConvEncoder, gaussian_kl, gaussian_log_prob, heads_disagreement, member_spread
+from lompo_bench.algorithms.evaluation import evaluate_policy
+from lompo_bench.algorithms.nets import ConvEncoder, gaussian_kl, gaussian_log_prob, heads_disagreement, member_spread
 from lompo_bench.data import EpisodeReader, to_torch
 from lompo_bench.seeds import evaluation_seed
 

@@ -29,9 +29,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from algorithms import configs, evaluation, model_free, runs
-from algorithms.configs import Count, NonNegFloat, NonNegInt, Part, PositiveFloat, Share
-from algorithms.nets import PixelFeatures, TwinCritic, adam, drqv2_init, mlp
+from lompo_bench.algorithms import configs, evaluation, model_free, runs
+from lompo_bench.algorithms.configs import Count, NonNegFloat, NonNegInt, Part, PositiveFloat, Share
+from lompo_bench.algorithms.nets import PixelFeatures, TwinCritic, adam, drqv2_init, mlp
 from lompo_bench.data.cache import DatasetCache
 from lompo_bench.progress import Progress
 

@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from algorithms import evaluation
-from algorithms.registry import ALGORITHMS, NAME_PATTERN, PROFILE_NAMES
 from lompo_bench import seeds
+from lompo_bench.algorithms import evaluation
+from lompo_bench.algorithms.registry import ALGORITHMS, NAME_PATTERN, PROFILE_NAMES
 from lompo_bench.data.store import dataset_frame_shape, dataset_path, dataset_task, read_metadata
 from lompo_bench.errors import UserError
 from lompo_bench.files import write_json
@@ -322,7 +322,7 @@ def evaluate_policy_file(
     policy_format: "torch", our contract (`SavedTorchPolicy`), or "d3rlpy", a TorchScript file d3rlpy's
     `save_policy` wrote (`lompo_bench.adapters.d3rlpy.policy_from_d3rlpy`: frames stacked as `to_mdp_dataset`
     stacks them; torch alone reads it). frame_stack: d3rlpy's only; default: read from the file."""
-    from algorithms.configs import resolve_device
+    from lompo_bench.algorithms.configs import resolve_device
 
     seeds.check_run_seed(seed)
     if policy_format not in POLICY_FORMATS:

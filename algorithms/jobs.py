@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from algorithms import configs, evaluation, metrics, runs
-from algorithms.registry import WorldModelAlgorithm, get_algorithm
 from lompo_bench import seeds
+from lompo_bench.algorithms import configs, evaluation, metrics, runs
+from lompo_bench.algorithms.registry import WorldModelAlgorithm, get_algorithm
 from lompo_bench.data.store import dataset_path, dataset_task
 from lompo_bench.errors import UserError
 from lompo_bench.files import write_json
@@ -179,7 +179,7 @@ def diagnose(folder: Path, device: str = "auto", penalty: float | None = None, i
     """World-model diagnostics (algorithms/diagnostics.py) of a saved world model: a shared model's folder or a
     LOMPO / LMBRL / Offline SLAC run folder (then its actor's actions are measured too, and with `in_task`
     episodes, its policy in the task against the model's predictions)."""
-    from algorithms import lompo
+    from lompo_bench.algorithms import lompo
 
     if not folder.is_dir():
         raise UserError(f"no such folder: {folder}")

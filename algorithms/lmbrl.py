@@ -12,7 +12,7 @@ import dataclasses
 from functools import partial
 from typing import Any
 
-from algorithms import configs, lompo
+from lompo_bench.algorithms import configs, lompo
 
 NAME = "lmbrl"
 PROFILES = {name: dataclasses.replace(config, penalty=0.0) for name, config in lompo.PROFILES.items()}

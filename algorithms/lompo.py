@@ -32,9 +32,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from algorithms import checkpoints, configs, diagnostics, metrics, runs, speed
-from algorithms.configs import Count, NonNegFloat, NonNegInt, Part, PositiveFloat, Range, Share
-from algorithms.nets import (
+from lompo_bench.algorithms import checkpoints, configs, diagnostics, metrics, runs, speed
+from lompo_bench.algorithms.configs import Count, NonNegFloat, NonNegInt, Part, PositiveFloat, Range, Share
+from lompo_bench.algorithms.nets import (
     KERAS_ADAM_EPS,
     NETWORKS,
     RSSM,

@@ -10,9 +10,9 @@ from typing import Any
 
 import torch
 
-from algorithms import runs
-from algorithms.nets import scaled_conv_channels
-from algorithms.runs import RunState, finish_run
+from lompo_bench.algorithms import runs
+from lompo_bench.algorithms.nets import scaled_conv_channels
+from lompo_bench.algorithms.runs import RunState, finish_run
 from lompo_bench.data import TorchBatches, TransitionSampler, open_cache
 from lompo_bench.progress import NoProgress, Progress
 

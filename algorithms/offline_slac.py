@@ -14,7 +14,7 @@ import dataclasses
 from functools import partial
 from typing import Any
 
-from algorithms import configs, lompo
+from lompo_bench.algorithms import configs, lompo
 
 NAME = "offline_slac"
 PROFILES = {

@@ -84,12 +84,12 @@ class WorldModelAlgorithm(Algorithm, Protocol):
 
 # name -> module path; imported on use, so listing algorithms needs no torch.
 ALGORITHMS: dict[str, str] = {
-    "lompo": "algorithms.lompo",
-    "lmbrl": "algorithms.lmbrl",
-    "offline_slac": "algorithms.offline_slac",
-    "cql": "algorithms.cql",
-    "bc": "algorithms.bc",
-    "drqbc": "algorithms.drqbc",
+    "lompo": "lompo_bench.algorithms.lompo",
+    "lmbrl": "lompo_bench.algorithms.lmbrl",
+    "offline_slac": "lompo_bench.algorithms.offline_slac",
+    "cql": "lompo_bench.algorithms.cql",
+    "bc": "lompo_bench.algorithms.bc",
+    "drqbc": "lompo_bench.algorithms.drqbc",
 }
 DESCRIPTIONS: dict[str, str] = {
     "lompo": "LOMPO: variational latent model with a forward ensemble, penalized latent rollouts, latent actor-critic",

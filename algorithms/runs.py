@@ -27,11 +27,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from algorithms.checkpoints import load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from algorithms.evaluation import EpisodePolicy, evaluate_policy, result_record
-from algorithms.metrics import CSV_HEADER, TENSORBOARD, TensorBoard, csv_rows
-from algorithms.nets import NETWORKS
 from lompo_bench import seeds
+from lompo_bench.algorithms.checkpoints import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from lompo_bench.algorithms.evaluation import EpisodePolicy, evaluate_policy, result_record
+from lompo_bench.algorithms.metrics import CSV_HEADER, TENSORBOARD, TensorBoard, csv_rows
+from lompo_bench.algorithms.nets import NETWORKS
 from lompo_bench.errors import UserError
 from lompo_bench.files import exclusive_folder, to_json, write_atomic, write_json
 from lompo_bench.progress import Progress

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from algorithms import lompo
+from lompo_bench.algorithms import lompo
 from lompo_bench.paths import runs_root, world_model_dir
 
 COLUMNS = ("model_loss", "image_nll", "reward_mse", "kl", "spread_data", "spread_uniform", "spread_corners",

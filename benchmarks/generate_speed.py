@@ -22,9 +22,9 @@ os.environ.setdefault("LP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from dataset_gen.recording import EpisodeRecorder, EpisodeStore  # noqa: E402
-from dataset_gen.render import plan_units, render_units  # noqa: E402
 from lompo_bench import get_task_spec, make_task, task_names  # noqa: E402
+from lompo_bench.dataset_gen.recording import EpisodeRecorder, EpisodeStore  # noqa: E402
+from lompo_bench.dataset_gen.render import plan_units, render_units  # noqa: E402
 
 
 def record_random_episodes(task: str, frames: int, folder: Path) -> EpisodeStore:

@@ -120,7 +120,7 @@ fi
 echo "RENDER: $RENDER"
 
 CLI="python3 -m lompo_bench.cli"
-ALGOS=${GPU_CHECK_ALGOS:-$(python3 -c "from algorithms.registry import ALGORITHMS; print(' '.join(ALGORITHMS))")}
+ALGOS=${GPU_CHECK_ALGOS:-$(python3 -c "from lompo_bench.algorithms.registry import ALGORITHMS; print(' '.join(ALGORITHMS))")}
 echo "ALGOS: $ALGOS"
 $CLI datasets list || true
 

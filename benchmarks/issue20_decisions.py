@@ -28,8 +28,8 @@ import argparse
 import json
 from pathlib import Path
 
-from algorithms.configs import overrides_key
-from leaderboard.stats import mean_ci, separated
+from lompo_bench.algorithms.configs import overrides_key
+from lompo_bench.leaderboard.stats import mean_ci, separated
 
 DATASETS = ("lompo/walker_walk/medium-expert-cpu-v0", "lompo/dclaw_screw/medium-expert-cpu-v0")
 # The forms of the study at the cpu default (9,000 updates), by their `train --set` overrides.

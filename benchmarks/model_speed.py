@@ -20,7 +20,7 @@ import time
 
 import torch
 
-from algorithms import bench
+from lompo_bench.algorithms import bench
 
 
 def main() -> None:

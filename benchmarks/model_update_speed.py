@@ -17,7 +17,7 @@ import json
 
 import torch
 
-from algorithms import bench, lompo
+from lompo_bench.algorithms import bench, lompo
 
 
 def measure(config: lompo.LompoConfig, task: str, updates: int) -> dict[str, float]:

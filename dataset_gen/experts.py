@@ -24,9 +24,9 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from dataset_gen.config import GenerationConfig
-from dataset_gen.recording import EpisodeRecorder, drop_chunks_from
 from lompo_bench import seeds
+from lompo_bench.dataset_gen.config import GenerationConfig
+from lompo_bench.dataset_gen.recording import EpisodeRecorder, drop_chunks_from
 from lompo_bench.files import atomic_dir, atomic_file, write_json
 from lompo_bench.progress import NoProgress, Progress
 from lompo_bench.tasks import PixelTask, make_task

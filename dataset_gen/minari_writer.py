@@ -10,8 +10,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from dataset_gen.recording import Episode
 from lompo_bench.data.writer import write_minari_dataset
+from lompo_bench.dataset_gen.recording import Episode
 
 
 def write_dataset(

@@ -30,7 +30,10 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from dataset_gen.config import (
+from lompo_bench import seeds
+from lompo_bench.data.store import dataset_exists
+from lompo_bench.data.writer import DatasetExists
+from lompo_bench.dataset_gen.config import (
     ABLATION_FACTORS,
     ABLATION_RUNS,
     KINDS,
@@ -41,15 +44,19 @@ from dataset_gen.config import (
     resolve_kinds,
     resolve_workers,
 )
-from dataset_gen.experts import expert_episodes, record_expert_rollouts, train_expert
-from dataset_gen.minari_writer import write_dataset
-from dataset_gen.recording import Episode, EpisodeRef, EpisodeStore
-from dataset_gen.reference import RANDOM_EPISODES
-from dataset_gen.render import plan_units, read_unit_frames, render_units
-from dataset_gen.splits import SPLIT_RULE, medium_point, split_training_episodes, subsample, trim_kinds, trim_to_size
-from lompo_bench import seeds
-from lompo_bench.data.store import dataset_exists
-from lompo_bench.data.writer import DatasetExists
+from lompo_bench.dataset_gen.experts import expert_episodes, record_expert_rollouts, train_expert
+from lompo_bench.dataset_gen.minari_writer import write_dataset
+from lompo_bench.dataset_gen.recording import Episode, EpisodeRef, EpisodeStore
+from lompo_bench.dataset_gen.reference import RANDOM_EPISODES
+from lompo_bench.dataset_gen.render import plan_units, read_unit_frames, render_units
+from lompo_bench.dataset_gen.splits import (
+    SPLIT_RULE,
+    medium_point,
+    split_training_episodes,
+    subsample,
+    trim_kinds,
+    trim_to_size,
+)
 from lompo_bench.errors import UserError, naming_full_disk
 from lompo_bench.files import exclusive_folder, write_json
 from lompo_bench.paths import lompo_home

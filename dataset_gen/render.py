@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dataset_gen.recording import EpisodeRef, EpisodeStore
+from lompo_bench.dataset_gen.recording import EpisodeRef, EpisodeStore
 from lompo_bench.files import atomic_file
 from lompo_bench.progress import NoProgress, Progress
 

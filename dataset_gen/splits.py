@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from dataset_gen.recording import EpisodeRef
 from lompo_bench.data.ids import KINDS
+from lompo_bench.dataset_gen.recording import EpisodeRef
 
 SPLIT_RULE = " ".join(line.strip() for line in __doc__.split("Our rule")[1].splitlines()[1:] if line.strip())
 

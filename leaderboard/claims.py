@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from leaderboard.paper import ALGORITHM_TITLES, ALGORITHMS
-from leaderboard.results import ScoreCell
-from leaderboard.stats import mean_ci, separated
-from leaderboard.tables import CLIPPED_MARK, EPISODES_MARK, TableRow, ablation_cells, table_one_table
+from lompo_bench.leaderboard.paper import ALGORITHM_TITLES, ALGORITHMS
+from lompo_bench.leaderboard.results import ScoreCell
+from lompo_bench.leaderboard.stats import mean_ci, separated
+from lompo_bench.leaderboard.tables import CLIPPED_MARK, EPISODES_MARK, TableRow, ablation_cells, table_one_table
 
 MIN_SEEDS = 2
 HOLDS, FAILS, TOO_FEW = "holds", "does not hold", "not enough runs"

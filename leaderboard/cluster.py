@@ -31,10 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from leaderboard.reproduce import Job, dependencies, pending, run_job
 from lompo_bench import paths
 from lompo_bench.errors import UserError
 from lompo_bench.files import write_atomic, write_json
+from lompo_bench.leaderboard.reproduce import Job, dependencies, pending, run_job
 from lompo_bench.progress import LineProgress
 
 LOG_TAIL = 25  # lines of a failed job's log in its report

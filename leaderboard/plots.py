@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from leaderboard.paper import TABLE_I, TASK_TITLES, algorithm_order, algorithm_title
-from leaderboard.results import ScoreCell
-from leaderboard.stats import mean_ci, quiet_bootstrap, score_matrix
-from leaderboard.tables import ablation_cells, ablation_lines, table_one_algorithms, table_one_table
+from lompo_bench.leaderboard.paper import TABLE_I, TASK_TITLES, algorithm_order, algorithm_title
+from lompo_bench.leaderboard.results import ScoreCell
+from lompo_bench.leaderboard.stats import mean_ci, quiet_bootstrap, score_matrix
+from lompo_bench.leaderboard.tables import ablation_cells, ablation_lines, table_one_algorithms, table_one_table
 
 COLORS = {"lompo": "#1f77b4", "lmbrl": "#ff7f0e", "offline_slac": "#2ca02c", "cql": "#d62728", "bc": "#9467bd"}
 OTHER_COLORS = ("#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31")

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from leaderboard import plots, stats
-from leaderboard.claims import check_claims, claims_markdown
-from leaderboard.paper import ALGORITHMS, algorithm_order
-from leaderboard.results import aggregate, read_runs, run_key, write_scores
-from leaderboard.tables import ablation_markdown, table_one_cells, table_one_csv, table_one_markdown
 from lompo_bench.errors import UserError
+from lompo_bench.leaderboard import plots, stats
+from lompo_bench.leaderboard.claims import check_claims, claims_markdown
+from lompo_bench.leaderboard.paper import ALGORITHMS, algorithm_order
+from lompo_bench.leaderboard.results import aggregate, read_runs, run_key, write_scores
+from lompo_bench.leaderboard.tables import ablation_markdown, table_one_cells, table_one_csv, table_one_markdown
 
 PROFILES = ("smoke", "cpu", "paper")
 REFERENCE_RECORDS = Path(__file__).resolve().parent / "results"  # committed records: a runs folder per profile

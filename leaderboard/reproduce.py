@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from leaderboard.paper import ALGORITHMS, TABLE_I
 from lompo_bench import paths
 from lompo_bench.data.ids import ABLATION_FACTORS, ablation_dataset_id, dataset_id, dataset_image_size, resolve_kinds
 from lompo_bench.errors import UserError
+from lompo_bench.leaderboard.paper import ALGORITHMS, TABLE_I
 
 STAGES = ("generate", "model", "train")  # a job depends only on jobs of earlier stages
 
@@ -90,7 +90,7 @@ def plan(
     task's datasets; the world models runs share (one per dataset, seed and model config: LOMPO's and LMBRL's is
     one); then the trainings. `kinds` keeps only those dataset kinds. With `ablation`, Appendix B's D'Claw datasets
     and trainings as well. `algos` may name installed plugins and modules on the path (`registry.resolve`)."""
-    from algorithms.registry import WorldModelAlgorithm, resolve
+    from lompo_bench.algorithms.registry import WorldModelAlgorithm, resolve
     from lompo_bench.tasks import get_task_spec
 
     wanted = resolve_kinds(tuple(kinds)) if kinds else None
@@ -165,8 +165,8 @@ def pending(jobs: Sequence[Job], runs_root: Path) -> list[bool]:
 def run_job(job: Job, runs_root: Path | None = None, device: str = "auto", progress: Any = None) -> Any:
     """Run one job through the functions the CLI's commands call: the one job function every executor uses.
     Returns a train job's result record, a model job's folder, a generate job's dataset ids."""
-    from algorithms.jobs import train, train_model
-    from dataset_gen.pipeline import generate, generate_ablation
+    from lompo_bench.algorithms.jobs import train, train_model
+    from lompo_bench.dataset_gen.pipeline import generate, generate_ablation
 
     if job.action == "generate":
         generate(job.task, kinds=job.kinds, profile=job.profile, seed=job.seed, progress=progress)

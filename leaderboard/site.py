@@ -41,9 +41,11 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from leaderboard import report as report_module
-from leaderboard import stats
-from leaderboard.claims import (
+from lompo_bench.errors import UserError
+from lompo_bench.files import atomic_dir, write_atomic
+from lompo_bench.leaderboard import report as report_module
+from lompo_bench.leaderboard import stats
+from lompo_bench.leaderboard.claims import (
     CLAIMS,
     FAILS,
     HOLDS,
@@ -54,11 +56,11 @@ from leaderboard.claims import (
     lompo_beats_cql_and_bc_mostly,
     lompo_beats_model_based_everywhere,
 )
-from leaderboard.paper import ALGORITHM_TITLES, ALGORITHMS, OTHER_TITLES, TABLE_I, TASK_TITLES
-from leaderboard.results import ScoreCell, aggregate, run_key, write_scores
-from leaderboard.site_assets import CSS, JS
-from leaderboard.site_charts import PALETTE, Series, bar_chart, histogram, line_chart
-from leaderboard.tables import (
+from lompo_bench.leaderboard.paper import ALGORITHM_TITLES, ALGORITHMS, OTHER_TITLES, TABLE_I, TASK_TITLES
+from lompo_bench.leaderboard.results import ScoreCell, aggregate, run_key, write_scores
+from lompo_bench.leaderboard.site_assets import CSS, JS
+from lompo_bench.leaderboard.site_charts import PALETTE, Series, bar_chart, histogram, line_chart
+from lompo_bench.leaderboard.tables import (
     CLIPPED_MARK,
     EPISODES_MARK,
     ablation_cells,
@@ -69,8 +71,6 @@ from leaderboard.tables import (
     table_one_rows,
     table_one_table,
 )
-from lompo_bench.errors import UserError
-from lompo_bench.files import atomic_dir, write_atomic
 from lompo_bench.records import STANDARD_EPISODES, normalized_score, read_record
 
 SITE_MARK = ".lompo-bench-site"  # in every site built here: only such a folder is replaced by a new build
@@ -535,7 +535,7 @@ def _read_installed(page: DatasetPage, out: Path, previews: bool, warn: Callable
         return
     if not previews:
         return
-    from leaderboard.preview import episode_preview
+    from lompo_bench.leaderboard.preview import episode_preview
 
     try:
         made = episode_preview(page.dataset_id, out / "datasets" / f"{page.slug}.gif")
@@ -845,7 +845,7 @@ def diagnostics_html(run: SiteRun, metrics: dict[str, Any], config: dict[str, An
     values = {name: y for name, points in rows.items() for x, y in points if x == last}
     lines: list[str] = []
     try:
-        from algorithms.diagnostics import verdict
+        from lompo_bench.algorithms.diagnostics import verdict
 
         spread = values.get("spread_data") or 0.0
         penalty = float(config.get("penalty") or 0.0) or (values.get("penalty_data", 0.0) / spread if spread else 0.0)

@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from leaderboard.paper import algorithm_title
-from leaderboard.results import ScoreCell
 from lompo_bench.errors import UserError
+from lompo_bench.leaderboard.paper import algorithm_title
+from lompo_bench.leaderboard.results import ScoreCell
 
 REPS = 2000  # bootstrap resamples (rliable's examples use 2000 for CIs of this kind)
 LEVEL = 0.95

@@ -20,9 +20,9 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from leaderboard.paper import ALGORITHMS, TABLE_I, TASK_TITLES, algorithm_order, algorithm_title
-from leaderboard.results import ScoreCell
-from leaderboard.stats import mean_ci
+from lompo_bench.leaderboard.paper import ALGORITHMS, TABLE_I, TASK_TITLES, algorithm_order, algorithm_title
+from lompo_bench.leaderboard.results import ScoreCell
+from lompo_bench.leaderboard.stats import mean_ci
 from lompo_bench.records import STANDARD_EPISODES
 
 MISSING = "-"

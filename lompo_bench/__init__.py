@@ -41,7 +41,7 @@ def __getattr__(name: str) -> Any:
 
         return getattr(tasks, name)
     if name in _POLICY_NAMES:
-        from algorithms import external_policy
+        from lompo_bench.algorithms import external_policy
 
         return getattr(external_policy, name)
     raise AttributeError(f"module 'lompo_bench' has no attribute {name!r}")

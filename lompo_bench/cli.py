@@ -217,9 +217,9 @@ def generate(
     ablation: Annotated[bool, typer.Option(help="D'Claw only: Appendix B's 3-run dataset and its /5, /25.")] = False,
 ) -> None:
     """Train a SAC expert from state and write the paper's image datasets as Minari datasets (resumable)."""
-    from dataset_gen.config import generation_config, resolve_kinds, resolve_workers
-    from dataset_gen.pipeline import generate as run_generate
-    from dataset_gen.pipeline import generate_ablation
+    from lompo_bench.dataset_gen.config import generation_config, resolve_kinds, resolve_workers
+    from lompo_bench.dataset_gen.pipeline import generate as run_generate
+    from lompo_bench.dataset_gen.pipeline import generate_ablation
     from lompo_bench.tasks import get_task_spec
 
     spec = get_task_spec(env)  # bad input fails here, before any bar is drawn
@@ -333,7 +333,7 @@ def datasets_preview(
     frames: Annotated[int, typer.Option(help="At most this many frames (every k-th of the episode's).")] = 100,
 ) -> None:
     """An animated preview of one episode from the dataset's own frames (what the site's dataset cards show)."""
-    from leaderboard.preview import episode_preview
+    from lompo_bench.leaderboard.preview import episode_preview
 
     made = episode_preview(dataset_id, out, episode=episode, max_frames=frames)
     console.print(
@@ -478,7 +478,7 @@ def import_vd4rl(
 @app.command()
 def algos() -> None:
     """List the algorithms, built-in and installed (entry points), with where each comes from and its profiles."""
-    from algorithms.registry import ENTRY_POINT_GROUP, list_algorithms
+    from lompo_bench.algorithms.registry import ENTRY_POINT_GROUP, list_algorithms
 
     for source in list_algorithms():
         where = "built-in" if source.origin == "built-in" else source.origin
@@ -544,8 +544,8 @@ def train(
     ] = False,
 ) -> None:
     """Train an algorithm on a dataset, evaluate it in the task, save the result (resumable: rerun to continue)."""
-    from algorithms.jobs import train as run_train
-    from algorithms.jobs import train_model
+    from lompo_bench.algorithms.jobs import train as run_train
+    from lompo_bench.algorithms.jobs import train_model
 
     if model_only:
         with _stage_progress() as bars:
@@ -575,7 +575,7 @@ def evaluate(
     set_: _SET = None,
 ) -> None:
     """Evaluate the policy of a finished training run in its task (writes evaluation.json in the run folder)."""
-    from algorithms.jobs import evaluate as run_evaluate
+    from lompo_bench.algorithms.jobs import evaluate as run_evaluate
 
     with _stage_progress() as bars:
         record = run_evaluate(
@@ -623,8 +623,8 @@ def evaluate_policy_file(
     built-ins are evaluated, and file its result where `report` reads it (docs/ALGORITHMS.md)."""
     import warnings
 
-    from algorithms.external_policy import ClippedActionsWarning, clipped_warning, episodes_warning
-    from algorithms.external_policy import evaluate_policy_file as run_evaluation
+    from lompo_bench.algorithms.external_policy import ClippedActionsWarning, clipped_warning, episodes_warning
+    from lompo_bench.algorithms.external_policy import evaluate_policy_file as run_evaluation
 
     with _stage_progress() as bars, warnings.catch_warnings():
         warnings.simplefilter("ignore", ClippedActionsWarning)  # said once below, in one line
@@ -656,8 +656,8 @@ def diagnose(
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the values to this JSON file.")] = None,
 ) -> None:
     """Is a world model good enough for the policy phase? Its fit and LOMPO's penalty on held-out episodes."""
-    from algorithms.diagnostics import FIT, IN_TASK, table
-    from algorithms.jobs import diagnose as run_diagnose
+    from lompo_bench.algorithms.diagnostics import FIT, IN_TASK, table
+    from lompo_bench.algorithms.jobs import diagnose as run_diagnose
     from lompo_bench.files import write_json
 
     result = run_diagnose(folder, device=device, penalty=penalty, in_task=in_task)
@@ -697,7 +697,7 @@ def diagnose(
 @app.command()
 def runs(runs: _RUNS_IN = None) -> None:
     """The runs in the runs folder: algorithm, dataset, profile, seed, state, progress, last evaluation, score."""
-    from leaderboard.run_list import list_runs
+    from lompo_bench.leaderboard.run_list import list_runs
     from lompo_bench.paths import runs_root
 
     root = runs or runs_root()
@@ -741,8 +741,8 @@ def report(
 ) -> None:
     """Rebuild the paper's Table I (ours beside the paper's numbers) and the ablation from finished runs; with
     --html, also as a static site."""
-    from leaderboard.report import build_report
-    from leaderboard.stats import STATS_HINT
+    from lompo_bench.leaderboard.report import build_report
+    from lompo_bench.leaderboard.stats import STATS_HINT
     from lompo_bench.paths import runs_root
 
     default = not runs  # the default: the user's runs beside the committed records (those alone on a fresh clone)
@@ -755,7 +755,7 @@ def report(
     console.print(result.claims, soft_wrap=True, markup=False)
     console.print(f"{result.runs} runs in {result.cells} cells; written: {', '.join(map(str, result.files))}")
     if html is not None:
-        from leaderboard.site import build_site
+        from lompo_bench.leaderboard.site import build_site
 
         def warn(line: str) -> None:  # a skipped record was the report's to name (it read the same records first)
             if not line.startswith("warning: skipped"):
@@ -809,9 +809,9 @@ def reproduce(
 ) -> None:
     """Generate the datasets, train every algorithm on them and rebuild Table I: every job resumes, done ones are
     skipped, so rerun the same command after an interruption."""
-    from leaderboard.report import build_report
-    from leaderboard.reproduce import emit_jobs as write_jobs
-    from leaderboard.reproduce import execute, plan
+    from lompo_bench.leaderboard.report import build_report
+    from lompo_bench.leaderboard.reproduce import emit_jobs as write_jobs
+    from lompo_bench.leaderboard.reproduce import execute, plan
     from lompo_bench.paths import runs_root
 
     if executor not in ("local", "ray"):
@@ -830,7 +830,7 @@ def reproduce(
         console.print(f"{count} pending jobs written to {emit_jobs}", soft_wrap=True)
         return
     if executor == "ray":
-        from leaderboard.cluster import execute_ray
+        from lompo_bench.leaderboard.cluster import execute_ray
 
         def say(line: str) -> None:
             console.print(line, soft_wrap=True, markup=False)
@@ -874,9 +874,9 @@ def bench(
     import dataclasses
     import json
 
-    from algorithms import bench as measure
-    from algorithms.configs import resolve_device
-    from algorithms.lompo import PROFILES
+    from lompo_bench.algorithms import bench as measure
+    from lompo_bench.algorithms.configs import resolve_device
+    from lompo_bench.algorithms.lompo import PROFILES
 
     profiles = tuple(profile or ("cpu", "paper"))
     unknown = [name for name in profiles if name not in PROFILES]

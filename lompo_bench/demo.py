@@ -142,9 +142,9 @@ class DemoDataset:
 def run_dataset_demo(out_dir: Path, *, task: str = "adroit_pen", seed: int = 0) -> DemoDataset:
     """Smoke-profile generation of one expert dataset, a batch through the cache and the sampler, and a smoke
     LOMPO run on it (train, evaluate, result record): every layer once, in seconds."""
-    from algorithms.jobs import train
-    from dataset_gen.pipeline import generate
+    from lompo_bench.algorithms.jobs import train
     from lompo_bench.data import SequenceSampler, open_cache
+    from lompo_bench.dataset_gen.pipeline import generate
     from lompo_bench.paths import run_dir
 
     start = time.perf_counter()

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from dataset_gen.minari_writer import write_dataset
-from dataset_gen.recording import Episode
 from lompo_bench import make_task
+from lompo_bench.dataset_gen.minari_writer import write_dataset
+from lompo_bench.dataset_gen.recording import Episode
 
 
 def frame_code(episode: int, t: int) -> int:

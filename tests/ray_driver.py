@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import ray  # noqa: E402
 
-from leaderboard.cluster import execute_ray  # noqa: E402
-from leaderboard.reproduce import execute, plan, run_job  # noqa: E402
+from lompo_bench.leaderboard.cluster import execute_ray  # noqa: E402
+from lompo_bench.leaderboard.reproduce import execute, plan, run_job  # noqa: E402
 
 ADDRESS, WORKER_PORT, WORK = sys.argv[1], sys.argv[2], Path(sys.argv[3])
 STARTS = WORK / "starts.txt"

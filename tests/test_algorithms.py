@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import torch
 
-from algorithms import checkpoints, jobs, lompo, runs
-from algorithms.nets import NETWORKS, RSSM, ConvDecoder, ConvEncoder, EnsembleMLP, paper_conv_channels
-from algorithms.registry import algorithm_names, get_algorithm
+from lompo_bench.algorithms import checkpoints, jobs, lompo, runs
+from lompo_bench.algorithms.nets import NETWORKS, RSSM, ConvDecoder, ConvEncoder, EnsembleMLP, paper_conv_channels
+from lompo_bench.algorithms.registry import algorithm_names, get_algorithm
 from lompo_bench.data import EpisodeReader, SequenceSampler, TransitionSampler, open_cache, to_torch
 from lompo_bench.data.store import read_metadata
 from lompo_bench.data.vd4rl import import_vd4rl
@@ -165,7 +165,7 @@ def test_every_registered_algorithm_keeps_the_contract(algo) -> None:
     import dataclasses
     import inspect
 
-    from algorithms.registry import Algorithm, WorldModelAlgorithm
+    from lompo_bench.algorithms.registry import Algorithm, WorldModelAlgorithm
 
     module = get_algorithm(algo)
     assert isinstance(module, Algorithm) and module.NAME == algo
@@ -381,7 +381,7 @@ def test_a_format_1_lompo_checkpoint_is_refused_with_the_reason(tmp_path) -> Non
 
 
 def test_cqls_conservative_term_trains_the_encoder_through_both_sides(env) -> None:
-    from algorithms import cql
+    from lompo_bench.algorithms import cql
 
     config = cql.make_config("smoke")
     config = dataclasses.replace(config, conv_channels=(4, 4, 4, 4))
@@ -458,7 +458,7 @@ def test_a_format_2_bc_checkpoint_is_renamed_into_format_3_and_others_are_read_a
 
 
 def _drqbc_on_a_fixed_batch(**overrides):
-    from algorithms import drqbc
+    from lompo_bench.algorithms import drqbc
 
     config = dataclasses.replace(drqbc.make_config("smoke"), conv_channels=(4, 4, 4, 4), **overrides)
     cache = open_cache(PEN_ID)
@@ -469,7 +469,7 @@ def _drqbc_on_a_fixed_batch(**overrides):
 
 
 def test_drqbcs_actor_loss_is_td3_bc_with_q_normalised_by_a_constant_lambda(env) -> None:
-    from algorithms import drqbc
+    from lompo_bench.algorithms import drqbc
 
     agent, batch = _drqbc_on_a_fixed_batch(actor_noise=False)  # pi(s) itself, as TD3+BC writes the loss
     embedding = agent.encode(batch["pixels"], batch["proprio"]).detach()

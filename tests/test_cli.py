@@ -220,7 +220,7 @@ def test_algos_train_evaluate_on_a_smoke_run(tmp_path: Path, monkeypatch) -> Non
     assert json.loads((run / "evaluation.json").read_text())["episodes"] == 2
 
     # `runs` lists it as done with its score; a second seed held by another process shows as running.
-    from algorithms.runs import exclusive_run  # the lock a training process holds
+    from lompo_bench.algorithms.runs import exclusive_run  # the lock a training process holds
 
     other = run.with_name("smoke-seed1")
     other.mkdir()
@@ -313,7 +313,7 @@ def test_set_overrides_a_setting_in_a_run_folder_of_its_own_kept_out_of_table_on
     result = runner.invoke(app, ["evaluate", *args, "--set", "steps=10", "--set", "augment=false", "--episodes", "1"])
     assert result.exit_code == 0 and json.loads((folder / "evaluation.json").read_text())["overrides"] == overrides
     # The leaderboard leaves it out unless asked.
-    from leaderboard.report import build_report
+    from lompo_bench.leaderboard.report import build_report
 
     assert build_report(tmp_path / "home" / "runs", tmp_path / "lb", profile="smoke").runs == 0
     assert build_report(tmp_path / "home" / "runs", tmp_path / "lb", "smoke", include_overrides=True).runs == 1

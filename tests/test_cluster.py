@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from leaderboard.reproduce import dependencies, emit_jobs, plan
 from lompo_bench.cli import app
+from lompo_bench.leaderboard.reproduce import dependencies, emit_jobs, plan
 
 REPO = Path(__file__).resolve().parent.parent
 RAY = Path(sys.executable).parent / "ray"

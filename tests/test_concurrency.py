@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from algorithms import runs
+from lompo_bench.algorithms import runs
 from lompo_bench.data import verify_cache
 from lompo_bench.data.store import dataset_path
 from lompo_bench.errors import UserError
@@ -80,7 +80,7 @@ def test_a_second_training_of_one_run_folder_is_refused_in_one_line(env: dict[st
 def test_a_second_generation_of_one_work_folder_is_refused_in_one_line(tmp_path: Path, monkeypatch) -> None:
     """Issue 33: two `generate` of one task at once were not refused; one died with a traceback when the other
     deleted the render cache under it. The second is refused in one line, before it reads or writes anything."""
-    from dataset_gen import pipeline
+    from lompo_bench.dataset_gen import pipeline
 
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}

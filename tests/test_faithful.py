@@ -15,14 +15,14 @@ import pytest
 import torch
 from torch import nn
 
-from algorithms import bc, cql, drqbc, lmbrl, lompo, offline_slac
-from algorithms.nets import (
+from lompo_bench.algorithms import bc, cql, drqbc, lmbrl, lompo, offline_slac
+from lompo_bench.algorithms.nets import (
     EnsembleLinear,
     EnsembleMLP,
     conv_layers_for,
     paper_conv_channels,
 )
-from algorithms.registry import get_algorithm
+from lompo_bench.algorithms.registry import get_algorithm
 from lompo_bench.data import SequenceSampler, open_cache, to_torch
 from lompo_bench.data.ids import dataset_image_size
 from lompo_bench.errors import UserError

@@ -16,10 +16,10 @@ import minari
 import numpy as np
 import pytest
 
-from dataset_gen import pipeline
-from dataset_gen.config import KINDS, dataset_id, generation_config
-from dataset_gen.pipeline import generate
 from lompo_bench import get_task_spec, make_task
+from lompo_bench.dataset_gen import pipeline
+from lompo_bench.dataset_gen.config import KINDS, dataset_id, generation_config
+from lompo_bench.dataset_gen.pipeline import generate
 from tests.helpers import KillAt
 
 TASK = "adroit_pen"
@@ -198,8 +198,8 @@ SEED_THAT_TELLS_DRAWS_APART = 4
 
 
 def test_a_kind_written_alone_is_byte_identical_to_the_all_kinds_one(tmp_path, monkeypatch) -> None:
-    from dataset_gen.recording import EpisodeStore
-    from dataset_gen.splits import split_training_episodes, trim_to_size
+    from lompo_bench.dataset_gen.recording import EpisodeStore
+    from lompo_bench.dataset_gen.splits import split_training_episodes, trim_to_size
 
     seed, medium_expert, expert = SEED_THAT_TELLS_DRAWS_APART, IDS[1], IDS[2]
     _use_datasets_root(monkeypatch, tmp_path / "all")
@@ -295,8 +295,8 @@ def test_generation_killed_during_sac_training_resumes_to_byte_identical_dataset
     taken inside SB3's step, missed the step's transition, gradient update and episode count, and the resumed run
     drew from reseeded random generators and restarted the task's episode sequence), so a resumed `generate` wrote
     other data under the same ids. Killed at each point, then rerun: the same recording, summary and datasets."""
-    from dataset_gen import experts
     from lompo_bench import seeds
+    from lompo_bench.dataset_gen import experts
 
     whole_root, whole_work = dclaw_run
     _use_datasets_root(monkeypatch, tmp_path / "minari")
@@ -344,8 +344,8 @@ def test_generation_killed_during_sac_training_resumes_to_byte_identical_dataset
 
 
 def test_ablation_mixes_three_runs_and_subsamples(tmp_path, monkeypatch) -> None:
-    from dataset_gen.config import ABLATION_RUNS, ablation_dataset_id
-    from dataset_gen.pipeline import generate_ablation
+    from lompo_bench.dataset_gen.config import ABLATION_RUNS, ablation_dataset_id
+    from lompo_bench.dataset_gen.pipeline import generate_ablation
 
     _use_datasets_root(monkeypatch, tmp_path / "minari")
     sizes = generate_ablation(profile="smoke", seed=0, workers=1, out=tmp_path / "work")
@@ -362,8 +362,8 @@ def test_ablation_mixes_three_runs_and_subsamples(tmp_path, monkeypatch) -> None
 
 
 def test_training_killed_after_a_checkpoint_resumes_from_it(tmp_path, monkeypatch) -> None:
-    from dataset_gen import experts
-    from dataset_gen.recording import EpisodeStore
+    from lompo_bench.dataset_gen import experts
+    from lompo_bench.dataset_gen.recording import EpisodeStore
 
     _use_datasets_root(monkeypatch, tmp_path / "minari")
     config = generation_config(TASK, "smoke")  # 4 episodes of 50 steps, evaluations after each, checkpoint at 100
@@ -392,8 +392,8 @@ def test_the_paper_profile_renders_dclaw_pen_and_door_at_128_px_and_everything_e
     """The official code's networks follow the image size (64 px: 4 conv layers, 128 px: 5) and Appendix C gives
     D'Claw, Pen and Door 5 layers: their paper-profile frames are 128 px; Walker's, and every cpu and smoke
     profile's frames (a departure for cost), 64 px."""
-    from dataset_gen.config import PAPER_DATASET_SIZE
     from lompo_bench import task_names
+    from lompo_bench.dataset_gen.config import PAPER_DATASET_SIZE
 
     paper = {task: generation_config(task, "paper").image_size for task in PAPER_DATASET_SIZE}
     assert paper == {"walker_walk": 64, "dclaw_screw": 128, "adroit_pen": 128, "door_open": 128}
@@ -435,7 +435,7 @@ def test_bad_kinds_and_workers_fail_before_any_work(tmp_path) -> None:
 def test_the_expert_is_the_better_of_the_final_and_the_best_evaluated_policy(smoke_run) -> None:
     from stable_baselines3 import SAC
 
-    from dataset_gen.experts import evaluate
+    from lompo_bench.dataset_gen.experts import evaluate
 
     report, _, work, _ = smoke_run
     train_dir = next(work.rglob("train/done.json")).parent

@@ -13,8 +13,8 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from algorithms import bc, cql, drqbc, lmbrl, lompo, offline_slac
 from lompo_bench import seeds
+from lompo_bench.algorithms import bc, cql, drqbc, lmbrl, lompo, offline_slac
 from lompo_bench.cli import app
 from lompo_bench.errors import UserError
 from tests.helpers import write_synthetic_dataset
@@ -132,7 +132,7 @@ def test_a_malformed_manifest_is_one_line_and_exit_2(tmp_path: Path, monkeypatch
 def test_a_module_that_is_no_algorithm_is_refused_without_being_imported(tmp_path: Path, monkeypatch) -> None:
     import sys
 
-    from algorithms.registry import resolve
+    from lompo_bench.algorithms.registry import resolve
 
     (tmp_path / "loud.py").write_text("raise SystemExit('imported!')\n")
     (tmp_path / "quiet_pkg").mkdir()
@@ -197,7 +197,7 @@ def test_a_read_only_home_is_one_line(dataset, small_disk, monkeypatch) -> None:
 def test_a_checkpoint_that_does_not_fit_is_a_disk_full_error(tmp_path: Path, monkeypatch) -> None:
     import errno
 
-    from algorithms import checkpoints
+    from lompo_bench.algorithms import checkpoints
 
     def failing_save(obj, f):
         raise RuntimeError("[enforce fail at inline_container.cc:664] . PytorchStreamWriter failed writing file")
@@ -238,8 +238,8 @@ def test_a_deleted_read_cache_is_one_line_with_nothing_ignored(dataset, monkeypa
 def test_generation_and_outside_policy_seeds_out_of_range_are_one_line_and_nothing_is_written(
     dataset, tmp_path: Path, monkeypatch
 ) -> None:
-    from algorithms.external_policy import evaluate_policy, evaluate_policy_file
-    from dataset_gen.pipeline import generate, generate_ablation
+    from lompo_bench.algorithms.external_policy import evaluate_policy, evaluate_policy_file
+    from lompo_bench.dataset_gen.pipeline import generate, generate_ablation
 
     home = tmp_path / "home"
     for seed in ("-1", "99999999999", str(seeds.MAX_GENERATION_SEED + 1)):
@@ -288,7 +288,7 @@ def _write_record(root: Path, algo: str, seed: int, score: Any = 50.0, *, datase
 @pytest.fixture
 def no_stats(monkeypatch) -> None:
     """Tables without rliable's bootstrap (seconds per report): not what is tested here."""
-    from leaderboard import stats
+    from lompo_bench.leaderboard import stats
 
     monkeypatch.setattr(stats, "have_rliable", lambda: False)
 

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from leaderboard.paper import ALGORITHMS, TABLE_I, TASK_TITLES
-from leaderboard.report import build_report
-from leaderboard.reproduce import plan
-from leaderboard.results import aggregate, read_records
-from leaderboard.tables import ablation_markdown, table_one_markdown, table_one_rows
 from lompo_bench.cli import app
 from lompo_bench.errors import UserError
+from lompo_bench.leaderboard.paper import ALGORITHMS, TABLE_I, TASK_TITLES
+from lompo_bench.leaderboard.report import build_report
+from lompo_bench.leaderboard.reproduce import plan
+from lompo_bench.leaderboard.results import aggregate, read_records
+from lompo_bench.leaderboard.tables import ablation_markdown, table_one_markdown, table_one_rows
 from lompo_bench.records import ResultRecord
 
 
@@ -90,7 +90,7 @@ def test_ablation_table_orders_dataset_sizes(tmp_path: Path) -> None:
     assert "| Algorithm | full (60000 transitions) | 1/5 (12000 transitions) | 1/25 (2400 transitions) |" in table
     assert "| LOMPO | 80.0† | 70.0† | 40.0† |" in table
     assert "- / 100.4" in table_one_markdown(cells, "cpu", "cpu")  # ablation runs stay out of Table I
-    from leaderboard import plots, stats
+    from lompo_bench.leaderboard import plots, stats
 
     if stats.have_rliable() and plots.have_matplotlib():
         written = plots.ablation_plot(cells, "cpu", "cpu", tmp_path / "fig" / "ablation")
@@ -108,7 +108,7 @@ def test_report_writes_the_score_file_and_tables_and_refuses_bad_input(tmp_path:
     assert "12.5† / 96.1" in (tmp_path / "out" / "table_one.md").read_text()
     assert "lompo_paper" in (tmp_path / "out" / "table_one.csv").read_text().splitlines()[0]
     assert "| not enough runs |" in (tmp_path / "out" / "claims.md").read_text() and "not enough runs" in report.claims
-    from leaderboard import stats
+    from lompo_bench.leaderboard import stats
 
     assert (report.aggregates is not None) == stats.have_rliable() == (tmp_path / "out" / "aggregates.md").exists()
     if report.aggregates is not None:  # the figures come with the stats extra
@@ -131,7 +131,7 @@ def test_report_writes_the_score_file_and_tables_and_refuses_bad_input(tmp_path:
 
 
 def test_report_without_the_stats_extra_still_builds_the_tables_and_says_how(tmp_path: Path, monkeypatch) -> None:
-    from leaderboard import stats
+    from lompo_bench.leaderboard import stats
 
     monkeypatch.setattr(stats, "have_rliable", lambda: False)
     _record(tmp_path / "runs", "lompo", "lompo/adroit_pen/expert-cpu-v0", 0, 12.5)
@@ -246,7 +246,7 @@ def test_the_committed_cpu_records_rebuild_table_one_on_a_fresh_clone(folder: Pa
 
 
 def test_built_in_algorithms_outside_the_paper_have_their_display_name_and_the_mark() -> None:
-    from leaderboard.paper import algorithm_title
+    from lompo_bench.leaderboard.paper import algorithm_title
 
     assert algorithm_title("drqbc") == "DrQ+BC (not in the paper)"
     assert algorithm_title("mine") == "mine (not in the paper)" and algorithm_title("bc") == "BC"
@@ -255,7 +255,7 @@ def test_built_in_algorithms_outside_the_paper_have_their_display_name_and_the_m
 def test_committed_records_that_adopted_an_override_match_the_profile_as_it_stands() -> None:
     """A record with `adopted` was trained with `--set` values its profile has made its defaults since; if the
     profile moves away from them again, the record is no longer the profile's and must not count as it."""
-    from algorithms.registry import get_algorithm
+    from lompo_bench.algorithms.registry import get_algorithm
 
     adopted = [r for folder in (COMMITTED, NETWORKS_V1) for r in read_records(folder) if r.get("adopted")]
     assert adopted, "the cpu LOMPO records of issue 20 (networks version 1) carry adopted={'actor': 'sac'}"
@@ -281,11 +281,11 @@ def test_table_one_shows_algorithms_not_in_the_paper_after_its_five_and_the_clai
     rows = table_one_rows(cells, "cpu", "cpu")
     assert rows[-1]["mine_paper"] == "" and rows[-1]["mine_seeds"] == "2" and rows[-1]["bc_paper"] == "97.4"
     # BC does well on Door: an algorithm the paper did not run, above it, does not change the paper's claim.
-    from leaderboard.claims import bc_does_well_on_door, check_claims, claims_markdown
+    from lompo_bench.leaderboard.claims import bc_does_well_on_door, check_claims, claims_markdown
 
     assert bc_does_well_on_door(cells, "cpu", "cpu").verdict == "holds"
     assert "mine" not in claims_markdown(check_claims(cells, "cpu", "cpu"))
-    from leaderboard import stats
+    from lompo_bench.leaderboard import stats
 
     if stats.have_rliable():
         report = build_report(tmp_path, tmp_path / "out", profile="cpu")
@@ -313,7 +313,7 @@ def test_records_of_two_contents_of_one_dataset_id_are_never_pooled(tmp_path: Pa
     assert "never pooled" in table
     rows = [r for r in table_one_rows(cells, "cpu", "cpu") if r["environment"] == "Walker Walk"]
     assert [r["dataset_fingerprint"] for r in rows] == ["", new, "", ""]  # replay, the two contents, expert
-    from leaderboard.claims import lompo_beats_model_based_everywhere
+    from lompo_bench.leaderboard.claims import lompo_beats_model_based_everywhere
 
     # LOMPO's 90.5 (old data) against LMBRL's 10.5 (new data) is no comparison: on the new data LOMPO has one seed.
     assert lompo_beats_model_based_everywhere(cells, "cpu", "cpu").verdict == "not enough runs"
@@ -356,7 +356,7 @@ def _row(output: str, start: str) -> dict[str, str]:
 @pytest.fixture
 def no_stats(monkeypatch) -> None:
     """Tables without rliable's bootstrap (seconds per report on the committed records): not what is tested here."""
-    from leaderboard import stats
+    from lompo_bench.leaderboard import stats
 
     monkeypatch.setattr(stats, "have_rliable", lambda: False)
 

@@ -20,13 +20,13 @@ import torch
 from typer.testing import CliRunner
 
 import lompo_bench
-from algorithms import evaluation, registry
-from algorithms.registry import ENTRY_POINT_GROUP, check_algorithm, list_algorithms, resolve
-from leaderboard.reproduce import plan, run_job
 from lompo_bench import get_task_spec, seeds
+from lompo_bench.algorithms import evaluation, registry
+from lompo_bench.algorithms.registry import ENTRY_POINT_GROUP, check_algorithm, list_algorithms, resolve
 from lompo_bench.cli import app
 from lompo_bench.data.ids import dataset_id
 from lompo_bench.errors import UserError
+from lompo_bench.leaderboard.reproduce import plan, run_job
 from lompo_bench.paths import run_dir
 from tests.helpers import write_synthetic_dataset
 
@@ -101,7 +101,7 @@ def test_an_installed_plugin_is_listed_with_its_origin_and_a_broken_one_hides_no
     assert [s.error for s in list_algorithms() if s.name == "bc" and s.origin != "built-in"] == [
         "never loaded: bc is a built-in algorithm's name"
     ]
-    assert resolve("bc")[0].__name__ == "algorithms.bc"  # a package can never replace a built-in
+    assert resolve("bc")[0].__name__ == "lompo_bench.algorithms.bc"  # a package can never replace a built-in
     result = runner.invoke(app, ["train", "--algo", "broken", "--dataset", PEN, "--profile", "smoke"])
     assert result.exit_code == 2 and "Traceback" not in result.output
     (line,) = _lines(result.output)
@@ -179,15 +179,16 @@ def test_the_example_plugin_trains_evaluates_lists_and_reports_like_a_built_in(e
 def test_a_plugin_named_by_module_path_runs_the_same_on_a_fresh_worker(env, monkeypatch) -> None:
     """`--algo package.module` travels with its jobs as that path: a worker (a fresh process, as on Ray) resolves
     it to the same algorithm, and the record lands where `report` reads it, under the algorithm's NAME."""
-    from leaderboard.cluster import _record_path, run_on_worker
+    from lompo_bench.leaderboard.cluster import _record_path, run_on_worker
 
     monkeypatch.syspath_prepend(str(REPO))  # examples/ as a namespace package
     spec = "examples.tiny_bc.tiny_bc"
     (job,) = [j for j in plan("smoke", tasks=["pen"], algos=[spec], seeds=1, kinds=["expert"]) if j.action == "train"]
     assert (job.algo, job.algo_module) == ("tiny_bc", spec)
     assert f"lompo-bench train --algo {spec} --dataset {PEN}" in job.command()
-    code = ("import pickle, sys; from algorithms.registry import resolve; job = pickle.loads(sys.stdin.buffer.read());"
-            " module, source = resolve(job.algo_reference); print(module.NAME, source.reference)")  # fmt: skip
+    code = ("import pickle, sys; from lompo_bench.algorithms.registry import resolve;"
+            " job = pickle.loads(sys.stdin.buffer.read()); module, source = resolve(job.algo_reference);"
+            " print(module.NAME, source.reference)")  # fmt: skip
     fresh = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}  # the path: its cwd only
     worker = subprocess.run([sys.executable, "-c", code], input=pickle.dumps(job), capture_output=True, cwd=REPO,
                             check=True, env=fresh)  # fmt: skip
@@ -312,7 +313,7 @@ def test_a_policy_is_evaluated_at_the_frame_size_of_the_dataset_it_was_trained_o
     """128 px datasets (the paper profile's D'Claw, Pen and Door) are evaluated at 128 px: the evaluation itself,
     an outside policy's, and a run's final evaluation, its evaluations during training and `evaluate`'s; a run
     saved before the frame size was recorded is evaluated at 64 px, the size of every dataset then."""
-    from algorithms import runs
+    from lompo_bench.algorithms import runs
 
     large, small = _SizeChecked(128, 24), _SizeChecked(64, 24)
     evaluation.evaluate_policy(large, "adroit_pen", 1, seeds.evaluation_seed(0), image_size=128)

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from dataset_gen.pipeline import generate
 from lompo_bench.cli import app
 from lompo_bench.data.ids import KINDS, dataset_id
 from lompo_bench.data.remote import publish_checks
 from lompo_bench.data.store import local_dataset_ids, read_metadata
+from lompo_bench.dataset_gen.pipeline import generate
 from tests import fake_remote
 from tests.helpers import write_synthetic_dataset
 

@@ -3,11 +3,11 @@ generation (SAC evaluations, the expert choice, expert rollouts, the random refe
 
 from __future__ import annotations
 
-from dataset_gen.config import PROFILES as GENERATION_PROFILES
-from dataset_gen.config import generation_config
-from dataset_gen.experts import expert_episodes
-from dataset_gen.reference import RANDOM_EPISODES
 from lompo_bench import seeds
+from lompo_bench.dataset_gen.config import PROFILES as GENERATION_PROFILES
+from lompo_bench.dataset_gen.config import generation_config
+from lompo_bench.dataset_gen.experts import expert_episodes
+from lompo_bench.dataset_gen.reference import RANDOM_EPISODES
 from lompo_bench.tasks import task_names
 
 RUN_SEEDS = range(100)

@@ -22,14 +22,14 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from leaderboard.paper import TABLE_I
-from leaderboard.preview import MAX_BYTES, episode_preview
-from leaderboard.report import REFERENCE_RECORDS
-from leaderboard.results import aggregate, read_runs
-from leaderboard.site import SITE_MARK, build_site
-from leaderboard.tables import table_one_rows, table_one_table
 from lompo_bench.cli import app
 from lompo_bench.errors import UserError
+from lompo_bench.leaderboard.paper import TABLE_I
+from lompo_bench.leaderboard.preview import MAX_BYTES, episode_preview
+from lompo_bench.leaderboard.report import REFERENCE_RECORDS
+from lompo_bench.leaderboard.results import aggregate, read_runs
+from lompo_bench.leaderboard.site import SITE_MARK, build_site
+from lompo_bench.leaderboard.tables import table_one_rows, table_one_table
 from lompo_bench.records import ResultRecord
 
 runner = CliRunner()
@@ -198,7 +198,8 @@ def test_the_report_s_aggregates_and_figures_enter_the_site_and_only_a_site_is_r
 
 def test_the_committed_records_site_builds_fast_and_without_torch(tmp_path: Path) -> None:
     code = (
-        "import sys, time; from pathlib import Path; from leaderboard.site import build_site; t = time.perf_counter();"
+        "import sys, time; from pathlib import Path; from lompo_bench.leaderboard.site import build_site;"
+        " t = time.perf_counter();"
         f"site = build_site(Path({str(tmp_path / 'site')!r}), [Path({str(REFERENCE_RECORDS / 'cpu')!r})]);"
         "print(sorted(m for m in ('torch', 'mujoco') if m in sys.modules), site.pages, time.perf_counter() - t)"
     )
@@ -255,7 +256,7 @@ def test_a_preview_from_the_dataset_s_own_frames_and_its_card(tmp_path: Path, mo
 
 
 def test_report_html_from_the_command_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from leaderboard import stats
+    from lompo_bench.leaderboard import stats
 
     monkeypatch.setattr(stats, "have_rliable", lambda: False)  # the bootstrap's seconds are the report's, not ours
     runs = tmp_path / "runs"

@@ -12,7 +12,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from algorithms import bench, jobs, lompo, speed
+from lompo_bench.algorithms import bench, jobs, lompo, speed
 from lompo_bench.cli import app
 from tests.helpers import write_synthetic_dataset
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dataset_gen.recording import EpisodeRecorder, EpisodeRef, EpisodeStore, drop_chunks_from
-from dataset_gen.splits import (
+from lompo_bench.dataset_gen.recording import EpisodeRecorder, EpisodeRef, EpisodeStore, drop_chunks_from
+from lompo_bench.dataset_gen.splits import (
     SPLIT_RULE,
     medium_point,
     split_training_episodes,

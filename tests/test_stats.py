@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from leaderboard import claims, stats
-from leaderboard.claims import FAILS, HOLDS, TOO_FEW, check_claims, compare
-from leaderboard.results import ScoreCell
+from lompo_bench.leaderboard import claims, stats
+from lompo_bench.leaderboard.claims import FAILS, HOLDS, TOO_FEW, check_claims, compare
+from lompo_bench.leaderboard.results import ScoreCell
 
 
 def cell(algo: str, task: str, kind: str, scores: list[float], factor: int | None = None) -> ScoreCell:

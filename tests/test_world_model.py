@@ -13,8 +13,8 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from algorithms import checkpoints, diagnostics, jobs, lompo
-from algorithms.nets import RSSM, member_spread
+from lompo_bench.algorithms import checkpoints, diagnostics, jobs, lompo
+from lompo_bench.algorithms.nets import RSSM, member_spread
 from lompo_bench.cli import app
 from lompo_bench.data import open_cache
 from lompo_bench.paths import run_dir

@@ -32,11 +32,11 @@ def ours(method: str) -> tuple[int, int]:
     """(updates, batch) of our cpu profile for `method` (bc, cql, drqbc), read from the profile itself so that the
     budget follows it if it changes."""
     if method == "bc":
-        from algorithms.bc import PROFILES
+        from lompo_bench.algorithms.bc import PROFILES
     elif method == "cql":
-        from algorithms.cql import PROFILES
+        from lompo_bench.algorithms.cql import PROFILES
     elif method == "drqbc":
-        from algorithms.drqbc import PROFILES
+        from lompo_bench.algorithms.drqbc import PROFILES
     else:
         raise ValueError(f"no model-free profile {method!r}")
     config = PROFILES["cpu"]
@@ -105,7 +105,7 @@ def record_root(args: argparse.Namespace, budget: Budget) -> Path:
 def check_target(args: argparse.Namespace, budget: Budget, name: str) -> Path:
     """Before any training: the record's root (`record_root`), the name (`check_algo_name`: not a built-in's) and
     no earlier record in the run's folder unless `--overwrite`. Returns the root."""
-    from algorithms.external_policy import check_algo_name
+    from lompo_bench.algorithms.external_policy import check_algo_name
     from lompo_bench.data.store import dataset_path, read_metadata
     from lompo_bench.paths import run_dir
 

@@ -140,7 +140,7 @@ def convert(dataset_id: str, work: Path) -> tuple[Path, dict[str, Any]]:
 
 def budget_settings(mode: str, sizes: str) -> dict[str, Any]:
     """The port's config keys for a budget (module docstring), from our LOMPO cpu profile."""
-    from algorithms.lompo import PROFILES
+    from lompo_bench.algorithms.lompo import PROFILES
 
     cpu = PROFILES["cpu"]
     real_batch = round(cpu.ac_batch * cpu.real_fraction)  # the port's agent_batch_size is each half's

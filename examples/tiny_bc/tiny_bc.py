@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.nn import functional
 
-from algorithms import configs, runs
+from lompo_bench.algorithms import configs, runs
 from lompo_bench.data import TorchBatches, TransitionSampler, open_cache
 from lompo_bench.progress import NoProgress, Progress
 

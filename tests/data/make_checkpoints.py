@@ -34,8 +34,8 @@ def fixed_observation() -> dict[str, np.ndarray]:
 def main(algos: list[str]) -> None:
     scratch = Path(tempfile.mkdtemp())
     os.environ["MINARI_DATASETS_PATH"] = str(scratch / "minari")
-    from algorithms import jobs
-    from algorithms.registry import get_algorithm
+    from lompo_bench.algorithms import jobs
+    from lompo_bench.algorithms.registry import get_algorithm
     from lompo_bench.paths import run_dir
     from tests.helpers import write_synthetic_dataset
 
