@@ -1,6 +1,6 @@
 """Reference returns for normalized scores: the uniform random policy (`ref_min_score`).
 
-`python -m dataset_gen.reference walker dclaw pen door` re-measures the numbers kept in the task registry
+`python -m lompo_bench.dataset_gen.reference walker dclaw pen door` re-measures the numbers kept in the task registry
 (`TaskSpec.ref_min_score`), so anyone can check them. `ref_max_score` is the paper-profile SAC expert's return,
 written by `lompo-bench generate --profile paper`.
 """
