@@ -8,18 +8,15 @@ gives no BC details; ours is V-D4RL's pixel BC in shape: frame stacking, random-
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from lompo_bench.algorithms import configs, evaluation, model_free, runs
+from lompo_bench.algorithms import configs, evaluation, model_free
 from lompo_bench.algorithms.configs import Count, PositiveFloat
 from lompo_bench.algorithms.nets import ENCODERS, PixelFeatures, adam, drqv2_init, mlp
-from lompo_bench.data.cache import DatasetCache
 from lompo_bench.errors import UserError
-from lompo_bench.progress import Progress
 
 NAME = "bc"
 INITS = ("drqv2", "torch")
@@ -36,9 +33,9 @@ class BCConfig:
     batch: Count = 256
     lr: PositiveFloat = 3e-4
     augment: bool = True  # random shift by up to 4 px
-    # Issue 32 item 3's ablation settings (docs/BASELINES.md, "Closing a gap"): each default is ours, the other
-    # value d3rlpy's BC's. encoder "nature": d3rlpy's Nature-DQN convs + Linear(trunk) + ReLU (with trunk=512);
-    # head_layers 1: a linear head on the features (d3rlpy's); init "torch": PyTorch's default initialisation.
+    # Ablation settings (docs/BASELINES.md, "Closing a gap"): each default is ours, the other value d3rlpy's BC's.
+    # encoder "nature": d3rlpy's Nature-DQN convs + Linear(trunk) + ReLU (with trunk=512); head_layers 1: a linear
+    # head on the features (d3rlpy's); init "torch": PyTorch's default initialisation.
     encoder: str = "paper"
     head_layers: Count = 3
     init: str = "drqv2"
@@ -106,29 +103,5 @@ class BehaviorCloning(nn.Module):
         self.optimizer.load_state_dict(state["optimizer"])
 
 
-def build(config: BCConfig, cache: DatasetCache, device: torch.device) -> BehaviorCloning:
-    agent = BehaviorCloning(config, cache.actions.shape[1], cache.proprio.shape[1])
-    runs.set_proprio_stats(agent.features.encoder, cache)
-    return agent.to(device)
-
-
-def load_policy(folder: Path, device: torch.device) -> evaluation.FrameStackPolicy:
-    return model_free.load_frame_stack_policy(folder, device, BCConfig, BehaviorCloning)
-
-
-def train(
-    *,
-    dataset_id: str,
-    task: str,
-    profile: str,
-    config: BCConfig,
-    folder: Path,
-    seed: int,
-    device: torch.device,
-    progress: Progress | None = None,
-) -> dict[str, Any]:
-    """Behavior cloning on `dataset_id`, resuming from `folder`'s checkpoint; returns the result record."""
-    return model_free.train_on_transitions(
-        build, algo=NAME, stage="behavior cloning", dataset_id=dataset_id, task=task, profile=profile, config=config,
-        folder=folder, seed=seed, device=device, progress=progress,
-    )  # fmt: skip
+LEARNER = model_free.FrameStackLearner(NAME, "behavior cloning", BCConfig, BehaviorCloning)
+build, train, load_policy = LEARNER.build, LEARNER.train, LEARNER.load_policy

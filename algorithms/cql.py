@@ -14,18 +14,15 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lompo_bench.algorithms import configs, evaluation, model_free, runs
+from lompo_bench.algorithms import configs, evaluation, model_free
 from lompo_bench.algorithms.configs import Count, NonNegFloat, Part, PositiveFloat, Share
 from lompo_bench.algorithms.nets import Actor, PixelFeatures, TwinCritic, adam, drqv2_init
-from lompo_bench.data.cache import DatasetCache
-from lompo_bench.progress import Progress
 
 NAME = "cql"
 
@@ -56,8 +53,8 @@ class CQLConfig:
 
 PROFILES = {
     "paper": CQLConfig(),
-    # 5,000 steps (320 s on 2 cores) left Walker medium-expert at random level (-1.7): CQL from pixels needs
-    # far more updates than BC, so the cpu profile spends most of its hour on them.
+    # cpu: 30K updates, most of the profile's hour: CQL from pixels needs far more updates than BC
+    # (docs/PERFORMANCE.md, "The model-free learners' cpu profiles").
     "cpu": CQLConfig(
         conv_scale=0.5, steps=30_000, batch=64, eval_every=5_000, eval_episodes=10, checkpoint_every=1_000
     ),
@@ -184,30 +181,9 @@ class ConservativeSAC(nn.Module):
             getattr(self, name).load_state_dict(optimizer_state)
 
 
-def build(config: CQLConfig, cache: DatasetCache, device: torch.device) -> ConservativeSAC:
-    agent = ConservativeSAC(config, cache.actions.shape[1], cache.proprio.shape[1])
-    runs.set_proprio_stats(agent.features.encoder, cache)
-    agent.target_features.load_state_dict(agent.features.state_dict())  # the stats too
-    return agent.to(device)
+def _copy_stats_to_target(agent: ConservativeSAC) -> None:
+    agent.target_features.load_state_dict(agent.features.state_dict())  # the proprio stats too
 
 
-def load_policy(folder: Path, device: torch.device) -> evaluation.FrameStackPolicy:
-    return model_free.load_frame_stack_policy(folder, device, CQLConfig, ConservativeSAC)
-
-
-def train(
-    *,
-    dataset_id: str,
-    task: str,
-    profile: str,
-    config: CQLConfig,
-    folder: Path,
-    seed: int,
-    device: torch.device,
-    progress: Progress | None = None,
-) -> dict[str, Any]:
-    """CQL on `dataset_id`, resuming from `folder`'s checkpoint; returns the result record."""
-    return model_free.train_on_transitions(
-        build, algo=NAME, stage="CQL", dataset_id=dataset_id, task=task, profile=profile, config=config,
-        folder=folder, seed=seed, device=device, progress=progress,
-    )  # fmt: skip
+LEARNER = model_free.FrameStackLearner(NAME, "CQL", CQLConfig, ConservativeSAC, after_stats=_copy_stats_to_target)
+build, train, load_policy = LEARNER.build, LEARNER.train, LEARNER.load_policy

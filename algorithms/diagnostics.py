@@ -27,19 +27,36 @@ model predicts for the policy's own action with what the task paid: one step ahe
 their noise (`imagined_return`, before and after the penalty, against `task_return_h`, the next H real rewards).
 `verdict_in_task` says whether the model overrates the policy's actions and whether, after the penalty, it still
 promises more than the task paid (then the policy exploits it).
+
+`diagnose` reads a saved world model (a shared model's folder or a LOMPO / LMBRL / Offline SLAC run folder) and
+measures it (`model_diagnostics`); `video_strip` is the picture of a model learning that the model phase sends to
+TensorBoard.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from lompo_bench.algorithms import checkpoints
 from lompo_bench.algorithms.evaluation import evaluate_policy
-from lompo_bench.algorithms.nets import ConvEncoder, gaussian_kl, gaussian_log_prob, heads_disagreement, member_spread
-from lompo_bench.data import EpisodeReader, to_torch
+from lompo_bench.algorithms.nets import (
+    NETWORKS,
+    ConvEncoder,
+    gaussian_kl,
+    gaussian_log_prob,
+    heads_disagreement,
+    member_spread,
+)
+from lompo_bench.algorithms.world_model_store import MODEL_FORMAT, holdout_episodes, model_key
+from lompo_bench.data import EpisodeReader, open_cache, to_torch
+from lompo_bench.errors import UserError
+from lompo_bench.paths import root_of_run, world_model_dir
 from lompo_bench.seeds import evaluation_seed
 
 CANDIDATES = ("data", "uniform", "actor", "corners")
@@ -315,3 +332,145 @@ def table(values: dict[str, float]) -> list[tuple[str, str, str, str]]:
             rows.append((name, f"{values[f'spread_{name}']:.4f}", f"{values[f'reward_model_{name}']:.4g}",
                          "" if means is None else f"{means:.4f}"))  # fmt: skip
     return rows
+
+
+@torch.no_grad()
+def video_strip(model: Any, batch: dict[str, torch.Tensor], sequences: int = 3, context: int = 5) -> np.ndarray:
+    """What the official code shows of a model learning: for a few sequences of a batch, a row of true frames,
+    a row of reconstructions (posterior means decoded) and a row of open-loop predictions (filtered over the
+    first `context` steps, then imagined from the actions) of `model` (a `lompo.WorldModel`). Departure, for
+    pictures only: the official open loop steps a forward head drawn at random and samples z from it; ours takes
+    the mean over the heads of their means, which draws no random numbers, so a run is the same with or without
+    its pictures. uint8 (H, W, 3)."""
+    pixels, actions = batch["pixels"][:sequences], batch["prev_actions"][:sequences]
+    proprio = batch.get("proprio")
+    proprio = proprio[:sequences] if proprio is not None and model.encoder.proprio_dim else None
+    steps = pixels.shape[1]
+    flat = pixels.reshape(-1, *pixels.shape[2:])
+    embed = model.embed(flat, None if proprio is None else proprio.reshape(flat.shape[0], -1))
+    h, z, _, _ = model.rssm.observe(embed.reshape(sequences, steps, -1), actions, sample=False)
+    recon = model.decode(torch.cat([h, z], -1))[0]
+    h_t, z_t, imagined = h[:, context - 1], z[:, context - 1], []
+    for t in range(context, steps):
+        h_t = model.rssm.step(h_t, z_t, actions[:, t])
+        z_t = model.rssm.prior(h_t)[0].mean(0)  # the heads' means, averaged
+        imagined.append(torch.cat([h_t, z_t], -1))
+    open_loop = torch.cat([recon[:, :context], model.decode(torch.stack(imagined, 1))[0]], 1)
+
+    def frames(x: torch.Tensor) -> torch.Tensor:  # (N, T, 3, H, W) in [-0.5, 0.5] -> (N, H, T*W, 3) uint8
+        x = ((x + 0.5).clamp(0, 1) * 255).to(torch.uint8).permute(0, 3, 1, 4, 2)
+        return x.reshape(x.shape[0], x.shape[1], -1, 3)
+
+    truth = pixels.permute(0, 2, 1, 3, 4).reshape(sequences, pixels.shape[2], -1, 3)
+    rows = torch.stack([truth, frames(recon), frames(open_loop)], 1)  # (N, 3, H, T*W, 3)
+    return rows.reshape(-1, rows.shape[-2], 3).cpu().numpy()
+
+
+# ----- a saved world model's diagnosis (LOMPO, LMBRL, Offline SLAC: `lompo-bench diagnose`) -----
+
+
+def diagnosis_episodes(num_episodes: int, holdout: float) -> np.ndarray:
+    """The episodes diagnostics measure on: the model's held-out ones, or (a model trained on every episode) the
+    same evenly spaced 1 in 20 of them, in-sample; a dataset of one episode (none can be held out) gives it."""
+    chosen = holdout_episodes(num_episodes, holdout if holdout > 0 else 0.05)
+    return chosen if len(chosen) else np.arange(num_episodes)
+
+
+def diagnosed_held_out(num_episodes: int, holdout: float) -> bool:
+    """Whether the diagnosis episodes are episodes the model did not train on."""
+    return holdout > 0 and len(holdout_episodes(num_episodes, holdout)) > 0
+
+
+def diagnosis_penalty(config: Any) -> float:
+    """The lambda diagnostics weigh the spread with: the config's, or for a config without a penalty (LMBRL, which
+    shares LOMPO's model) LOMPO's default, so a shared model's log does not depend on who trained it."""
+    from lompo_bench.algorithms.lompo import LompoConfig  # lompo imports this module
+
+    return config.penalty if config.penalty > 0 else LompoConfig.penalty
+
+
+def model_diagnostics(
+    model: Any, cache: Any, config: Any, seed: int, actor: Any | None = None, penalty: float | None = None
+) -> dict[str, float]:
+    """`measure` on the diagnosis episodes of `model` (a `lompo.WorldModel` of `config`); `actor`: a policy
+    phase's agent (a `lompo.Lompo`), whose actor's actions (without exploration noise) are measured too."""
+    return measure(
+        model, cache, diagnosis_episodes(cache.num_episodes, config.holdout),
+        penalty=diagnosis_penalty(config) if penalty is None else penalty,
+        actor=None if actor is None else (lambda features: actor.act(features, explore=False)),
+        seed=seed,
+    )  # fmt: skip
+
+
+def diagnose(folder: Path, device: torch.device, *, penalty: float | None = None, in_task: int = 0) -> dict[str, Any]:
+    """The diagnostics of a saved world model: `folder` is a shared model's folder (finished or still training)
+    or a run folder of LOMPO, LMBRL or Offline SLAC (its world model, and its actor once the policy phase began).
+    `in_task` > 0: also that many evaluation episodes of the run's policy in the task (`measure_in_task`; a run
+    folder only). Returns the values, the verdict's lines and what was measured; a folder with no world model, or
+    `in_task` without a policy, is a UserError."""
+    from lompo_bench.algorithms.lompo import Lompo, WorldModel, saved_config  # lompo imports this module
+
+    context_path = folder / "config.json"
+    try:
+        context = json.loads(context_path.read_text())
+    except (OSError, ValueError):
+        raise UserError(f"{folder} holds no world model (no readable config.json)") from None
+    agent_state = None
+    if context.get("model_format", MODEL_FORMAT) != MODEL_FORMAT or context.get("networks", NETWORKS) != NETWORKS:
+        raise UserError(f"{folder} was trained with networks this version of lompo-bench no longer builds; retrain it")
+    if "model" in context:  # a shared world model's folder
+        config = saved_config(context["model"])
+        dataset_id, seed, model_folder = context["dataset_id"], context["seed"], folder
+    elif "config" in context and {"conv_channels", "ensemble", "penalty"} <= set(context["config"]):
+        config = saved_config(context["config"])
+        dataset_id, seed = context["dataset_id"], context["seed"]
+        model_folder = world_model_dir(root_of_run(folder, dataset_id), dataset_id, seed, model_key(config))
+        run_state = checkpoints.load_checkpoint(folder / "checkpoint.pt", device)
+        if run_state is not None:
+            agent_state = run_state["training"]["modules"]
+    else:
+        raise UserError(
+            f"{folder} holds no world model: neither a world model folder nor a LOMPO / LMBRL / Offline SLAC run"
+        )
+    if in_task and agent_state is None:
+        raise UserError(
+            f"--in-task needs a LOMPO / LMBRL / Offline SLAC run folder whose policy phase has begun, not {folder}"
+        )
+    cache = open_cache(dataset_id)
+    model = WorldModel(config, int(cache.actions.shape[1]), int(cache.proprio.shape[1]), device)
+    agent = None
+    if agent_state is not None:
+        agent = Lompo(config, model, 1, 1)
+        agent.load_state_dict(agent_state)
+        agent.spread_floor = run_state["progress"].get("spread_floor", 0.0)  # as the run's rollouts penalized
+        agent.measure_scale = run_state["progress"].get("measure_scale", 1.0)
+        history = run_state["progress"]["history"]
+    else:
+        saved = checkpoints.load_checkpoint(model_folder / "model.pt", device)
+        if saved is not None:
+            modules, history = saved["modules"], saved["history"]
+        else:  # still training: its last checkpoint
+            state = checkpoints.load_checkpoint(model_folder / "checkpoint.pt", device)
+            if state is None:
+                raise UserError(f"{folder} holds no world model yet (nothing trained in {model_folder})")
+            modules, history = state["training"]["modules"], state["progress"]["history"]
+        model.load_state_dict(modules)
+    steps = max((entry["step"] for entry in history if entry.get("phase") == "model"), default=0)
+    used = diagnosis_penalty(config) if penalty is None else penalty
+    values = model_diagnostics(model, cache, config, seed, agent, used)
+    held_out = diagnosed_held_out(cache.num_episodes, config.holdout)
+    task_values = {}
+    if in_task:
+        task_values = measure_in_task(agent, context["task"], in_task, seed, cache.frame_shape[0])
+    return {
+        "folder": str(folder),
+        "dataset_id": dataset_id,
+        "model_steps": steps,
+        "held_out": held_out,
+        "penalty": used,
+        "actor": agent is not None,
+        "values": values,
+        "verdict": verdict(values, penalty=used, held_out=held_out, heads=config.ensemble),
+        "in_task": task_values,
+        "in_task_verdict": verdict_in_task(task_values) if task_values else [],
+    }

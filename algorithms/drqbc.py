@@ -22,18 +22,15 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lompo_bench.algorithms import configs, evaluation, model_free, runs
+from lompo_bench.algorithms import configs, evaluation, model_free
 from lompo_bench.algorithms.configs import Count, NonNegFloat, NonNegInt, Part, PositiveFloat, Share
 from lompo_bench.algorithms.nets import PixelFeatures, TwinCritic, adam, drqv2_init, mlp
-from lompo_bench.data.cache import DatasetCache
-from lompo_bench.progress import Progress
 
 NAME = "drqbc"
 
@@ -76,10 +73,9 @@ class DrQBCConfig:
 PROFILES = {
     "paper": DrQBCConfig(),
     # The cpu rule of our BC and CQL: half-width convs, batch 64, every other size as in the paper profile, and
-    # the updates the learner needs within about an hour on one core (CQL's TD learning 30K, BC's regression 6K).
-    # DrQ+BC learns by TD as CQL does and takes its 30K: one update costs 0.9x CQL's (200 updates on Walker
-    # medium-expert, one thread, both cores loaded: 152 vs 173 ms; BC 92-116 ms). The noise schedule keeps its
-    # share of training (125K of 550K updates: 6.8K of 30K).
+    # the updates the learner needs within about an hour on one core; DrQ+BC learns by TD as CQL does and takes
+    # CQL's 30K (timings: docs/PERFORMANCE.md, "The model-free learners' cpu profiles"). The noise schedule keeps
+    # its share of training (125K of 550K updates: 6.8K of 30K).
     "cpu": DrQBCConfig(
         conv_scale=0.5,
         steps=30_000,
@@ -227,29 +223,5 @@ class DrQBC(nn.Module):
             getattr(self, name).load_state_dict(optimizer_state)
 
 
-def build(config: DrQBCConfig, cache: DatasetCache, device: torch.device) -> DrQBC:
-    agent = DrQBC(config, cache.actions.shape[1], cache.proprio.shape[1])
-    runs.set_proprio_stats(agent.features.encoder, cache)
-    return agent.to(device)
-
-
-def load_policy(folder: Path, device: torch.device) -> evaluation.FrameStackPolicy:
-    return model_free.load_frame_stack_policy(folder, device, DrQBCConfig, DrQBC)
-
-
-def train(
-    *,
-    dataset_id: str,
-    task: str,
-    profile: str,
-    config: DrQBCConfig,
-    folder: Path,
-    seed: int,
-    device: torch.device,
-    progress: Progress | None = None,
-) -> dict[str, Any]:
-    """DrQ+BC on `dataset_id`, resuming from `folder`'s checkpoint; returns the result record."""
-    return model_free.train_on_transitions(
-        build, algo=NAME, stage="DrQ+BC", dataset_id=dataset_id, task=task, profile=profile, config=config,
-        folder=folder, seed=seed, device=device, progress=progress,
-    )  # fmt: skip
+LEARNER = model_free.FrameStackLearner(NAME, "DrQ+BC", DrQBCConfig, DrQBC)
+build, train, load_policy = LEARNER.build, LEARNER.train, LEARNER.load_policy

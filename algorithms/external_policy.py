@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from lompo_bench import seeds
-from lompo_bench.algorithms import evaluation
 from lompo_bench.algorithms.registry import ALGORITHMS, NAME_PATTERN, PROFILE_NAMES
+from lompo_bench.algorithms.runs import evaluate_to_record
 from lompo_bench.data.store import dataset_frame_shape, dataset_path, dataset_task, read_metadata
 from lompo_bench.errors import UserError
 from lompo_bench.files import write_json
@@ -196,23 +196,12 @@ def evaluate_policy(
     if profile not in PROFILE_NAMES:
         raise UserError(f"profile must be one of {', '.join(PROFILE_NAMES)}, not {profile!r}")
     checked = _CheckedPolicy(policy, _action_shape(task), task, episodes)
-    progress = progress or NoProgress()
-    progress.start("evaluation", episodes)
-    returns = evaluation.evaluate_policy(
-        checked, task, episodes, seeds.evaluation_seed(seed), progress=progress, image_size=image_size
-    )
-    progress.finish()
-    record = evaluation.result_record(
-        algo=algo,
-        dataset_id=dataset_id,
-        task=task,
-        profile=profile,
-        seed=seed,
-        returns=returns,
-        seconds=float(train_seconds),
+    record = evaluate_to_record(
+        checked, task, episodes, seeds.evaluation_seed(seed), image_size=image_size,
+        progress=progress or NoProgress(), clipped_actions=lambda: checked.clipped, algo=algo,
+        dataset_id=dataset_id, profile=profile, seed=seed, seconds=float(train_seconds),
         code_version=code_version or EXTERNAL_CODE,
-        clipped_actions=checked.clipped,
-    )
+    )  # fmt: skip
     clipped = clipped_warning(record)
     if clipped is not None:
         warnings.warn(ClippedActionsWarning(clipped), stacklevel=2)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from lompo_bench import seeds
-from lompo_bench.algorithms import configs, evaluation, metrics, runs
+from lompo_bench.algorithms import configs, metrics, runs
 from lompo_bench.algorithms.registry import WorldModelAlgorithm, get_algorithm
 from lompo_bench.data.store import dataset_path, dataset_task
 from lompo_bench.errors import UserError
@@ -33,12 +33,7 @@ def train(
     """Train `algo` on `dataset_id` (resuming a killed run of the same config) and return its result record.
     `overrides` (`key=value`, as `--set`) change the profile's config; such a run gets a folder of its own.
     `logger`: "csv" (metrics.csv, always written) or "tensorboard" (event files as well)."""
-    _check_logger(logger)
-    seeds.check_run_seed(seed)
-    module, config, changed = _config(algo, profile, overrides)
-    dataset_path(dataset_id)  # a missing dataset fails here, before anything is built
-    task = dataset_task(dataset_id)
-    torch_device = configs.resolve_device(device)
+    module, config, changed, task, torch_device = _prepare(algo, dataset_id, profile, seed, device, overrides, logger)
     folder = run_dir(module.NAME, dataset_id, profile, seed, out, configs.overrides_key(changed))
     with runs.exclusive_run(folder):
         if changed:
@@ -85,6 +80,28 @@ def _check_logger(logger: str) -> None:
         metrics.TensorBoard.require()
 
 
+def _prepare(
+    algo: str,
+    dataset_id: str,
+    profile: str,
+    seed: int,
+    device: str,
+    overrides: Sequence[str],
+    logger: str,
+    world_model: bool = False,
+) -> tuple[Any, Any, dict[str, Any], str, Any]:
+    """Every input of a training job checked before any work, each refused in one line: the algorithm's module (one
+    with a world model, where `world_model`), its config and parsed overrides, the dataset's task, the device."""
+    seeds.check_run_seed(seed)
+    module, config, changed = _config(algo, profile, overrides)
+    if world_model and not isinstance(module, WorldModelAlgorithm):
+        raise UserError(f"{module.NAME} has no world model to train (only lompo, lmbrl and offline_slac have one)")
+    dataset_path(dataset_id)  # a missing dataset fails here, before anything is built
+    task = dataset_task(dataset_id)
+    _check_logger(logger)
+    return module, config, changed, task, configs.resolve_device(device)
+
+
 def _config(algo: str, profile: str, overrides: Sequence[str]) -> tuple[Any, Any, dict[str, Any]]:
     """The algorithm's module, its config for `profile` with `overrides` applied, and the parsed overrides."""
     module = get_algorithm(algo)
@@ -106,21 +123,16 @@ def train_model(
 ) -> Path:
     """Train only the world model a run of `algo` would train first (shared by LOMPO and LMBRL runs of one dataset,
     profile and seed under one runs folder); returns its folder. A first stage for cluster jobs."""
-    seeds.check_run_seed(seed)
-    module, config, _ = _config(algo, profile, overrides)
-    if not isinstance(module, WorldModelAlgorithm):
-        raise UserError(f"{module.NAME} has no world model to train (only lompo, lmbrl and offline_slac have one)")
-    dataset_path(dataset_id)
-    task = dataset_task(dataset_id)
-    _check_logger(logger)
-    root = out or runs_root()
+    module, config, _, task, torch_device = _prepare(
+        algo, dataset_id, profile, seed, device, overrides, logger, world_model=True
+    )
     return module.train_world_model(
         dataset_id=dataset_id,
         task=task,
         config=config,
         seed=seed,
-        device=configs.resolve_device(device),
-        root=root,
+        device=torch_device,
+        root=out or runs_root(),
         progress=progress,
         tensorboard=logger == "tensorboard",
     )
@@ -149,28 +161,14 @@ def evaluate(
             f"no finished {module.NAME} run for {dataset_id} ({profile}, seed {seed}) in {folder}; "
             f"train it first: lompo-bench train --algo {module.NAME} --dataset {dataset_id} --profile {profile}"
         )
-    context = json.loads((folder / "config.json").read_text())
+    task = json.loads((folder / "config.json").read_text())["task"]
     policy = module.load_policy(folder, configs.resolve_device(device))
-    progress = progress or NoProgress()
-    progress.start("evaluation", episodes)
     # Seeds apart from training's final evaluation, so this is a fresh sample of start states.
-    first = seeds.reevaluation_seed(seed)
-    returns = evaluation.evaluate_policy(
-        policy, context["task"], episodes, seed=first, progress=progress, image_size=runs.run_image_size(folder)
-    )
-    progress.finish()
-    record = evaluation.result_record(
-        algo=module.NAME,
-        dataset_id=dataset_id,
-        task=context["task"],
-        profile=profile,
-        seed=seed,
-        returns=returns,
-        seconds=json.loads((folder / "result.json").read_text())["train_seconds"],
-        code_version=context["code_version"],
-        overrides=context.get("overrides"),
-        dataset_fingerprint=context.get("dataset_fingerprint"),
-    )
+    record = runs.evaluate_to_record(
+        policy, task, episodes, seeds.reevaluation_seed(seed), image_size=runs.run_image_size(folder),
+        progress=progress or NoProgress(), algo=module.NAME, dataset_id=dataset_id, profile=profile, seed=seed,
+        seconds=json.loads((folder / "result.json").read_text())["train_seconds"], **runs.saved_record_context(folder),
+    )  # fmt: skip
     write_json(folder / "evaluation.json", record)
     return record
 
@@ -179,7 +177,7 @@ def diagnose(folder: Path, device: str = "auto", penalty: float | None = None, i
     """World-model diagnostics (algorithms/diagnostics.py) of a saved world model: a shared model's folder or a
     LOMPO / LMBRL / Offline SLAC run folder (then its actor's actions are measured too, and with `in_task`
     episodes, its policy in the task against the model's predictions)."""
-    from lompo_bench.algorithms import lompo
+    from lompo_bench.algorithms import diagnostics
 
     if not folder.is_dir():
         raise UserError(f"no such folder: {folder}")
@@ -187,4 +185,4 @@ def diagnose(folder: Path, device: str = "auto", penalty: float | None = None, i
         raise UserError(f"--penalty must be at least 0, not {penalty}")
     if in_task < 0:
         raise UserError(f"--in-task is a number of episodes (0: none), not {in_task}")
-    return lompo.diagnose(folder, configs.resolve_device(device), penalty=penalty, in_task=in_task)
+    return diagnostics.diagnose(folder, configs.resolve_device(device), penalty=penalty, in_task=in_task)

@@ -8,22 +8,9 @@ difference between the two in the table is the penalty's doing and nothing else.
 
 from __future__ import annotations
 
-import dataclasses
-from functools import partial
-from typing import Any
-
-from lompo_bench.algorithms import configs, lompo
+from lompo_bench.algorithms import lompo
 
 NAME = "lmbrl"
-PROFILES = {name: dataclasses.replace(config, penalty=0.0) for name, config in lompo.PROFILES.items()}
-
-
-def make_config(profile: str, **overrides: Any) -> lompo.LompoConfig:
-    return configs.pick_profile(NAME, PROFILES, profile, **overrides)
-
-
-# LOMPO's keyword-only `train`, its records named after this algorithm.
-train = partial(lompo.train, algo=NAME)
-load_policy = lompo.load_policy
-world_model_key = lompo.world_model_key
-train_world_model = lompo.train_world_model
+# LOMPO with the penalty switched off: its profiles, its keyword-only `train` (records named after this algorithm),
+# its policy loading and its (shared) model phase.
+PROFILES, make_config, train, load_policy, world_model_key, train_world_model = lompo.variant(NAME, penalty=0.0)

@@ -7,36 +7,35 @@ Where the paper is silent, this follows the official code (github.com/rmrafailov
 at the line says so. Algorithm 1, as run by `train`:
 1. `model_steps` updates of the variational model (Eq. 8). The model is then frozen. It is trained once per
    dataset, model config and seed, and shared by every run that needs the very same model (LOMPO and LMBRL differ
-   only in the penalty): `<runs root>/_world_models/...`;
+   only in the penalty): `algorithms/world_model_store.py` keeps it under `<runs root>/_world_models/...`;
 2. the real latent buffer: every dataset episode encoded from its first step, each transition exactly once; the
    imagined buffer: filled to `initial_latent` transitions by rollouts of the initial actor plus exploration noise;
 3. cycles of `ac_cycle` actor-critic updates; after each, one more real episode is encoded (round robin) and
    imagined rollouts start from every posterior state of one model batch, acting with the current actor plus
    exploration noise. Both buffers are FIFOs the size of the dataset.
+LMBRL and Offline SLAC are this algorithm with parts switched off (`variant`). A saved model's diagnostics
+(`lompo-bench diagnose`) are `algorithms/diagnostics.py`'s.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import math
-import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lompo_bench.algorithms import checkpoints, configs, diagnostics, metrics, runs, speed
+from lompo_bench.algorithms import configs, diagnostics, metrics, runs, speed, world_model_store
 from lompo_bench.algorithms.configs import Count, NonNegFloat, NonNegInt, Part, PositiveFloat, Range, Share
 from lompo_bench.algorithms.nets import (
     KERAS_ADAM_EPS,
-    NETWORKS,
     RSSM,
     Actor,
     ConvDecoder,
@@ -53,25 +52,17 @@ from lompo_bench.algorithms.nets import (
     paper_width,
     scaled_conv_channels,
 )
+from lompo_bench.algorithms.world_model_store import model_key, training_episodes
 from lompo_bench.data import EpisodeReader, SequenceSampler, TorchBatches, open_cache, to_torch
 from lompo_bench.data.cache import DatasetCache
 from lompo_bench.errors import UserError
-from lompo_bench.files import file_lock, write_json
-from lompo_bench.paths import root_of_run, world_model_dir
+from lompo_bench.paths import root_of_run
 from lompo_bench.progress import NoProgress, Progress
 
 NAME = "lompo"
 ACTORS = ("deterministic", "sac")
 PENALTY_FLOORS = ("none", "data")
 PENALTY_MEASURES = ("log_likelihood", "means")
-# The config fields that determine the trained world model: runs that agree on these (and on dataset and seed)
-# share one model. MODEL_FORMAT changes whenever the model's training changes meaning, so no stale model is reused.
-MODEL_FIELDS = (
-    "conv_channels", "deter", "hidden", "stoch", "ensemble", "model_steps", "model_batch", "seq_len", "model_lr",
-    "grad_clip", "kl_scale", "precision", "decode_fraction", "head_layers", "holdout",
-)  # fmt: skip
-# 3: the official networks (nets.NETWORKS 2) and training windows (the previous action at a window's start).
-MODEL_FORMAT = 3
 ENCODE_CHUNK = 1024  # frames per encoder call when encoding whole episodes (bounds activation memory)
 
 
@@ -85,7 +76,7 @@ class LompoConfig:
     stoch: Count = 64  # stochastic latent size: official code (not in the paper); lambda = 5 was set for it
     ensemble: Count = 7  # forward models sharing the GRU (official code)
     # Hidden layers of each forward head and of the inference model: 1 in the official code (`img2_k`, `obs1`).
-    # Models trained before this field existed had 2 (a departure found in review, issue 20); they load as such.
+    # Evidence: docs/FIDELITY.md, "Config evidence: head_layers".
     head_layers: Count = 1
     model_steps: Count = 25_000  # official code
     # Model updates at which a finished model is also kept, under the key of a model trained for just that many
@@ -110,7 +101,7 @@ class LompoConfig:
     compile: bool = False  # torch.compile the encoder and decoder
     prefetch: bool | None = None  # draw the next model batch on a thread; None: per device (on for CUDA)
     # Share of each window's time steps whose image is decoded in Eq. 8's loss: 1, every frame, as the official
-    # code. The cpu and smoke profiles decode half, a speed lever (1.5x per update; docs/PERFORMANCE.md).
+    # code. Below 1 a departure, a speed lever (docs/PERFORMANCE.md).
     decode_fraction: Part = 1.0
     # Latent buffers and rollouts (Eq. 9).
     real_buffer: Count | None = None  # transitions; None: the dataset's transition count (official code)
@@ -122,16 +113,15 @@ class LompoConfig:
     # What the penalty measures from: "none" (official): lambda x u, u the heads' log-likelihood spread; "data":
     # lambda x max(0, u - u_data), u_data the model's mean spread at the data's own actions on its diagnosis
     # episodes (measured once, when the policy phase starts), so a step like the data's is not penalized for the
-    # disagreement the model shows on the data itself. A candidate departure (docs/FIDELITY.md, rule 2): not a
-    # default of any profile until a 3-seed comparison shows it matters.
+    # disagreement the model shows on the data itself. A candidate departure, a default of no profile
+    # (docs/FIDELITY.md, rule 2).
     penalty_floor: str = "none"
     # What u measures: "log_likelihood" (official): the std over the heads of their log-likelihoods of the sampled
     # next state; "means": the std over the heads of their means of the next latent state, averaged over its
     # dimensions, times a scale measured once when the policy phase starts (on the diagnosis episodes, as the
     # floor) so that u at the data's own actions equals the official spread there: the penalty's shape changes,
-    # not its scale. A candidate departure (docs/FIDELITY.md, rule 4: on the seed-0 9,000-update models it
-    # separates the data's actions from uniform ones 1.4-1.8x more than the official spread): not a default of
-    # any profile unless rule 2's 3-seed test says so.
+    # not its scale. A candidate departure, a default of no profile (docs/FIDELITY.md, "Config evidence:
+    # penalty_measure").
     penalty_measure: str = "log_likelihood"
     # Actor-critic on latent features.
     actor: str = "deterministic"  # official code: deterministic actor, no entropy term; "sac": tanh-Gaussian SAC
@@ -164,43 +154,28 @@ PROFILES: dict[str, LompoConfig] = {
     "paper": LompoConfig(),
     # Runs on 2 CPU cores: half-width convs, 128-unit model, 16 x 32 model batches. Rollouts start from one model
     # batch (512 states, 2,560 imagined transitions a cycle): a 20K-transition dataset's imagined buffer turns over
-    # 13% a cycle, near the official code's 16% (16,000 in 100K).
+    # 13% a cycle, near the official code's 16% (16,000 in 100K). Each departure's evidence: docs/FIDELITY.md,
+    # "Config evidence: the cpu profile".
     "cpu": LompoConfig(
         conv_scale=0.5,
         deter=128,
         hidden=128,
-        # docs/FIDELITY.md rule 1 (fixed before the runs): the first 1,500-update step after which the held-out
-        # model loss falls by under 2%, the larger over Walker and D'Claw medium-expert (20K transitions each):
-        # D'Claw 7,500 (21.15 -> 21.02), Walker 9,000 (12.30 -> 12.37), measured to 12,000 on seed 0. Was 3,000,
-        # where both losses still fell 6-9% over the next 1,500. The official 25,000 x (64 x 50) stays in paper.
-        model_steps=9_000,
+        model_steps=9_000,  # rule 1 (docs/FIDELITY.md): the held-out model loss has levelled off by then
         model_batch=16,
         seq_len=32,
-        # Departure (speed): half of each window's frames decoded; on Walker medium-expert (200 updates) the full
-        # loss stayed within 0.9 of every-frame's while an update ran 1.5x faster (docs/PERFORMANCE.md).
-        decode_fraction=0.5,
-        # fp32 on every CPU, so that a cpu record does not depend on which CPU trained it: auto trains bf16
-        # convolutions on one (AMX, AVX512-BF16) and fp32 on another (AVX2 only, where bf16 runs at 0.05x), and
-        # the issue-20 study was run in fp32. Costs the bf16 machines 1.3-1.6x of model-update speed (PERFORMANCE.md).
-        precision="fp32",
-        # 1 episode in 20 (Walker 2 of 40, D'Claw 10 of 200: 1,000 transitions each) held out of the model's
-        # training, for the diagnostics to measure on data the model did not fit (departure: the official model
-        # trains on all; the policy phase still uses every episode).
+        decode_fraction=0.5,  # departure (speed): half of each window's frames decoded, 1.5x faster per update
+        precision="fp32",  # fp32 on every CPU, so that a cpu record does not depend on which CPU trained it
+        # 1 episode in 20 held out of the model's training, for the diagnostics to measure on data the model did
+        # not fit (departure: the official model trains on all; the policy phase still uses every episode).
         holdout=0.05,
         initial_latent=10_000,  # half the dataset-sized imagined buffer, as the official 50K of V-D4RL's 100K
-        # 40K updates of 128 real + 128 imagined, where the official code runs 150K of 256 + 256. Measured (Walker
-        # medium-expert cpu, seed 0): 20K updates of 256 + 256 left the critic far from converged (Q on real states
-        # 75.5 and rising linearly, against a discounted data return near 170; normalized score 35.9). With Polyak
-        # targets (tau 5e-3) the critic's progress is set by the number of updates, so the same compute buys it
-        # twice as many with half the batch.
+        # 40K updates of 128 real + 128 imagined (official: 150K of 256 + 256): with Polyak targets the critic's
+        # progress is set by the number of updates, so the same compute buys it twice as many with half the batch.
         ac_updates=40_000,
         ac_batch=256,
-        # Departure from the official deterministic actor (docs/FIDELITY.md rule 3, fixed before the runs: SAC
-        # replaces it if its mean over 3 seeds is higher on both medium-expert datasets). 9,000-update fp32
-        # models, seeds 0 / 1 / 2: Walker 31.1 / 31.4 / 47.3 (mean 36.6) against 13.8 / 33.5 / 50.5 (32.6);
-        # D'Claw 69.5 / 59.3 / 69.5 (66.1) against 99.5 / 99.4 / -40.7 (52.7), D'Claw's seed 2 with 100% of its
-        # actions at +-1 and Q -164 on real states, where SAC kept 0.4-7.2% at +-1 on every run. LMBRL's cpu profile
-        # (this one with penalty 0) gets the same actor, so the two still differ only in the penalty.
+        # Departure from the official deterministic actor (docs/FIDELITY.md rule 3: SAC's mean over 3 seeds was
+        # higher on both medium-expert datasets). LMBRL's cpu profile gets it too: the two still differ only in
+        # the penalty.
         actor="sac",
         eval_every=50,
         checkpoint_every=250,
@@ -212,7 +187,7 @@ PROFILES: dict[str, LompoConfig] = {
         hidden=16,
         stoch=4,
         ensemble=3,
-        model_steps=100,  # the model loss falls by 70-80% (at 60 updates with the official init: 15-50%)
+        model_steps=100,  # enough for the model loss to fall clearly (docs/FIDELITY.md, "Config evidence: smoke")
         model_batch=8,
         seq_len=8,
         decode_fraction=0.5,  # the cpu profile's path
@@ -268,12 +243,6 @@ def model_speed(config: LompoConfig, device: torch.device) -> dict[str, Any]:
     """How the model of `config` computes on `device`: its speed settings with "auto" made concrete."""
     return speed.choose(precision=config.precision, channels_last=config.channels_last, compile=config.compile,
                         prefetch=config.prefetch, device=device)  # fmt: skip
-
-
-def model_key(config: LompoConfig) -> str:
-    """A digest of what determines the trained world model (a resolved config's MODEL_FIELDS and MODEL_FORMAT)."""
-    fields = {"format": MODEL_FORMAT, **{name: getattr(config, name) for name in MODEL_FIELDS}}
-    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=list).encode()).hexdigest()[:12]
 
 
 class ReplayBuffer:
@@ -444,37 +413,6 @@ class WorldModel(nn.Module):
         ).reshape(batch, steps, -1)
         h, z, _, _ = self.rssm.observe(embed, prev_actions)
         return h, z
-
-    @torch.no_grad()
-    def video_strip(self, batch: dict[str, torch.Tensor], sequences: int = 3, context: int = 5) -> np.ndarray:
-        """What the official code shows of a model learning: for a few sequences of a batch, a row of true frames,
-        a row of reconstructions (posterior means decoded) and a row of open-loop predictions (filtered over the
-        first `context` steps, then imagined from the actions). Departure, for pictures only: the official open
-        loop steps a forward head drawn at random and samples z from it; ours takes the mean over the heads of
-        their means, which draws no random numbers, so a run is the same with or without its pictures.
-        uint8 (H, W, 3)."""
-        pixels, actions = batch["pixels"][:sequences], batch["prev_actions"][:sequences]
-        proprio = batch.get("proprio")
-        proprio = proprio[:sequences] if proprio is not None and self.encoder.proprio_dim else None
-        steps = pixels.shape[1]
-        flat = pixels.reshape(-1, *pixels.shape[2:])
-        embed = self.embed(flat, None if proprio is None else proprio.reshape(flat.shape[0], -1))
-        h, z, _, _ = self.rssm.observe(embed.reshape(sequences, steps, -1), actions, sample=False)
-        recon = self.decode(torch.cat([h, z], -1))[0]
-        h_t, z_t, imagined = h[:, context - 1], z[:, context - 1], []
-        for t in range(context, steps):
-            h_t = self.rssm.step(h_t, z_t, actions[:, t])
-            z_t = self.rssm.prior(h_t)[0].mean(0)  # the heads' means, averaged
-            imagined.append(torch.cat([h_t, z_t], -1))
-        open_loop = torch.cat([recon[:, :context], self.decode(torch.stack(imagined, 1))[0]], 1)
-
-        def frames(x: torch.Tensor) -> torch.Tensor:  # (N, T, 3, H, W) in [-0.5, 0.5] -> (N, H, T*W, 3) uint8
-            x = ((x + 0.5).clamp(0, 1) * 255).to(torch.uint8).permute(0, 3, 1, 4, 2)
-            return x.reshape(x.shape[0], x.shape[1], -1, 3)
-
-        truth = pixels.permute(0, 2, 1, 3, 4).reshape(sequences, pixels.shape[2], -1, 3)
-        rows = torch.stack([truth, frames(recon), frames(open_loop)], 1)  # (N, 3, H, T*W, 3)
-        return rows.reshape(-1, rows.shape[-2], 3).cpu().numpy()
 
     def training_state(self) -> dict[str, Any]:
         return {"modules": self.state_dict(), "optimizer": self.optimizer.state_dict()}
@@ -656,37 +594,15 @@ class Lompo(nn.Module):
         return {key: torch.cat([part[key] for part in parts]) for key in parts[0]}, n_real
 
     def ac_update(self) -> dict[str, float]:
-        """One actor-critic update on a batch drawn `real_fraction` from the real buffer, the rest imagined.
-        "deterministic" (official code): twin critics regressed on r + discount x min target Q at the actor's next
-        action, the actor ascends min Q, no entropy. "sac": the same with SAC's entropy terms and learned alpha.
+        """One actor-critic update on a batch drawn `real_fraction` from the real buffer, the rest imagined:
+        the critics' update (`_critic_loss`), the actor's (`_actor_loss`), SAC's temperature and the targets.
         In the official agent step's order: both losses are computed on the critics as they are before this
         update, then both optimizers step (the actor is not differentiated through the just-updated critics)."""
         c = self.config
         batch, n_real = self._sample()
-        sac = c.actor == "sac"
-        alpha = self.log_alpha.exp().detach() if sac else None
-        with torch.no_grad():
-            if sac:
-                next_action, next_log_prob = self.actor(batch["next_features"])
-                target_q = torch.min(*self.critic_target(batch["next_features"], next_action)) - alpha * next_log_prob
-            else:
-                target_q = torch.min(*self.critic_target(batch["next_features"], self.actor(batch["next_features"])))
-            target = batch["rewards"] + c.discount * (1 - batch["terminals"]) * target_q
-        q1, q2 = self.critic(batch["features"], batch["actions"])
-        critic_loss = F.mse_loss(q1, target) + F.mse_loss(q2, target)
-
-        if sac:
-            action, log_prob = self.actor(batch["features"])
-        else:
-            action, log_prob = self.actor(batch["features"]), None
-        # The actor's loss differentiates through the critic to the action only: the critic's weights are frozen
-        # for it, which skips their gradients (they would be thrown away; the same update, ~10% less work).
-        self.critic.requires_grad_(False)
-        try:
-            q_policy = torch.min(*self.critic(batch["features"], action))
-        finally:
-            self.critic.requires_grad_(True)
-        actor_loss = (alpha * log_prob - q_policy).mean() if sac else -q_policy.mean()
+        alpha = self.log_alpha.exp().detach() if c.actor == "sac" else None
+        critic_loss, q_data = self._critic_loss(batch, alpha)
+        actor_loss, action, log_prob, q_policy = self._actor_loss(batch["features"], alpha)
         # Both backward passes before either step: the actor's graph holds the pre-update critic weights.
         for optimizer in (self.critic_optimizer, self.actor_optimizer):
             optimizer.zero_grad(set_to_none=True)
@@ -696,7 +612,7 @@ class Lompo(nn.Module):
             torch.nn.utils.clip_grad_norm_(module.parameters(), c.grad_clip)
             optimizer.step()
         losses = {}
-        if sac:
+        if log_prob is not None:  # "sac": the temperature follows the target entropy
             alpha_loss = -(self.log_alpha * (log_prob.detach() + self.target_entropy)).mean()
             self.alpha_optimizer.zero_grad(set_to_none=True)
             alpha_loss.backward()
@@ -705,7 +621,6 @@ class Lompo(nn.Module):
         with torch.no_grad():
             for target_param, param in zip(self.critic_target.parameters(), self.critic.parameters(), strict=True):
                 target_param.lerp_(param, c.tau)
-            q_data = torch.min(q1, q2)
             if n_real:
                 losses["q_real"] = q_data[:n_real].mean().item()
                 # Overestimation shows as Q at the policy's actions far above Q at the data's actions on real states.
@@ -715,6 +630,45 @@ class Lompo(nn.Module):
             if n_real < c.ac_batch:
                 losses["q_imagined"] = q_data[n_real:].mean().item()
         return {"critic_loss": critic_loss.item(), "actor_loss": actor_loss.item(), **losses}
+
+    def _policy_action(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The actor's action at `features` in an update, with its log-probability ("sac": a sample) or None."""
+        if self.config.actor == "sac":
+            return self.actor(features)
+        return self.actor(features), None
+
+    def _critic_loss(
+        self, batch: dict[str, torch.Tensor], alpha: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The twin critics' loss: both regressed on r + discount x min target Q at the actor's next action (official
+        code; "sac": minus alpha x its log-probability). Also min(Q1, Q2) at the data's actions, for the logs."""
+        c = self.config
+        with torch.no_grad():
+            next_action, next_log_prob = self._policy_action(batch["next_features"])
+            target_q = torch.min(*self.critic_target(batch["next_features"], next_action))
+            if next_log_prob is not None:
+                target_q = target_q - alpha * next_log_prob
+            target = batch["rewards"] + c.discount * (1 - batch["terminals"]) * target_q
+        q1, q2 = self.critic(batch["features"], batch["actions"])
+        with torch.no_grad():
+            q_data = torch.min(q1, q2)
+        return F.mse_loss(q1, target) + F.mse_loss(q2, target), q_data
+
+    def _actor_loss(
+        self, features: torch.Tensor, alpha: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        """The actor's loss: it ascends min Q of the critics (official code: no entropy term; "sac": minus alpha x
+        the log-probability). Also its action, log-probability and min Q there, for the logs and alpha."""
+        action, log_prob = self._policy_action(features)
+        # The actor's loss differentiates through the critic to the action only: the critic's weights are frozen
+        # for it, which skips their gradients (they would be thrown away; the same update, ~10% less work).
+        self.critic.requires_grad_(False)
+        try:
+            q_policy = torch.min(*self.critic(features, action))
+        finally:
+            self.critic.requires_grad_(True)
+        loss = -q_policy.mean() if log_prob is None else (alpha * log_prob - q_policy).mean()
+        return loss, action, log_prob, q_policy
 
     # ----- acting in the task -----
 
@@ -783,20 +737,6 @@ def build(config: LompoConfig, cache: DatasetCache, device: torch.device) -> Lom
     return Lompo(config, model, config.real_buffer or cache.num_steps, config.latent_buffer or cache.num_steps)
 
 
-def holdout_episodes(num_episodes: int, holdout: float) -> np.ndarray:
-    """The episodes a model of `holdout` keeps out of its training: round(holdout x N) (at least 1 when holdout
-    > 0), evenly spaced through the dataset (so both halves of a medium-expert dataset are represented)."""
-    count = min(num_episodes - 1, max(1, round(holdout * num_episodes))) if holdout > 0 else 0
-    return np.unique(((np.arange(count) + 0.5) * num_episodes / max(count, 1)).astype(int))
-
-
-def training_episodes(num_episodes: int, holdout: float) -> np.ndarray | None:
-    """The episodes the model trains on (None: all of them, as before `holdout` existed)."""
-    if holdout <= 0:
-        return None
-    return np.setdiff1d(np.arange(num_episodes), holdout_episodes(num_episodes, holdout))
-
-
 def model_batches(model: WorldModel, cache: DatasetCache, seed: int, device: torch.device) -> TorchBatches:
     """Batches for `model` (`model_batch` windows of `seq_len` steps) of `cache` on `device`, from the episodes it
     trains on: pinned for a GPU, and drawn ahead on a thread where the model's speed settings say
@@ -807,10 +747,16 @@ def model_batches(model: WorldModel, cache: DatasetCache, seed: int, device: tor
     return TorchBatches(sampler, device, prefetch=model.speed["prefetch"])
 
 
+def saved_config(fields: dict[str, Any]) -> LompoConfig:
+    """A config from saved fields (a run's config, a model's MODEL_FIELDS): tuples back from JSON lists, unknown
+    names refused by the dataclass."""
+    return LompoConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
+
+
 def load_policy(folder: Path, device: torch.device) -> LatentPolicy:
     """The trained policy of a finished run folder (for `evaluate`)."""
     record, state = runs.load_finished(folder, device)
-    config = _saved_config(record["config"])
+    config = saved_config(record["config"])
     model = WorldModel(config, record["action_dim"], record["proprio_dim"], device)
     agent = Lompo(config, model, 1, 1)  # acting needs no buffers
     agent.load_state_dict(state["training"]["modules"])
@@ -828,213 +774,18 @@ def shared_world_model(
     tensorboard: bool = False,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Algorithm 1's model phase: the trained world model's weights and its record (loss history, seconds,
-    folder), trained here (resuming its own checkpoint) unless a run with the same model config and seed on the
-    same dataset trained it already. With `tensorboard`, its losses and, at each checkpoint, a strip of true,
-    reconstructed and open-loop predicted frames go to TensorBoard too."""
-    folder = world_model_dir(root, dataset_id, seed, model_key(config))
-    final = folder / "model.pt"
-    # One process trains a shared model; others wanting it wait on the lock, then load it.
-    with file_lock(folder.with_name(folder.name + ".lock")):
-        if not final.exists():
-            folder.mkdir(parents=True, exist_ok=True)
-            torch.manual_seed(seed)
-            model = build_model(config, cache, device)
-            write_json(folder / "config.json", _model_context(dataset_id, config, seed, model))
-            batches = model_batches(model, cache, seed, device)
-            if tensorboard:
-                (folder / metrics.TENSORBOARD).mkdir(exist_ok=True)
-            if not (folder / "checkpoint.pt").exists() and (shorter := _shorter_model(dataset_id, config, root, seed)):
-                shutil.copyfile(shorter, folder / "checkpoint.pt")  # go on from the longest shorter training
-            run = runs.RunState(folder, phase="model", model_step=0)
-            run.resume(device, model, batches)
-            progress.start("model (Eq. 8)", config.model_steps)
-            seen = ""
-            while run.data["model_step"] < config.model_steps:
-                batch = batches.sample()
-                losses = model.update(batch)
-                run.data["model_step"] += 1
-                step = run.data["model_step"]
-                if step % config.log_every == 0 or step == 1:
-                    run.log("model", step, losses)
-                progress.update(step, f"loss {losses['model_loss']:.1f} KL {losses['kl']:.2f}{seen}")
-                snapshot = step in config.model_snapshots and step < config.model_steps
-                if step % config.checkpoint_every == 0 or step == config.model_steps or snapshot:
-                    if tensorboard:  # draws no random numbers: the run is the same with or without it
-                        run.log_image("model/truth_reconstruction_open_loop", step, model.video_strip(batch))
-                    # Neither do the diagnostics (a forked generator): with or without them, the same model.
-                    values = model_diagnostics(model, cache, config, seed)
-                    run.log("diagnostics", step, values)
-                    if config.ensemble > 1:  # one head (Offline SLAC): no spread to show
-                        seen = (f" | {'held-out' if config.holdout else 'in-sample'} spread at data / uniform "
-                                f"actions {values['spread_data']:.3f} / {values['spread_uniform']:.3f}")  # fmt: skip
-                    run.checkpoint(model, batches)
-                if snapshot:
-                    _keep_snapshot(dataset_id, config, root, seed, model, run, step)
-            batches.close()
-            progress.finish()
-            _save_finished_model(folder, model, run)
-        saved = checkpoints.load_checkpoint(final, device)
-    return saved["modules"], {"history": saved["history"], "seconds": saved["seconds"], "folder": str(folder)}
+    folder), trained (`WorldModel.update`, diagnosed at each checkpoint) unless a run with the same model config
+    and seed on the same dataset trained it already (`world_model_store.shared_world_model`)."""
 
+    def build_trained() -> tuple[WorldModel, TorchBatches]:
+        model = build_model(config, cache, device)
+        return model, model_batches(model, cache, seed, device)
 
-def _model_context(dataset_id: str, config: LompoConfig, seed: int, model: WorldModel | None) -> dict[str, Any]:
-    """A shared model's `config.json`: what trained it (MODEL_FIELDS as JSON values) and how it computed."""
-    fields = json.loads(json.dumps({name: getattr(config, name) for name in MODEL_FIELDS}))
-    speed_used = model.speed if model is not None else None
-    return {"dataset_id": dataset_id, "seed": seed, "model_format": MODEL_FORMAT, "model": fields, "speed": speed_used}
-
-
-def _save_finished_model(folder: Path, model: WorldModel, run: runs.RunState) -> None:
-    """The finished model's record (`model.pt`: weights, loss history, seconds). Its last training checkpoint
-    (optimizer, sampler, RNG) is kept as `continue.pt`, from which a longer-trained model of the same config
-    can go on exactly (the same updates as one trained that long from the start)."""
-    record = {"modules": model.state_dict(), "history": run.data["history"], "seconds": run.data["seconds"]}
-    checkpoints.save_checkpoint(folder / "model.pt", record)
-    (folder / "checkpoint.pt").replace(folder / "continue.pt")
-
-
-def _shorter_model(dataset_id: str, config: LompoConfig, root: Path, seed: int) -> Path | None:
-    """The `continue.pt` of the longest-trained finished model of the same config with fewer updates, if any."""
-    best, best_steps = None, 0
-    for other in world_model_dir(root, dataset_id, seed, "*").parent.glob(f"seed{seed}-*/continue.pt"):
-        try:
-            context = json.loads((other.parent / "config.json").read_text())
-            fields = context["model"] if context["model_format"] == MODEL_FORMAT else {}
-        except (OSError, ValueError, KeyError):
-            continue
-        steps = fields.get("model_steps", 0)
-        same = {**fields, "model_steps": config.model_steps} == _model_context(dataset_id, config, seed, None)["model"]
-        if same and best_steps < steps < config.model_steps:
-            best, best_steps = other, steps
-    return best
-
-
-def _keep_snapshot(dataset_id: str, config: LompoConfig, root: Path, seed: int, model: WorldModel,
-                   run: runs.RunState, step: int) -> None:  # fmt: skip
-    """At update `step` of a longer training, the finished model of the same config trained for `step` updates,
-    written where that model would be (its own key), unless it exists already."""
-    short = dataclasses.replace(config, model_steps=step)
-    folder = world_model_dir(root, dataset_id, seed, model_key(short))
-    with file_lock(folder.with_name(folder.name + ".lock")):
-        if (folder / "model.pt").exists():
-            return
-        folder.mkdir(parents=True, exist_ok=True)
-        write_json(folder / "config.json", {**_model_context(dataset_id, short, seed, model), "snapshot_of": step})
-        shutil.copyfile(run.folder / "checkpoint.pt", folder / "checkpoint.pt")
-        _save_finished_model(folder, model, run)
-
-
-# ----- world-model diagnostics (algorithms/diagnostics.py) -----
-
-
-def diagnosis_episodes(num_episodes: int, holdout: float) -> np.ndarray:
-    """The episodes diagnostics measure on: the model's held-out ones, or (a model trained on every episode) the
-    same evenly spaced 1 in 20 of them, in-sample; a dataset of one episode (none can be held out) gives it."""
-    chosen = holdout_episodes(num_episodes, holdout if holdout > 0 else 0.05)
-    return chosen if len(chosen) else np.arange(num_episodes)
-
-
-def diagnosed_held_out(num_episodes: int, holdout: float) -> bool:
-    """Whether the diagnosis episodes are episodes the model did not train on."""
-    return holdout > 0 and len(holdout_episodes(num_episodes, holdout)) > 0
-
-
-def diagnosis_penalty(config: LompoConfig) -> float:
-    """The lambda diagnostics weigh the spread with: the config's, or for a config without a penalty (LMBRL, which
-    shares LOMPO's model) LOMPO's default, so a shared model's log does not depend on who trained it."""
-    return config.penalty if config.penalty > 0 else LompoConfig.penalty
-
-
-def model_diagnostics(
-    model: WorldModel, cache: DatasetCache, config: LompoConfig, seed: int, actor: Lompo | None = None,
-    penalty: float | None = None,
-) -> dict[str, float]:  # fmt: skip
-    """`diagnostics.measure` on the model's diagnosis episodes; `actor`: a policy phase's agent, whose actor's
-    actions (without exploration noise) are measured too."""
-    return diagnostics.measure(
-        model, cache, diagnosis_episodes(cache.num_episodes, config.holdout),
-        penalty=diagnosis_penalty(config) if penalty is None else penalty,
-        actor=None if actor is None else (lambda features: actor.act(features, explore=False)),
-        seed=seed,
+    return world_model_store.shared_world_model(
+        dataset_id, config, root, seed, device, progress, build=build_trained, tensorboard=tensorboard,
+        diagnose=lambda model: diagnostics.model_diagnostics(model, cache, config, seed),
+        picture=diagnostics.video_strip,
     )  # fmt: skip
-
-
-def _saved_config(fields: dict[str, Any]) -> LompoConfig:
-    """A config from saved fields (a run's config, a model's MODEL_FIELDS): tuples back from JSON lists, unknown
-    names refused by the dataclass."""
-    return LompoConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
-
-
-def diagnose(folder: Path, device: torch.device, *, penalty: float | None = None, in_task: int = 0) -> dict[str, Any]:
-    """The diagnostics of a saved world model: `folder` is a shared model's folder (finished or still training)
-    or a run folder of LOMPO, LMBRL or Offline SLAC (its world model, and its actor once the policy phase began).
-    `in_task` > 0: also that many evaluation episodes of the run's policy in the task (`measure_in_task`; a run
-    folder only). Returns the values, the verdict's lines and what was measured; a folder with no world model, or
-    `in_task` without a policy, is a UserError."""
-    context_path = folder / "config.json"
-    try:
-        context = json.loads(context_path.read_text())
-    except (OSError, ValueError):
-        raise UserError(f"{folder} holds no world model (no readable config.json)") from None
-    agent_state = None
-    if context.get("model_format", MODEL_FORMAT) != MODEL_FORMAT or context.get("networks", NETWORKS) != NETWORKS:
-        raise UserError(f"{folder} was trained with networks this version of lompo-bench no longer builds; retrain it")
-    if "model" in context:  # a shared world model's folder
-        config = _saved_config(context["model"])
-        dataset_id, seed, model_folder = context["dataset_id"], context["seed"], folder
-    elif "config" in context and {"conv_channels", "ensemble", "penalty"} <= set(context["config"]):
-        config = _saved_config(context["config"])
-        dataset_id, seed = context["dataset_id"], context["seed"]
-        model_folder = world_model_dir(root_of_run(folder, dataset_id), dataset_id, seed, model_key(config))
-        run_state = checkpoints.load_checkpoint(folder / "checkpoint.pt", device)
-        if run_state is not None:
-            agent_state = run_state["training"]["modules"]
-    else:
-        raise UserError(
-            f"{folder} holds no world model: neither a world model folder nor a LOMPO / LMBRL / Offline SLAC run"
-        )
-    if in_task and agent_state is None:
-        raise UserError(
-            f"--in-task needs a LOMPO / LMBRL / Offline SLAC run folder whose policy phase has begun, not {folder}"
-        )
-    cache = open_cache(dataset_id)
-    model = WorldModel(config, int(cache.actions.shape[1]), int(cache.proprio.shape[1]), device)
-    agent = None
-    if agent_state is not None:
-        agent = Lompo(config, model, 1, 1)
-        agent.load_state_dict(agent_state)
-        agent.spread_floor = run_state["progress"].get("spread_floor", 0.0)  # as the run's rollouts penalized
-        agent.measure_scale = run_state["progress"].get("measure_scale", 1.0)
-        history = run_state["progress"]["history"]
-    else:
-        saved = checkpoints.load_checkpoint(model_folder / "model.pt", device)
-        if saved is not None:
-            modules, history = saved["modules"], saved["history"]
-        else:  # still training: its last checkpoint
-            state = checkpoints.load_checkpoint(model_folder / "checkpoint.pt", device)
-            if state is None:
-                raise UserError(f"{folder} holds no world model yet (nothing trained in {model_folder})")
-            modules, history = state["training"]["modules"], state["progress"]["history"]
-        model.load_state_dict(modules)
-    steps = max((entry["step"] for entry in history if entry.get("phase") == "model"), default=0)
-    used = diagnosis_penalty(config) if penalty is None else penalty
-    values = model_diagnostics(model, cache, config, seed, agent, used)
-    held_out = diagnosed_held_out(cache.num_episodes, config.holdout)
-    task_values = {}
-    if in_task:
-        task_values = diagnostics.measure_in_task(agent, context["task"], in_task, seed, cache.frame_shape[0])
-    return {
-        "folder": str(folder),
-        "dataset_id": dataset_id,
-        "model_steps": steps,
-        "held_out": held_out,
-        "penalty": used,
-        "actor": agent is not None,
-        "values": values,
-        "verdict": diagnostics.verdict(values, penalty=used, held_out=held_out, heads=config.ensemble),
-        "in_task": task_values,
-        "in_task_verdict": diagnostics.verdict_in_task(task_values) if task_values else [],
-    }
 
 
 def world_model_key(config: LompoConfig, task: str, image_size: int = 64) -> str:
@@ -1064,6 +815,105 @@ def train_world_model(
     return Path(record["folder"])
 
 
+@dataclass
+class PolicyState:
+    """Where a run's policy phase stands: carried by its checkpoints, under these names in `RunState.data`."""
+
+    phase: str  # "buffers", then "policy", then "evaluate" (then runs.finish_run's "done")
+    ac_step: int  # actor-critic updates done
+    next_episode: int  # the dataset episode the real buffer encodes next (round robin)
+    spread_floor: float | None = None  # u_data of `penalty_floor="data"`, once measured
+    measure_scale: float | None = None  # the scale of `penalty_measure="means"`, once measured
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> PolicyState:
+        return cls(**{field.name: data.get(field.name) for field in dataclasses.fields(cls)})
+
+    def store(self, data: dict[str, Any]) -> None:
+        data.update({key: value for key, value in dataclasses.asdict(self).items() if value is not None})
+
+
+class PolicyPhase:
+    """Algorithm 1 after the model phase, for an agent whose world model is loaded and frozen: the penalty's
+    reference values, the initial buffers, the actor-critic cycles; `state` is written into the run's bookkeeping
+    at every checkpoint."""
+
+    def __init__(self, config: LompoConfig, cache: DatasetCache, agent: Lompo, batches: TorchBatches,
+                 run: runs.RunState, progress: Progress, seed: int):  # fmt: skip
+        self.config, self.cache, self.agent, self.batches = config, cache, agent, batches
+        self.run, self.progress, self.seed = run, progress, seed
+        self.reader = EpisodeReader(cache)
+        self.state = PolicyState.of(run.data)
+
+    def checkpoint(self) -> None:
+        self.state.store(self.run.data)
+        self.run.checkpoint(self.agent, self.batches)
+
+    def measure_penalty_reference(self) -> None:
+        """u_data (`penalty_floor="data"`) and the means' scale (`penalty_measure="means"`), measured once, on the
+        model's diagnosis episodes with their own generator: training's random numbers untouched."""
+        c, s = self.config, self.state
+        floor, means = c.penalty_floor == "data", c.penalty_measure == "means"
+        if (floor and s.spread_floor is None) or (means and s.measure_scale is None):
+            values = diagnostics.model_diagnostics(self.agent.model, self.cache, c, self.seed)
+            if floor:  # u_data in u's own units: with "means" its scale makes u at the data's actions the spread there
+                s.spread_floor = values["spread_data"]
+            if means:
+                s.measure_scale = values["spread_data"] / values["disagreement_data"]
+            s.store(self.run.data)
+            self.run.log("diagnostics", 0, values)
+        self.agent.spread_floor = 0.0 if s.spread_floor is None else s.spread_floor
+        self.agent.measure_scale = 1.0 if s.measure_scale is None else s.measure_scale
+
+    def add_real(self, count: int) -> None:
+        """The next `count` dataset episodes (round robin) into the real buffer."""
+        episodes = (self.state.next_episode + np.arange(count)) % self.cache.num_episodes
+        self.agent.add_real_episodes(self.reader, episodes, self.state.ac_step)
+        self.state.next_episode = int((self.state.next_episode + count) % self.cache.num_episodes)
+
+    def add_imagined(self) -> None:
+        """Rollouts from every posterior state of one model batch into the imagined buffer."""
+        step = self.state.ac_step
+        self.run.log("rollout", step, self.agent.add_imagined(self.batches.sample(), born=step))
+
+    def fill_buffers(self) -> None:
+        """Step 2: every real transition once; imagined ones from the initial actor."""
+        agent, cache, progress = self.agent, self.cache, self.progress
+        initial_latent = min(self.config.initial_latent, agent.imagined.capacity)
+        progress.start("latent buffers", cache.num_episodes + initial_latent)
+        self.add_real(cache.num_episodes)
+        while agent.imagined.size < initial_latent:
+            self.add_imagined()
+            progress.update(cache.num_episodes + min(agent.imagined.size, initial_latent))
+        progress.finish()
+        self.state.phase = "policy"
+        self.checkpoint()
+
+    def actor_critic(self, task: str) -> None:
+        """Step 3: actor-critic cycles, each followed by fresh real and imagined data; evaluations in `task`."""
+        c, s = self.config, self.state
+        self.progress.start("actor-critic", c.ac_updates)
+        while s.ac_step < c.ac_updates:
+            for _ in range(min(c.ac_cycle, c.ac_updates - s.ac_step)):
+                losses = self.agent.ac_update()
+                s.ac_step += 1
+                if s.ac_step % c.log_every == 0:
+                    self.run.log("policy", s.ac_step, losses)
+                self.progress.update(s.ac_step, f"critic loss {losses['critic_loss']:.3g}")
+            self.add_real(c.cycle_real_episodes)
+            for _ in range(c.cycle_rollout_batches):
+                self.add_imagined()
+            cycle = math.ceil(s.ac_step / c.ac_cycle)
+            finished = s.ac_step >= c.ac_updates
+            if cycle % c.eval_every == 0 and not finished:
+                self.run.evaluate(self.agent.policy(), task, c.eval_episodes, self.seed, s.ac_step)
+            if cycle % c.checkpoint_cycles == 0 or finished:
+                self.checkpoint()
+        self.progress.finish()
+        s.phase = "evaluate"
+        self.checkpoint()
+
+
 def train(
     *,
     dataset_id: str,
@@ -1083,103 +933,53 @@ def train(
     config = resolve_for_task(config, task, cache.frame_shape[0])
     runs.start_run(folder, config, algo=algo, dataset_id=dataset_id, task=task, seed=seed, device=device, cache=cache,
                    speed=model_speed(config, device))  # fmt: skip
-    fresh = not (folder / "checkpoint.pt").exists()
     # 1. The variational model (trained once, shared), before anything else draws random numbers here.
-    model_state, model_record = (
-        shared_world_model(
-            dataset_id,
-            config,
-            cache,
-            root_of_run(folder, dataset_id),
-            seed,
-            device,
-            progress,
-            (folder / metrics.TENSORBOARD).is_dir(),
-        )  # fmt: skip
-        if fresh
-        else (None, None)
-    )
+    trained = None
+    if not (folder / "checkpoint.pt").exists():
+        trained = shared_world_model(dataset_id, config, cache, root_of_run(folder, dataset_id), seed, device,
+                                     progress, (folder / metrics.TENSORBOARD).is_dir())  # fmt: skip
     torch.manual_seed(seed)  # the policy phase starts alike whether this process trained the model or loaded it
     agent = build(config, cache, device)
     batches = model_batches(agent.model, cache, seed, device)
-    reader = EpisodeReader(cache)
     run = runs.RunState(folder, phase="buffers", ac_step=0, next_episode=0)
     if not run.resume(device, agent, batches):
+        model_state, model_record = trained
         agent.model.load_state_dict(model_state)
         run.data["history"] = list(model_record["history"])
         run.rewrite_csv()  # the shared model's losses head this run's log too
         run.data["model_seconds"] = model_record["seconds"]
         run.data["model_folder"] = model_record["folder"]
     agent.model.requires_grad_(False)
-    p = run.data
-    floor, means = config.penalty_floor == "data", config.penalty_measure == "means"
-    if (floor and "spread_floor" not in p) or (means and "measure_scale" not in p):
-        # Measured on the model's diagnosis episodes with their own generator: training's random numbers untouched.
-        values = model_diagnostics(agent.model, cache, config, seed)
-        if floor:  # u_data in u's own units: with "means" its scale makes u at the data's actions the spread there
-            p["spread_floor"] = values["spread_data"]
-        if means:
-            p["measure_scale"] = values["spread_data"] / values["disagreement_data"]
-        run.log("diagnostics", 0, values)
-    agent.spread_floor = p.get("spread_floor", 0.0)
-    agent.measure_scale = p.get("measure_scale", 1.0)
-
-    def next_batch() -> dict[str, torch.Tensor]:
-        return batches.sample()
-
-    def add_real(count: int) -> None:
-        episodes = (p["next_episode"] + np.arange(count)) % cache.num_episodes
-        agent.add_real_episodes(reader, episodes, p["ac_step"])
-        p["next_episode"] = int((p["next_episode"] + count) % cache.num_episodes)
-
-    def checkpoint() -> None:
-        run.checkpoint(agent, batches)
-
-    # 2. Initial buffers: every real transition once; imagined ones from the initial actor.
-    if p["phase"] == "buffers":
-        initial_latent = min(config.initial_latent, agent.imagined.capacity)
-        progress.start("latent buffers", cache.num_episodes + initial_latent)
-        add_real(cache.num_episodes)
-        while agent.imagined.size < initial_latent:
-            run.log("rollout", 0, agent.add_imagined(next_batch(), born=0))
-            progress.update(cache.num_episodes + min(agent.imagined.size, initial_latent))
-        progress.finish()
-        p["phase"] = "policy"
-        checkpoint()
-
-    # 3. Actor-critic cycles, each followed by fresh real and imagined data.
-    if p["phase"] == "policy":
-        progress.start("actor-critic", config.ac_updates)
-        while p["ac_step"] < config.ac_updates:
-            for _ in range(min(config.ac_cycle, config.ac_updates - p["ac_step"])):
-                losses = agent.ac_update()
-                p["ac_step"] += 1
-                if p["ac_step"] % config.log_every == 0:
-                    run.log("policy", p["ac_step"], losses)
-                progress.update(p["ac_step"], f"critic loss {losses['critic_loss']:.3g}")
-            add_real(config.cycle_real_episodes)
-            for _ in range(config.cycle_rollout_batches):
-                run.log("rollout", p["ac_step"], agent.add_imagined(next_batch(), born=p["ac_step"]))
-            cycle = math.ceil(p["ac_step"] / config.ac_cycle)
-            finished = p["ac_step"] >= config.ac_updates
-            if cycle % config.eval_every == 0 and not finished:
-                run.evaluate(agent.policy(), task, config.eval_episodes, seed, p["ac_step"])
-            if cycle % config.checkpoint_cycles == 0 or finished:
-                checkpoint()
-        progress.finish()
-        p["phase"] = "evaluate"
-        checkpoint()
-
+    phase = PolicyPhase(config, cache, agent, batches, run, progress, seed)
+    phase.measure_penalty_reference()
+    # 2. Initial buffers. 3. Actor-critic cycles.
+    if phase.state.phase == "buffers":
+        phase.fill_buffers()
+    if phase.state.phase == "policy":
+        phase.actor_critic(task)
     # 4. Final evaluation: the result record.
-    return runs.finish_run(
-        run,
-        algo=algo,
-        dataset_id=dataset_id,
-        task=task,
-        profile=profile,
-        seed=seed,
-        policy=agent.policy(),
-        episodes=config.eval_episodes,
-        save=checkpoint,
-        progress=progress,
-    )
+    return runs.finish_run(run, algo=algo, dataset_id=dataset_id, task=task, profile=profile, seed=seed,
+                           policy=agent.policy(), episodes=config.eval_episodes,
+                           save=partial(run.checkpoint, agent, batches), progress=progress)  # fmt: skip
+
+
+class Variant(NamedTuple):
+    """The members of an algorithm module that is LOMPO with parts switched off (LMBRL, Offline SLAC)."""
+
+    PROFILES: dict[str, LompoConfig]
+    make_config: Callable[..., LompoConfig]
+    train: Callable[..., dict[str, Any]]
+    load_policy: Callable[[Path, torch.device], LatentPolicy]
+    world_model_key: Callable[..., str]
+    train_world_model: Callable[..., Path]
+
+
+def variant(name: str, **changes: Any) -> Variant:
+    """Algorithm `name`: LOMPO's profiles with `changes`, and LOMPO's keyword-only `train` (its records named
+    `name`), policy loading and model phase."""
+    profiles = {profile: dataclasses.replace(config, **changes) for profile, config in PROFILES.items()}
+
+    def make(profile: str, **overrides: Any) -> LompoConfig:
+        return configs.pick_profile(name, profiles, profile, **overrides)
+
+    return Variant(profiles, make, partial(train, algo=name), load_policy, world_model_key, train_world_model)

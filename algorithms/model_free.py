@@ -1,10 +1,12 @@
 """The schedule of the single-phase model-free learners (BC, CQL, DrQ+BC): updates, evaluations, checkpoints, the
-final evaluation; and their shared entry points (`train_on_transitions`, `load_frame_stack_policy`)."""
+final evaluation; and their shared entry points (`FrameStackLearner`: an algorithm module's `build`, `train` and
+`load_policy` in one line; `train_on_transitions`, `load_frame_stack_policy`)."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ from lompo_bench.algorithms import runs
 from lompo_bench.algorithms.nets import scaled_conv_channels
 from lompo_bench.algorithms.runs import RunState, finish_run
 from lompo_bench.data import TorchBatches, TransitionSampler, open_cache
+from lompo_bench.data.cache import DatasetCache
 from lompo_bench.progress import NoProgress, Progress
 
 
@@ -56,6 +59,52 @@ def load_frame_stack_policy(folder: Path, device: torch.device, config_class: ty
     agent = agent_class(config, record["action_dim"], record["proprio_dim"]).to(device)
     agent.load_state_dict(state["training"]["modules"])
     return agent.policy_for_task(device)
+
+
+@dataclass(frozen=True)
+class FrameStackLearner:
+    """An algorithm module's `build`, `train` and `load_policy` for a learner on frame-stacked transitions whose
+    agent is `agent_class(config, action_dim, proprio_dim)` with a `features` trunk (`nets.PixelFeatures`), and
+    `update`, `training_state`, `load_training_state` and `policy_for_task` (the `train_model_free` contract).
+    A module binds them at its top level, as the plugin contract asks (docs/ALGORITHMS.md):
+    `LEARNER = FrameStackLearner(NAME, stage, Config, Agent)`, then `train, load_policy = LEARNER.train, ...`."""
+
+    name: str  # the algorithm's NAME: its records' algo
+    stage: str  # the training stage's name on the progress bar
+    config_class: type
+    agent_class: type
+    after_stats: Callable[[Any], None] | None = None  # called on a new agent once it holds the proprio stats
+
+    def build(self, config: Any, cache: DatasetCache, device: torch.device) -> Any:
+        """A new agent for `cache`'s action and proprio sizes, its encoder given the dataset's proprio stats."""
+        agent = self.agent_class(config, cache.actions.shape[1], cache.proprio.shape[1])
+        runs.set_proprio_stats(agent.features.encoder, cache)
+        if self.after_stats is not None:
+            self.after_stats(agent)
+        return agent.to(device)
+
+    def load_policy(self, folder: Path, device: torch.device) -> Any:
+        """The evaluation policy of a finished run in `folder` (`load_frame_stack_policy`)."""
+        return load_frame_stack_policy(folder, device, self.config_class, self.agent_class)
+
+    def train(
+        self,
+        *,
+        dataset_id: str,
+        task: str,
+        profile: str,
+        config: Any,
+        folder: Path,
+        seed: int,
+        device: torch.device,
+        progress: Progress | None = None,
+    ) -> dict[str, Any]:
+        """Train on `dataset_id`, resuming from `folder`'s checkpoint (`train_on_transitions`); returns the result
+        record."""
+        return train_on_transitions(
+            self.build, algo=self.name, stage=self.stage, dataset_id=dataset_id, task=task, profile=profile,
+            config=config, folder=folder, seed=seed, device=device, progress=progress,
+        )  # fmt: skip
 
 
 def train_model_free(

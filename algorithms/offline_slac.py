@@ -10,34 +10,18 @@ comparison isolates the use of model rollouts.
 
 from __future__ import annotations
 
-import dataclasses
-from functools import partial
-from typing import Any
-
-from lompo_bench.algorithms import configs, lompo
+from lompo_bench.algorithms import lompo
 
 NAME = "offline_slac"
-PROFILES = {
-    name: dataclasses.replace(
-        config,
-        ensemble=1,
-        penalty=0.0,
-        real_fraction=1.0,
-        initial_latent=0,
-        cycle_rollout_batches=0,
-        latent_buffer=1,  # never written
-        actor="sac",  # SLAC's actor-critic is SAC (LOMPO's official actor is deterministic)
-    )
-    for name, config in lompo.PROFILES.items()
-}
-
-
-def make_config(profile: str, **overrides: Any) -> lompo.LompoConfig:
-    return configs.pick_profile(NAME, PROFILES, profile, **overrides)
-
-
-# LOMPO's keyword-only `train`, its records named after this algorithm.
-train = partial(lompo.train, algo=NAME)
-load_policy = lompo.load_policy
-world_model_key = lompo.world_model_key
-train_world_model = lompo.train_world_model
+# LOMPO with one forward model and no imagined data: its profiles so changed, its keyword-only `train` (records
+# named after this algorithm), its policy loading and its model phase.
+PROFILES, make_config, train, load_policy, world_model_key, train_world_model = lompo.variant(
+    NAME,
+    ensemble=1,
+    penalty=0.0,
+    real_fraction=1.0,
+    initial_latent=0,
+    cycle_rollout_batches=0,
+    latent_buffer=1,  # never written
+    actor="sac",  # SLAC's actor-critic is SAC (LOMPO's official actor is deterministic)
+)

@@ -99,6 +99,10 @@ DESCRIPTIONS: dict[str, str] = {
     "bc": "behavior cloning from stacked frames",
     "drqbc": "DrQ+BC (V-D4RL's baseline, not in the paper): TD3+BC on a DrQ-v2 encoder over stacked frames",
 }
+# The built-ins that are a `WorldModelAlgorithm` (runs sharing a world model), declared so that a planner knows
+# which built-ins need no world-model job without importing them (and torch). tests/test_registry.py holds this to
+# the modules.
+SHARED_WORLD_MODEL: frozenset[str] = frozenset({"lompo", "lmbrl", "offline_slac"})
 
 
 ENTRY_POINT_GROUP = "lompo_bench.algorithms"  # where installed packages declare algorithms: name -> module[:object]
@@ -123,6 +127,14 @@ def algorithm_names() -> list[str]:
     return list(ALGORITHMS)
 
 
+def built_in_name(spec: str) -> str | None:
+    """The built-in `spec` names (as `resolve` reads a name: case and '-' for '_' aside), without importing it;
+    None when it names none (a plugin, a module path, an unknown name)."""
+    spec = spec.strip()
+    key = spec.lower().replace("-", "_")
+    return key if "." not in spec and ":" not in spec and key in ALGORITHMS else None
+
+
 def get_algorithm(name: str) -> Algorithm:
     """The algorithm `name` names (`resolve`): a built-in's module, an installed plugin, or a module path."""
     return resolve(name)[0]
@@ -134,11 +146,11 @@ def resolve(spec: str) -> tuple[Algorithm, AlgorithmSource]:
     of the others' name). One-line `UserError`s for an unknown
     name (with close matches), a plugin that fails to import, or one that falls short of `Algorithm`."""
     spec = spec.strip()
+    if (key := built_in_name(spec)) is not None:  # a built-in wins over any plugin: a package never replaces one
+        return importlib.import_module(ALGORITHMS[key]), _built_in(key)
     if "." in spec or ":" in spec:
         return _from_module_path(spec)
     key = spec.lower().replace("-", "_")
-    if key in ALGORITHMS:  # a built-in wins over any plugin: an installed package can never replace one
-        return importlib.import_module(ALGORITHMS[key]), _built_in(key)
     points = _entry_points()
     if key not in points and spec.isidentifier() and importlib.util.find_spec(spec) is not None:
         return _from_module_path(spec)  # a top-level module on the path (`PYTHONPATH=examples/tiny_bc`)

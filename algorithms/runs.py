@@ -1,8 +1,9 @@
 """A training run's folder and lifecycle, shared by every algorithm: one process per run (`exclusive_run`), the
 saved config (a rerun with another config is refused), the bookkeeping checkpoints carry (`RunState`: phase,
 counters, history, seconds; logged values through `metrics`), and the final evaluation that writes the result
-record (`finish_run`). Checkpoint files: `checkpoints`; evaluation and the record: `evaluation`; profiles,
-overrides and the device: `configs`; the model-free learners' loop: `model_free`.
+record (`finish_run`; its evaluate-then-record step, `evaluate_to_record`, is also `jobs.evaluate`'s and an outside
+policy's). Checkpoint files: `checkpoints`; evaluation and the record: `evaluation`; profiles, overrides and the
+device: `configs`; the model-free learners' loop: `model_free`.
 
 A run lives in `$LOMPO_BENCH_HOME/runs/<algo>/<dataset id>/<profile>-seed<seed>/`:
     config.json       the resolved config, the dataset id, task, seed, device, code version and frame size
@@ -54,7 +55,7 @@ def save_config(folder: Path, config: Any, **context: Any) -> dict[str, Any]:
         old = json.loads(path.read_text())
         _check_networks(folder, old)
         new = json.loads(to_json(record["config"]))
-        # Settings added to a config after the run started (the speed settings of issue 13) are not compared:
+        # Settings added to a config after the run started (the world model's speed settings) are not compared:
         # such a run continues, and its saved config keeps the fields it was started with.
         if old["config"] != {key: value for key, value in new.items() if key in old["config"]}:
             raise UserError(
@@ -240,25 +241,49 @@ def finish_run(
     """The final evaluation of a trained policy: the result record, written once (a finished run returns it)."""
     result_path = run.folder / "result.json"
     if run.data["phase"] != "done" or not result_path.exists():
-        progress.start("evaluation", episodes)
-        first, size = seeds.evaluation_seed(seed), run_image_size(run.folder)
-        returns = evaluate_policy(policy, task, episodes, first, progress=progress, image_size=size)
-        progress.finish()
-        context = json.loads((run.folder / "config.json").read_text())
-        record = result_record(
-            algo=algo,
-            dataset_id=dataset_id,
-            task=task,
-            profile=profile,
-            seed=seed,
-            returns=returns,
+        record = evaluate_to_record(
+            policy, task, episodes, seeds.evaluation_seed(seed), image_size=run_image_size(run.folder),
+            progress=progress, algo=algo, dataset_id=dataset_id, profile=profile, seed=seed,
             seconds=run.data["seconds"] + run.data.get("model_seconds", 0.0),  # a shared model's time counts
-            code_version=context["code_version"],
-            overrides=context.get("overrides"),
-            dataset_fingerprint=context.get("dataset_fingerprint"),
-        )
+            **saved_record_context(run.folder),
+        )  # fmt: skip
         run.log_evaluation(record["mean_return"])
         run.data["phase"] = "done"
         save()
         write_json(result_path, record)
     return json.loads(result_path.read_text())
+
+
+def saved_record_context(folder: Path) -> dict[str, Any]:
+    """What the result record of the run in `folder` takes from its saved config (`start_run`): the code version
+    that trained it, its `--set` overrides and the content of the dataset it trained on."""
+    context = json.loads((folder / "config.json").read_text())
+    return {
+        "code_version": context["code_version"],
+        "overrides": context.get("overrides"),
+        "dataset_fingerprint": context.get("dataset_fingerprint"),
+    }
+
+
+def evaluate_to_record(
+    policy: EpisodePolicy,
+    task: str,
+    episodes: int,
+    first_seed: int,
+    *,
+    image_size: int,
+    progress: Progress,
+    clipped_actions: Callable[[], int] | None = None,
+    **record: Any,
+) -> dict[str, Any]:
+    """Evaluate, then build the result record: `episodes` episodes of `policy` in `task` from the reset seeds
+    `first_seed + i` at `image_size` px (an "evaluation" stage of `progress`), and `evaluation.result_record` of
+    their returns with `record`'s fields (algo, dataset_id, profile, seed, seconds, code_version, ...), the final
+    evaluation's (`finish_run`), a re-evaluation's (`jobs.evaluate`) and an outside policy's. `clipped_actions`:
+    the policy's count of clipped action components, read once the episodes are done."""
+    progress.start("evaluation", episodes)
+    returns = evaluate_policy(policy, task, episodes, first_seed, progress=progress, image_size=image_size)
+    progress.finish()
+    if clipped_actions is not None:
+        record["clipped_actions"] = clipped_actions()
+    return result_record(task=task, returns=returns, **record)

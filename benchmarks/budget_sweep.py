@@ -6,7 +6,7 @@ than `--threshold` (2%) over the next snapshot.
     python benchmarks/budget_sweep.py --dataset lompo/walker_walk/medium-expert-cpu-v0 --csv walker.csv
 
 Models are grouped by their config apart from `model_steps` (`--seed`, and the profile's other fields as
-trained); each is measured with `lompo.diagnose`, so the values are those `lompo-bench diagnose` prints.
+trained); each is measured with `diagnostics.diagnose`, so the values are those `lompo-bench diagnose` prints.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from lompo_bench.algorithms import lompo
+from lompo_bench.algorithms import diagnostics
 from lompo_bench.paths import runs_root, world_model_dir
 
 COLUMNS = ("model_loss", "image_nll", "reward_mse", "kl", "spread_data", "spread_uniform", "spread_corners",
@@ -65,7 +65,7 @@ def main() -> None:
         print("|---" * (len(COLUMNS) + 1) + "|")
         losses = []
         for steps, folder in models:
-            values = lompo.diagnose(folder, torch.device("cpu"))["values"]
+            values = diagnostics.diagnose(folder, torch.device("cpu"))["values"]
             losses.append((steps, values["model_loss"]))
             rows.append({"dataset_id": args.dataset, "seed": args.seed, "model_steps": steps,
                          **{name: values.get(name) for name in COLUMNS}})  # fmt: skip

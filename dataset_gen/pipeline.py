@@ -11,8 +11,8 @@ A dataset's content depends only on its task, profile, seed and kind: `--kind me
 `--kind all` writes under that id, and a run interrupted and resumed with other kinds writes the same too.
 
 Everything lives in a work folder `<out>/<task>/<profile>-seed<seed>/` beside `config.json`, the resolved
-generation config. The render cache is deleted once every requested dataset is written. One process works in a
-work folder at a time (`exclusive_workdir`): a second `generate` of it is refused in one line.
+generation config. The render cache is deleted once every requested dataset is written (unless asked to keep it).
+One process works in a work folder at a time (`exclusive_workdir`): a second `generate` of it is refused in one line.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import gymnasium as gym
 import numpy as np
 
 from lompo_bench import seeds
+from lompo_bench.data.ids import DatasetId
 from lompo_bench.data.store import dataset_exists
 from lompo_bench.data.writer import DatasetExists
 from lompo_bench.dataset_gen.config import (
@@ -83,11 +84,9 @@ class GenerationReport:
         return self.__dict__.copy()
 
 
-def _with_new_defaults(saved: dict[str, Any]) -> dict[str, Any]:
-    """A saved config with the fields added to `GenerationConfig` since it was saved, at their defaults (which is
-    what the run it describes did)."""
-    added = {f.name: f.default for f in dataclasses.fields(GenerationConfig) if f.name not in saved}
-    return {**json.loads(json.dumps({k: v for k, v in added.items() if v is not dataclasses.MISSING})), **saved}
+def workdir_of(root: Path, config: GenerationConfig, seed: int) -> Path:
+    """The work folder of a (task, profile, seed) under `root`: `<root>/<task>/<profile>-seed<seed>/`."""
+    return root / config.task / f"{config.profile}-seed{seed}"
 
 
 def _refs_to_json(refs: list[EpisodeRef]) -> list[list[Any]]:
@@ -109,12 +108,12 @@ class _Run:
 
     def __init__(self, config: GenerationConfig, seed: int, root: Path, progress: Progress) -> None:
         self.config, self.seed, self.progress = config, seed, progress
-        self.workdir = root / config.task / f"{config.profile}-seed{seed}"
+        self.workdir = workdir_of(root, config, seed)
         with contextlib.ExitStack() as held:
             held.enter_context(exclusive_workdir(self.workdir))  # before anything in the folder is read or written
             saved = self.workdir / "config.json"
             resolved = json.loads(json.dumps({"seed": seed, **config.to_dict()}))
-            if saved.exists() and _with_new_defaults(json.loads(saved.read_text())) != resolved:
+            if saved.exists() and json.loads(saved.read_text()) != resolved:
                 raise UserError(f"{self.workdir} holds a run with another config; use another --out or delete it")
             write_json(saved, resolved)
             self._held = held.pop_all()  # released by __exit__
@@ -149,18 +148,37 @@ class _Run:
             folder = record_expert_rollouts(self.config, self.workdir, self.seed, transitions, expert_return, bar)
         return EpisodeStore(folder, "expert")
 
+    @property
+    def recording(self) -> Path:
+        """The folder of SAC training's recorded episodes (stage 1)."""
+        return self.workdir / "train" / "recording"
+
     def training_episodes(self) -> EpisodeStore:
-        return EpisodeStore(self.workdir / "train" / "recording", "train")
+        return EpisodeStore(self.recording, "train")
+
+    def medium_split(self, summary: dict[str, Any]) -> tuple[int, list[EpisodeRef], list[EpisodeRef]]:
+        """The medium point of the trained run `summary` describes (an agent step), and its whole training
+        episodes before and after it: medium-replay's and medium-expert's candidates (`splits.py`)."""
+        config = self.config
+        point = medium_point(
+            summary["evals"], self.spec.ref_min_score, summary["expert_return"], config.medium_fraction,
+            config.never_medium,
+        )  # fmt: skip
+        before, after = split_training_episodes(self.training_episodes().episodes, point)
+        return point, before, after
 
     def folders(self) -> dict[str, Path]:
-        return {"train": self.workdir / "train" / "recording", "expert": self.workdir / "expert"}
+        return {"train": self.recording, "expert": self.workdir / "expert"}
+
+    def drop_render_cache(self) -> None:
+        """Delete the rendered frames (stage 4), once every requested dataset is written."""
+        shutil.rmtree(self.workdir / "render", ignore_errors=True)
 
     def render(self, name: str, refs: list[EpisodeRef], workers: int, folders: dict[str, Path]) -> Path:
         """Render the episodes' frames into `render/<name>/`; counts frames and seconds actually rendered now.
 
         The folder names the episodes it holds frames of (`episodes.json`); one holding other episodes, or not
-        saying which, is rendered again: unit files are resumed by index alone, and a work folder of a version
-        that drew a kind written alone differently may hold such a render."""
+        saying which, is rendered again: unit files are resumed by index alone."""
         out = self.workdir / "render" / name
         listing = _refs_to_json(refs)
         marker = out / "episodes.json"
@@ -209,7 +227,7 @@ class _Run:
                     written += len(episode)
                     bar.update(written)
 
-        with self._timed(f"write {ds_id.split('/')[-1]}", sum(r.length for r in refs)) as bar:
+        with self._timed(f"write {DatasetId.parse(ds_id).leaf}", sum(r.length for r in refs)) as bar:
             try:
                 write_dataset(
                     ds_id,
@@ -260,10 +278,7 @@ def _split(run: _Run, summary: dict[str, Any], kinds: tuple[str, ...]) -> tuple[
     written: its draw is the last, so no other kind's depends on it."""
     config, spec = run.config, run.spec
     expert_return = summary["expert_return"]
-    point = medium_point(
-        summary["evals"], spec.ref_min_score, expert_return, config.medium_fraction, config.never_medium
-    )
-    before, after = split_training_episodes(run.training_episodes().episodes, point)
+    point, before, after = run.medium_split(summary)
     candidates = {"medium-replay": before, "medium-expert": after}
     for kind, episodes in candidates.items():
         if kind in kinds and not episodes:  # a kind not written may be empty: its draw takes no numbers then
@@ -300,8 +315,7 @@ def generate(
     root = out or default_workdir_root()
     # Writes through open files (SAC's checkpoints, recordings, rendered units) raise a full disk's error naming
     # no file: the work folder is named then. The datasets' writer names the datasets' folder itself.
-    workdir = root / config.task / f"{config.profile}-seed{seed}"  # (`_Run`'s)
-    with naming_full_disk(workdir), _Run(config, seed, root, progress or NoProgress()) as run:
+    with naming_full_disk(workdir_of(root, config, seed)), _Run(config, seed, root, progress or NoProgress()) as run:
         return _generate(run, kinds, workers, keep_render_cache)
 
 
@@ -323,7 +337,7 @@ def _generate(run: _Run, kinds: tuple[str, ...], workers: int, keep_render_cache
             "mean_return": float(np.mean([r.episode_return for r in refs])),
         }
     if not keep_render_cache:
-        shutil.rmtree(run.workdir / "render", ignore_errors=True)
+        run.drop_render_cache()
     report.stage_seconds = dict(run.seconds)
     # A resumed training's own clock covers every session; the stage timer above only this one.
     report.stage_seconds["train SAC (all sessions)"] = summary["training_seconds"]
@@ -340,8 +354,10 @@ def generate_ablation(
     workers: int | None = None,
     out: Path | None = None,
     progress: Progress | None = None,
+    keep_render_cache: bool = False,
 ) -> dict[str, int]:
-    """Appendix B: a D'Claw medium-expert dataset mixed from 3 SAC runs, and its /5 and /25 episode sub-samples."""
+    """Appendix B: a D'Claw medium-expert dataset mixed from 3 SAC runs, and its /5 and /25 episode sub-samples.
+    The render cache (in the first run's work folder) is deleted at the end unless `keep_render_cache`."""
     seeds.check_generation_seed(seed)
     if seed + ABLATION_RUNS - 1 > seeds.MAX_GENERATION_SEED:  # its runs' seeds: seed, seed + 1, ...
         raise UserError(
@@ -354,10 +370,10 @@ def generate_ablation(
     with naming_full_disk(root / config.task), contextlib.ExitStack() as held:
         progress = progress or NoProgress()
         runs = [held.enter_context(_Run(config, seed + i, root, progress)) for i in range(ABLATION_RUNS)]
-        return _generate_ablation(runs, seed, workers)
+        return _generate_ablation(runs, seed, workers, keep_render_cache)
 
 
-def _generate_ablation(runs: list[_Run], seed: int, workers: int) -> dict[str, int]:
+def _generate_ablation(runs: list[_Run], seed: int, workers: int, keep_render_cache: bool) -> dict[str, int]:
     """`generate_ablation` in held work folders."""
     config, profile = runs[0].config, runs[0].config.profile
     pool: list[EpisodeRef] = []
@@ -366,13 +382,9 @@ def _generate_ablation(runs: list[_Run], seed: int, workers: int) -> dict[str, i
     for run in runs:
         summary = run.train()
         expert_returns.append(summary["expert_return"])
-        level = summary["expert_return"]
-        evals_point = medium_point(
-            summary["evals"], run.spec.ref_min_score, level, config.medium_fraction, config.never_medium
-        )
-        _, after = split_training_episodes(run.training_episodes().episodes, evals_point)
+        _, _, after = run.medium_split(summary)
         name = f"seed{run.seed}"
-        folders[name] = run.workdir / "train" / "recording"
+        folders[name] = run.recording
         pool += [dataclasses.replace(r, source=name) for r in after]
     if not pool:
         raise UserError("no SAC run reached medium level with whole episodes after it; train longer (another profile)")
@@ -395,5 +407,6 @@ def _generate_ablation(runs: list[_Run], seed: int, workers: int) -> dict[str, i
             {"lompo_ablation_factor": factor, "lompo_ablation_runs": ABLATION_RUNS},
         )
         ablation.write(ds_id, refs, render_dir, folders, meta)
-    shutil.rmtree(ablation.workdir / "render", ignore_errors=True)
+    if not keep_render_cache:
+        ablation.drop_render_cache()
     return sizes

@@ -34,7 +34,7 @@ from typing import Any
 from lompo_bench import paths
 from lompo_bench.errors import UserError
 from lompo_bench.files import write_atomic, write_json
-from lompo_bench.leaderboard.reproduce import Job, dependencies, pending, run_job
+from lompo_bench.leaderboard.reproduce import Job, JobAction, dependencies, pending, run_job
 from lompo_bench.progress import LineProgress
 
 LOG_TAIL = 25  # lines of a failed job's log in its report
@@ -136,9 +136,9 @@ def run_on_worker(
             write(traceback.format_exc())
             raise JobFailed(job.describe(), node, "\n".join(tail)) from None
         write("== done")
-    if job.action == "train":
+    if job.action is JobAction.TRAIN:
         return "record", value
-    if job.action == "model":
+    if job.action is JobAction.MODEL:
         folder = Path(value)
         return "model", {str((folder / f.name).relative_to(root)): f.read_bytes() for f in folder.iterdir()
                          if f.is_file() and not f.name.startswith(".")}  # fmt: skip

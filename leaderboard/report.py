@@ -17,7 +17,7 @@ from lompo_bench.leaderboard import plots, stats
 from lompo_bench.leaderboard.claims import check_claims, claims_markdown
 from lompo_bench.leaderboard.paper import ALGORITHMS, algorithm_order
 from lompo_bench.leaderboard.results import aggregate, read_runs, run_key, write_scores
-from lompo_bench.leaderboard.tables import ablation_markdown, table_one_cells, table_one_csv, table_one_markdown
+from lompo_bench.leaderboard.tables import Tables
 
 PROFILES = ("smoke", "cpu", "paper")
 REFERENCE_RECORDS = Path(__file__).resolve().parent / "results"  # committed records: a runs folder per profile
@@ -129,22 +129,23 @@ def build_report(
     out_dir.mkdir(parents=True, exist_ok=True)
     scores = out_dir / "scores.json"
     write_scores(cells, scores, folders)
-    table = (f"{note}\n\n" if note else "") + table_one_markdown(cells, profile, dataset_profile)
+    tables = Tables(cells, profile, dataset_profile)
+    table = (f"{note}\n\n" if note else "") + tables.table_one_markdown()
     claims = claims_markdown(check_claims(cells, profile, dataset_profile))
     files = {
         out_dir / "table_one.md": table,
-        out_dir / "table_one.csv": table_one_csv(cells, profile, dataset_profile),
-        out_dir / "ablation.md": ablation_markdown(cells, profile, dataset_profile),
+        out_dir / "table_one.csv": tables.table_one_csv(),
+        out_dir / "ablation.md": tables.ablation_markdown(),
         out_dir / "claims.md": claims,
     }
-    summary = aggregates_section(table_one_cells(cells, profile, dataset_profile))
+    summary = aggregates_section(tables.table_one_cells)
     if summary is not None:
         files[out_dir / "aggregates.md"] = summary
     for path, text in files.items():
         path.write_text(text)
     figures: list[Path] = []
     if summary is not None and plots.have_matplotlib():
-        table_cells = table_one_cells(cells, profile, dataset_profile)
+        table_cells = tables.table_one_cells
         figures += plots.table_one_plot(cells, profile, dataset_profile, out_dir / "table_one")
         present = algorithm_order(c.algo for c in table_cells if c.scores)
         if present:

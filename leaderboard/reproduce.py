@@ -12,6 +12,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +24,23 @@ from lompo_bench.leaderboard.paper import ALGORITHMS, TABLE_I
 STAGES = ("generate", "model", "train")  # a job depends only on jobs of earlier stages
 
 
+class JobAction(StrEnum):
+    """What a job does. A `str`: its JSON, pickled and command-line forms are the plain words, and it equals them."""
+
+    GENERATE = "generate"  # a task's datasets
+    GENERATE_ABLATION = "generate-ablation"  # Appendix B's D'Claw datasets
+    MODEL = "model"  # a shared world model
+    TRAIN = "train"  # one run of an algorithm
+
+    @property
+    def stage(self) -> int:
+        """Its index in `STAGES`: both generations are stage 0."""
+        return STAGES.index("generate" if self in (JobAction.GENERATE, JobAction.GENERATE_ABLATION) else self)
+
+
 @dataclass(frozen=True)
 class Job:
-    action: str  # "generate", "generate-ablation", "model" or "train"
+    action: JobAction  # given as a plain word too ("train"): made a JobAction
     task: str
     profile: str
     dataset_ids: tuple[str, ...]  # what a generate job makes, or the one a model or train job reads
@@ -37,27 +52,31 @@ class Job:
     seed: int = 0
     model_key: str | None = None  # the shared world model a model job trains, or a train job uses (None: none)
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "action", JobAction(self.action))  # a ValueError for an unknown one
+
     @property
     def stage(self) -> int:
-        return STAGES.index("generate" if self.action.startswith("generate") else self.action)
+        return self.action.stage
 
     def describe(self) -> str:
-        if self.action == "train":
+        if self.action is JobAction.TRAIN:
             return f"train {self.algo} on {self.dataset_ids[0]} ({self.profile}, seed {self.seed})"
-        if self.action == "model":
+        if self.action is JobAction.MODEL:
             return f"world model {self.model_key} on {self.dataset_ids[0]} ({self.profile}, seed {self.seed})"
-        what = "the D'Claw ablation datasets" if self.action == "generate-ablation" else f"{self.task} datasets"
+        ablation = self.action is JobAction.GENERATE_ABLATION
+        what = "the D'Claw ablation datasets" if ablation else f"{self.task} datasets"
         return f"generate {what} ({self.profile}, seed {self.seed})"
 
     def command(self, runs_root: Path | None = None) -> str:
         """The `lompo-bench` command line that runs this job alone (`--emit-jobs`)."""
         out = f" --out {shlex.quote(str(runs_root))}" if runs_root else ""
-        if self.action == "generate":
+        if self.action is JobAction.GENERATE:
             return f"lompo-bench generate --env {self.task} --kind {','.join(self.kinds)} --profile {self.profile} " \
                 f"--seed {self.seed}"  # fmt: skip
-        if self.action == "generate-ablation":
+        if self.action is JobAction.GENERATE_ABLATION:
             return f"lompo-bench generate --env {self.task} --ablation --profile {self.profile} --seed {self.seed}"
-        model = " --model-only" if self.action == "model" else ""
+        model = " --model-only" if self.action is JobAction.MODEL else ""
         return (f"lompo-bench train --algo {shlex.quote(self.algo_reference)} --dataset {self.dataset_ids[0]} "
                 f"--profile {self.profile} --seed {self.seed}{model}{out}")  # fmt: skip
 
@@ -67,10 +86,10 @@ class Job:
         return self.algo_module or str(self.algo)
 
     def done(self, runs_root: Path) -> bool:
-        if self.action == "train":
+        if self.action is JobAction.TRAIN:
             return (paths.run_dir(str(self.algo), self.dataset_ids[0], self.profile, self.seed, runs_root)
                     / "result.json").exists()  # fmt: skip
-        if self.action == "model":
+        if self.action is JobAction.MODEL:
             folder = paths.world_model_dir(runs_root, self.dataset_ids[0], self.seed, str(self.model_key))
             return (folder / "model.pt").exists()
         from lompo_bench.data.store import dataset_exists
@@ -90,7 +109,7 @@ def plan(
     task's datasets; the world models runs share (one per dataset, seed and model config: LOMPO's and LMBRL's is
     one); then the trainings. `kinds` keeps only those dataset kinds. With `ablation`, Appendix B's D'Claw datasets
     and trainings as well. `algos` may name installed plugins and modules on the path (`registry.resolve`)."""
-    from lompo_bench.algorithms.registry import WorldModelAlgorithm, resolve
+    from lompo_bench.algorithms.registry import SHARED_WORLD_MODEL, WorldModelAlgorithm, built_in_name, resolve
     from lompo_bench.tasks import get_task_spec
 
     wanted = resolve_kinds(tuple(kinds)) if kinds else None
@@ -98,13 +117,21 @@ def plan(
         raise UserError(f"--seeds must be at least 1, not {seeds}")
     paper_tasks = list(dict.fromkeys(task for task, _ in TABLE_I))
     task_list = [get_task_spec(t).name for t in tasks] if tasks else paper_tasks
-    resolved = [resolve(a) for a in (algos or ALGORITHMS)]
-    modules = [module for module, _ in resolved]
-    # A plugin named by module path travels with its jobs as that path; the rest by name.
-    module_paths = {source.name: source.reference for _, source in resolved if source.reference != source.name}
+    # (NAME, module) of each algorithm; a built-in that shares no world model is not imported (no torch): None.
+    planned: list[tuple[str, Any]] = []
+    module_paths: dict[str, str] = {}  # a plugin named by module path travels with its jobs as that path
+    for spec in algos or ALGORITHMS:
+        name = built_in_name(spec)
+        if name is not None and name not in SHARED_WORLD_MODEL:
+            planned.append((name, None))
+            continue
+        module, source = resolve(spec)
+        planned.append((module.NAME, module))
+        if source.reference != source.name:
+            module_paths[source.name] = source.reference
 
     def model_key(module: Any, task: str) -> str | None:
-        if not isinstance(module, WorldModelAlgorithm):
+        if module is None or not isinstance(module, WorldModelAlgorithm):
             return None
         return module.world_model_key(module.make_config(profile), task, dataset_image_size(task, profile))
 
@@ -112,13 +139,15 @@ def plan(
         models: dict[tuple[str, int, str], Job] = {}
         runs: list[Job] = []
         for ds in ids:
-            for module in modules:
+            for name, module in planned:
                 key = model_key(module, task)
-                named = dict(algo=module.NAME, algo_module=module_paths.get(module.NAME))
+                named = dict(algo=name, algo_module=module_paths.get(name))
                 for seed in range(seeds):
                     if key is not None and (ds, seed, key) not in models:
-                        models[ds, seed, key] = Job("model", task, profile, (ds,), seed=seed, model_key=key, **named)
-                    runs.append(Job("train", task, profile, (ds,), seed=seed, model_key=key, **named))
+                        models[ds, seed, key] = Job(
+                            JobAction.MODEL, task, profile, (ds,), seed=seed, model_key=key, **named
+                        )
+                    runs.append(Job(JobAction.TRAIN, task, profile, (ds,), seed=seed, model_key=key, **named))
         return [*models.values(), *runs]
 
     jobs: list[Job] = []
@@ -128,11 +157,11 @@ def plan(
         if not task_kinds:
             continue
         ids = tuple(dataset_id(task, kind, profile) for kind in task_kinds)
-        jobs.append(Job("generate", task, profile, ids, kinds=tuple(task_kinds)))
+        jobs.append(Job(JobAction.GENERATE, task, profile, ids, kinds=tuple(task_kinds)))
         jobs += trainings(task, ids)
     if ablation:
         ids = tuple(ablation_dataset_id(f, profile) for f in ABLATION_FACTORS)
-        jobs.append(Job("generate-ablation", "dclaw_screw", profile, ids))
+        jobs.append(Job(JobAction.GENERATE_ABLATION, "dclaw_screw", profile, ids))
         jobs += trainings("dclaw_screw", ids)
     return jobs
 
@@ -141,11 +170,13 @@ def dependencies(jobs: Sequence[Job]) -> list[list[int]]:
     """For each job, the indices of the jobs it needs done first: a dataset's generation before any model or run
     on it; a shared world model before the runs that use it."""
     makers = {ds: i for i, job in enumerate(jobs) if job.stage == 0 for ds in job.dataset_ids}
-    models = {(job.dataset_ids[0], job.seed, job.model_key): i for i, job in enumerate(jobs) if job.action == "model"}
+    models = {
+        (job.dataset_ids[0], job.seed, job.model_key): i for i, job in enumerate(jobs) if job.action is JobAction.MODEL
+    }
     needs: list[list[int]] = []
     for job in jobs:
         before = [makers[job.dataset_ids[0]]] if job.stage > 0 and job.dataset_ids[0] in makers else []
-        if job.action == "train" and (job.dataset_ids[0], job.seed, job.model_key) in models:
+        if job.action is JobAction.TRAIN and (job.dataset_ids[0], job.seed, job.model_key) in models:
             before.append(models[job.dataset_ids[0], job.seed, job.model_key])
         needs.append(before)
     return needs
@@ -157,7 +188,7 @@ def pending(jobs: Sequence[Job], runs_root: Path) -> list[bool]:
     todo = [not job.done(runs_root) for job in jobs]
     needs = dependencies(jobs)
     for i, job in enumerate(jobs):
-        if job.action == "model" and todo[i]:
+        if job.action is JobAction.MODEL and todo[i]:
             todo[i] = any(todo[j] and i in needs[j] for j in range(len(jobs)))
     return todo
 
@@ -168,13 +199,13 @@ def run_job(job: Job, runs_root: Path | None = None, device: str = "auto", progr
     from lompo_bench.algorithms.jobs import train, train_model
     from lompo_bench.dataset_gen.pipeline import generate, generate_ablation
 
-    if job.action == "generate":
+    if job.action is JobAction.GENERATE:
         generate(job.task, kinds=job.kinds, profile=job.profile, seed=job.seed, progress=progress)
         return job.dataset_ids
-    if job.action == "generate-ablation":
+    if job.action is JobAction.GENERATE_ABLATION:
         generate_ablation(profile=job.profile, seed=job.seed, progress=progress)
         return job.dataset_ids
-    if job.action == "model":
+    if job.action is JobAction.MODEL:
         return train_model(job.algo_reference, job.dataset_ids[0], job.profile, job.seed, device, runs_root, progress)
     return train(job.algo_reference, job.dataset_ids[0], job.profile, job.seed, device, runs_root, progress)
 

@@ -60,17 +60,7 @@ from lompo_bench.leaderboard.paper import ALGORITHM_TITLES, ALGORITHMS, OTHER_TI
 from lompo_bench.leaderboard.results import ScoreCell, aggregate, run_key, write_scores
 from lompo_bench.leaderboard.site_assets import CSS, JS
 from lompo_bench.leaderboard.site_charts import PALETTE, Series, bar_chart, histogram, line_chart
-from lompo_bench.leaderboard.tables import (
-    CLIPPED_MARK,
-    EPISODES_MARK,
-    ablation_cells,
-    ablation_markdown,
-    table_one_algorithms,
-    table_one_csv,
-    table_one_markdown,
-    table_one_rows,
-    table_one_table,
-)
+from lompo_bench.leaderboard.tables import CLIPPED_MARK, EPISODES_MARK, Tables
 from lompo_bench.records import STANDARD_EPISODES, normalized_score, read_record
 
 SITE_MARK = ".lompo-bench-site"  # in every site built here: only such a folder is replaced by a new build
@@ -355,11 +345,12 @@ def _cell_value(cell: ScoreCell) -> float:
     return sum(cell.returns) / len(cell.returns) if cell.returns else float("nan")
 
 
-def table_one_html(gathered: Gathered, profile: str, dataset_profile: str, datasets: dict[str, DatasetPage]) -> str:
-    cells = gathered.cells
-    algos = table_one_algorithms(cells, profile, dataset_profile)
-    table = table_one_table(cells, profile, dataset_profile)
-    texts = table_one_rows(cells, profile, dataset_profile)  # the Markdown table's text, row for row
+def table_one_html(gathered: Gathered, tables: Tables, datasets: dict[str, DatasetPage]) -> str:
+    """Table I of `tables` (`gathered`'s cells) as HTML, its cells linked to their runs and datasets."""
+    profile, dataset_profile = tables.profile, tables.dataset_profile
+    algos = tables.table_one_algorithms
+    table = tables.table_one_table
+    texts = tables.table_one_rows  # the Markdown table's text, row for row
     by_cell = _runs_by_cell(gathered.runs)
     head = "".join(
         f'<th class="algo" data-algo="{_e(a)}" title="sort by this column">{_algo_html(a)}<span class="sort"></span>'
@@ -460,9 +451,9 @@ def table_one_html(gathered: Gathered, profile: str, dataset_profile: str, datas
     )
 
 
-def claims_html(cells: Sequence[ScoreCell], profile: str, dataset_profile: str) -> str:
+def claims_html(tables: Tables) -> str:
     rows = []
-    for i, verdict in enumerate(check_claims(cells, profile, dataset_profile), start=1):
+    for i, verdict in enumerate(check_claims(tables.cells, tables.profile, tables.dataset_profile), start=1):
         css = {HOLDS: "holds", FAILS: "fails"}.get(verdict.verdict, "few")
         rows.append(
             f'<tr id="claim-{i}"><td>{i}</td><td>{_e(verdict.claim)}</td>'
@@ -1058,15 +1049,16 @@ def _write(
     (out / "assets" / "site.css").write_text(CSS)
     (out / "assets" / "site.js").write_text(JS)
     cells = gathered.cells
+    tables = Tables(cells, profile, dataset_profile)
     datasets = _dataset_pages(gathered.runs)
     if read_datasets:
         for page in datasets.values():
             _read_installed(page, out, True, warn)
     # The report's stage files beside the site: the score file and Table I as Markdown and CSV.
     write_scores(cells, out / "data" / "scores.json", gathered.folders)
-    (out / "data" / "table_one.md").write_text(table_one_markdown(cells, profile, dataset_profile))
-    (out / "data" / "table_one.csv").write_text(table_one_csv(cells, profile, dataset_profile))
-    anchors = _cell_anchors(gathered, profile, dataset_profile)
+    (out / "data" / "table_one.md").write_text(tables.table_one_markdown())
+    (out / "data" / "table_one.csv").write_text(tables.table_one_csv())
+    anchors = _cell_anchors(tables)
     for run in gathered.runs:
         body = run_html(run, datasets, anchors.get(run.cell_key))
         (out / run.page).write_text(
@@ -1077,7 +1069,7 @@ def _write(
     (out / "index.html").write_text(
         _page(
             "lompo-bench leaderboard",
-            _index(out, gathered, profile, dataset_profile, report, datasets),
+            _index(out, gathered, tables, report, datasets),
             0,
             scripts=True,
         )
@@ -1085,9 +1077,9 @@ def _write(
     return 1 + len(gathered.runs) + len(datasets), sum(1 for p in datasets.values() if p.preview)
 
 
-def _cell_anchors(gathered: Gathered, profile: str, dataset_profile: str) -> dict[tuple[Any, ...], str]:
+def _cell_anchors(tables: Tables) -> dict[tuple[Any, ...], str]:
     anchors = {}
-    for i, row in enumerate(table_one_table(gathered.cells, profile, dataset_profile)):
+    for i, row in enumerate(tables.table_one_table):
         for algo, cell in row.cells.items():
             anchors[_cell_key(cell)] = f"cell-{i}-{_slug(algo)}"
     return anchors
@@ -1105,12 +1097,9 @@ def _figures(out: Path, report: Any) -> list[str]:
     return shown
 
 
-def _index(
-    out: Path, gathered: Gathered, profile: str, dataset_profile: str, report: Any, datasets: dict[str, DatasetPage]
-) -> str:
+def _index(out: Path, gathered: Gathered, tables: Tables, report: Any, datasets: dict[str, DatasetPage]) -> str:
     from lompo_bench.provenance import code_permalink
 
-    cells = gathered.cells
     parts = [
         "<h1>Offline RL from pixels: the LOMPO benchmark's leaderboard</h1>",
         "<p class=\"lead\">The LOMPO paper's Table I (Rafailov et al., 2021) rebuilt from this benchmark's result "
@@ -1134,8 +1123,8 @@ def _index(
             f"{'s' * (len(gathered.skipped) != 1)} skipped: not valid result records, so not counted."
             f'<ul class="lines">{items}</ul></div>'
         )
-    parts += ["<h2>Table I: ours beside the paper's</h2>", table_one_html(gathered, profile, dataset_profile, datasets)]
-    parts += ['<h2 id="claims">The paper\'s claims</h2>', claims_html(cells, profile, dataset_profile)]
+    parts += ["<h2>Table I: ours beside the paper's</h2>", table_one_html(gathered, tables, datasets)]
+    parts += ['<h2 id="claims">The paper\'s claims</h2>', claims_html(tables)]
     parts.append('<h2 id="aggregates">Aggregates and figures</h2>')
     summary = getattr(report, "aggregates", None)
     if summary:
@@ -1148,10 +1137,10 @@ def _index(
             "aggregates (IQM, probabilities of improvement) and figures.</p>"
         )
     parts += _figures(out, report)
-    if ablation_cells(cells, profile, dataset_profile):
+    if tables.ablation_cells:
         parts += [
             '<h2 id="ablation">Appendix B: D\'Claw by dataset size</h2>',
-            markdown_html(ablation_markdown(cells, profile, dataset_profile)),
+            markdown_html(tables.ablation_markdown()),
         ]
     parts.append('<h2 id="datasets">Datasets</h2>')
     if datasets:
@@ -1166,7 +1155,7 @@ def _index(
         '<h2 id="downloads">Data</h2><p><a href="data/scores.json">scores.json</a> (the score cells, versioned), '
         '<a href="data/table_one.csv">table_one.csv</a>, <a href="data/table_one.md">table_one.md</a>.</p>'
     )
-    folders = ", ".join(f"<code>{_e(_shown(f))}</code>" for f in gathered.folders)
+    folders, cells = ", ".join(f"<code>{_e(_shown(f))}</code>" for f in gathered.folders), tables.cells
     parts.append(
         f"<footer>Built by <code>lompo-bench report --html</code> at "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} from {folders}; {len(gathered.runs)} runs in "

@@ -16,7 +16,7 @@ from lompo_bench.data import (
     to_torch,
     verify_cache,
 )
-from lompo_bench.data.cache import LEGACY_CACHE_DIR, cache_path, cache_root, is_stale
+from lompo_bench.data.cache import cache_path, cache_root, is_stale
 
 from .helpers import frame_code, write_synthetic_dataset
 
@@ -58,19 +58,6 @@ def test_cache_is_rebuilt_when_its_source_changes(dataset, tmp_path) -> None:
     # One cache per dataset id: the old content's is gone, and the dataset folder holds only what Minari wrote.
     assert [p for p in cache_root(dataset).iterdir() if p.is_dir()] == [cache_path(dataset)]
     assert sorted(p.name for p in (tmp_path / DS).iterdir()) == ["data"]
-
-
-def test_a_cache_inside_the_dataset_folder_is_moved_out_on_first_use(dataset, tmp_path) -> None:
-    import shutil
-
-    built = build_cache(dataset)
-    stamp = (built / "pixels.npy").stat().st_mtime_ns
-    shutil.move(built, tmp_path / DS / LEGACY_CACHE_DIR)  # where lompo-bench 0.1.0 kept it
-    (tmp_path / DS / f".{LEGACY_CACHE_DIR}.lock").write_text("")
-    cache = open_cache(dataset)
-    assert cache.path == cache_path(dataset) and cache.pixels_path.stat().st_mtime_ns == stamp  # moved, not rebuilt
-    assert sorted(p.name for p in (tmp_path / DS).iterdir()) == ["data"]
-    assert verify_cache(dataset) == []
 
 
 def test_writing_and_reading_datasets_needs_no_jax(tmp_path) -> None:

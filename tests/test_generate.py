@@ -226,8 +226,8 @@ def test_a_kind_written_alone_is_byte_identical_to_the_all_kinds_one(tmp_path, m
 
 
 def test_a_render_of_other_episodes_left_by_an_interrupted_run_is_not_reused(smoke_run, tmp_path, monkeypatch) -> None:
-    """An older version drew medium-expert written alone differently; its interrupted run leaves frames of those
-    episodes (with no `episodes.json`, which it did not write). A resumed `--kind all` run renders them again."""
+    """An interrupted run that drew other medium-expert episodes leaves frames of those (its `episodes.json` naming
+    them). A resumed `--kind all` run renders them again."""
     _, _, _, contents = smoke_run
     _use_datasets_root(monkeypatch, tmp_path / "minari")
     work = tmp_path / "work"
@@ -247,7 +247,6 @@ def test_a_render_of_other_episodes_left_by_an_interrupted_run_is_not_reused(smo
         generate(TASK, kinds="medium-expert", profile="smoke", seed=0, workers=1, out=work)
     stale = work / TASK / "smoke-seed0" / "render" / "medium-expert"
     assert (stale / "done").exists()
-    (stale / "episodes.json").unlink()  # as an older version left it
     monkeypatch.setattr(pipeline, "trim_kinds", original_trim)
     monkeypatch.setattr(pipeline, "write_dataset", original_write)
     generate(TASK, profile="smoke", seed=0, workers=1, out=work)
@@ -348,7 +347,12 @@ def test_ablation_mixes_three_runs_and_subsamples(tmp_path, monkeypatch) -> None
     from lompo_bench.dataset_gen.pipeline import generate_ablation
 
     _use_datasets_root(monkeypatch, tmp_path / "minari")
-    sizes = generate_ablation(profile="smoke", seed=0, workers=1, out=tmp_path / "work")
+    sizes = generate_ablation(profile="smoke", seed=0, workers=1, out=tmp_path / "work", keep_render_cache=True)
+    render = tmp_path / "work" / "dclaw_screw" / "smoke-seed0" / "render"
+    assert sorted(p.name for p in render.iterdir()) == ["ablation-div1", "ablation-div25", "ablation-div5"]  # kept
+    # Rerun with every dataset written: nothing is rendered, and now the cache goes.
+    assert generate_ablation(profile="smoke", seed=0, workers=1, out=tmp_path / "work") == sizes
+    assert not render.exists()
     full, div5, div25 = (ablation_dataset_id(f, "smoke") for f in (1, 5, 25))
     assert list(sizes) == [full, div5, div25]
     assert sizes[full] >= generation_config("dclaw", "smoke").ablation_size

@@ -1,4 +1,5 @@
-"""The task registry: names, aliases, tags, duplicates refused, unknown names answered with close matches."""
+"""The task registry: names, aliases, tags, duplicates refused, unknown names answered with close matches; and what
+the algorithm registry declares without importing the algorithms."""
 
 from __future__ import annotations
 
@@ -67,3 +68,18 @@ def test_every_task_is_registered_with_gymnasium() -> None:
         gym_spec = gym.spec(spec.gym_id)
         assert gym_spec.kwargs["name"] == spec.name
         assert gym_spec.max_episode_steps == spec.episode_length
+
+
+def test_the_algorithm_registry_declares_which_built_ins_share_a_world_model() -> None:
+    from lompo_bench.algorithms.registry import (
+        ALGORITHMS,
+        SHARED_WORLD_MODEL,
+        WorldModelAlgorithm,
+        built_in_name,
+        get_algorithm,
+    )
+
+    assert SHARED_WORLD_MODEL == {name for name in ALGORITHMS if isinstance(get_algorithm(name), WorldModelAlgorithm)}
+    assert all(get_algorithm(name).NAME == name for name in ALGORITHMS)  # a planner names a job by it unimported
+    assert (built_in_name(" LMBRL "), built_in_name("offline-slac")) == ("lmbrl", "offline_slac")
+    assert built_in_name("package.lompo") is built_in_name("lompo:x") is built_in_name("nope") is None

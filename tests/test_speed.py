@@ -13,6 +13,7 @@ import torch
 from typer.testing import CliRunner
 
 from lompo_bench.algorithms import bench, jobs, lompo, speed
+from lompo_bench.algorithms.world_model_store import MODEL_FIELDS, MODEL_FORMAT
 from lompo_bench.cli import app
 from tests.helpers import write_synthetic_dataset
 
@@ -104,8 +105,8 @@ def test_decoding_a_subset_of_steps_estimates_the_full_image_loss_without_bias()
 
 def test_a_models_key_is_what_trains_it_not_how_it_computes() -> None:
     config = dataclasses.replace(smoke(), precision="fp32", decode_fraction=1.0)
-    fields = {name: getattr(config, name) for name in lompo.MODEL_FIELDS}
-    digest = hashlib.sha256(json.dumps({"format": lompo.MODEL_FORMAT, **fields}, sort_keys=True, default=list).encode())
+    fields = {name: getattr(config, name) for name in MODEL_FIELDS}
+    digest = hashlib.sha256(json.dumps({"format": MODEL_FORMAT, **fields}, sort_keys=True, default=list).encode())
     assert lompo.model_key(config) == digest.hexdigest()[:12]
     changed = ({"precision": "bf16"}, {"precision": "auto"}, {"decode_fraction": 0.5}, {"head_layers": 2},
                {"holdout": 0.05})  # fmt: skip

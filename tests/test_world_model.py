@@ -13,7 +13,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from lompo_bench.algorithms import checkpoints, diagnostics, jobs, lompo
+from lompo_bench.algorithms import checkpoints, diagnostics, jobs, lompo, world_model_store
 from lompo_bench.algorithms.nets import RSSM, member_spread
 from lompo_bench.cli import app
 from lompo_bench.data import open_cache
@@ -65,18 +65,18 @@ def test_heads_have_the_official_depth_and_the_depth_is_part_of_the_models_key()
 
 
 def test_held_out_episodes_are_evenly_spaced_and_never_trained_on(env) -> None:
-    assert lompo.holdout_episodes(40, 0.05).tolist() == [10, 30]
-    assert lompo.holdout_episodes(200, 0.05).tolist() == list(range(10, 200, 20))
-    assert lompo.holdout_episodes(3, 0.01).tolist() == [1]  # at least one
+    assert world_model_store.holdout_episodes(40, 0.05).tolist() == [10, 30]
+    assert world_model_store.holdout_episodes(200, 0.05).tolist() == list(range(10, 200, 20))
+    assert world_model_store.holdout_episodes(3, 0.01).tolist() == [1]  # at least one
     # One episode cannot be held out: the model trains on it and the diagnostics measure it, in-sample, and say so.
-    assert lompo.holdout_episodes(1, 0.05).tolist() == []
-    assert lompo.diagnosis_episodes(1, 0.05).tolist() == [0] and not lompo.diagnosed_held_out(1, 0.05)
-    assert lompo.diagnosis_episodes(40, 0.0).tolist() == [10, 30] and not lompo.diagnosed_held_out(40, 0.0)
-    assert lompo.diagnosed_held_out(40, 0.05)
-    assert lompo.training_episodes(40, 0.0) is None  # all of them, as before holdout existed
+    assert world_model_store.holdout_episodes(1, 0.05).tolist() == []
+    assert diagnostics.diagnosis_episodes(1, 0.05).tolist() == [0] and not diagnostics.diagnosed_held_out(1, 0.05)
+    assert diagnostics.diagnosis_episodes(40, 0.0).tolist() == [10, 30] and not diagnostics.diagnosed_held_out(40, 0.0)
+    assert diagnostics.diagnosed_held_out(40, 0.05)
+    assert world_model_store.training_episodes(40, 0.0) is None  # all of them, as before holdout existed
     config = smoke(holdout=0.1)
     cache = open_cache(DATASET)
-    held = set(lompo.holdout_episodes(EPISODES, 0.1).tolist())
+    held = set(world_model_store.holdout_episodes(EPISODES, 0.1).tolist())
     assert held == {5, 15}
     model = lompo.build_model(config, cache, torch.device("cpu"))
     batches = lompo.model_batches(model, cache, seed=0, device=torch.device("cpu"))
@@ -111,13 +111,13 @@ def test_diagnostics_measure_the_spread_and_leave_training_random_numbers_alone(
     config = smoke(holdout=0.1)
     model = lompo.build_model(config, cache, torch.device("cpu"))
     before = torch.get_rng_state()
-    values = lompo.model_diagnostics(model, cache, config, seed=0)
+    values = diagnostics.model_diagnostics(model, cache, config, seed=0)
     assert torch.equal(torch.get_rng_state(), before)
     assert values["episodes"] == 2
     for name in ("image_nll", "reward_mse", "kl", "spread_data", "spread_uniform", "spread_corners"):
         assert np.isfinite(values[name]) and values[name] >= 0, name
     assert values["penalty_data"] == pytest.approx(config.penalty * values["spread_data"])
-    assert values == lompo.model_diagnostics(model, cache, config, seed=0)  # its own seed: the same values
+    assert values == diagnostics.model_diagnostics(model, cache, config, seed=0)  # its own seed: the same values
 
 
 def test_the_verdict_calls_a_flat_spread_an_offset() -> None:

@@ -17,8 +17,7 @@ episode):
 one of its old content is deleted when the new one is built. A half-built cache lives in a hidden folder and is
 renamed into place, so a killed build never leaves a cache that looks whole. Any number of processes may open a
 dataset at once: the check and the build happen under a file lock (`cache/<dataset id>/.lock`), so one builds
-while the others wait, then use what it built. A cache that an older lompo-bench built inside the dataset folder
-(`<dataset>/lompo_cache/`) is moved out on first use if it is still current, deleted otherwise.
+while the others wait, then use what it built.
 """
 
 from __future__ import annotations
@@ -40,7 +39,9 @@ from lompo_bench.files import atomic_dir, file_lock
 from lompo_bench.paths import lompo_home
 from lompo_bench.progress import NoProgress, Progress
 
-LEGACY_CACHE_DIR = "lompo_cache"  # where lompo-bench up to 0.1.0 kept the cache: inside the dataset folder
+# Where lompo-bench up to 0.1.0 kept the cache (inside the dataset folder): no longer adopted; only `download.pack`
+# still names it, to leave one out of an archive. Goes when that does.
+LEGACY_CACHE_DIR = "lompo_cache"
 CACHE_VERSION = 1
 ARRAYS = ("pixels", "proprio", "state", "actions", "rewards", "terminals", "truncations", "obs_starts", "step_starts")
 _MIB = 1 << 20
@@ -188,29 +189,10 @@ def _lock(dataset_id: str) -> Any:
     return file_lock(cache_root(dataset_id) / ".lock")
 
 
-def _adopt_legacy(dataset_id: str) -> None:
-    """Move a cache built inside the dataset folder (lompo-bench 0.1.0) to its place if still current, else delete
-    it, with its lock and a half-built one; the caller holds the cache's lock."""
-    folder = dataset_path(dataset_id)
-    legacy = folder / LEGACY_CACHE_DIR
-    try:
-        if (legacy / "manifest.json").exists():
-            current, target = _current(dataset_id)
-            if _is_built(legacy, current) and not target.exists():
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.move(legacy, target)
-        shutil.rmtree(legacy, ignore_errors=True)
-        shutil.rmtree(folder / f".{LEGACY_CACHE_DIR}.partial", ignore_errors=True)
-        (folder / f".{LEGACY_CACHE_DIR}.lock").unlink(missing_ok=True)
-    except (OSError, ValueError):
-        pass  # a read-only dataset folder: the old cache stays there, and a new one is built in its place
-
-
 def build_cache(dataset_id: str, progress: Progress | None = None) -> Path:
     """Write the cache of `dataset_id` from its Minari source (again, if one exists), under the cache's lock; the
     build is one stage of `progress` (a 1M-transition dataset takes minutes)."""
     with _lock(dataset_id):
-        _adopt_legacy(dataset_id)
         return _build(dataset_id, progress, *_current(dataset_id))
 
 
@@ -313,7 +295,6 @@ def open_cache(dataset_id: str, progress: Progress | None = None) -> DatasetCach
     """The dataset's cache, built first if missing or stale (safe beside other processes doing the same; the
     build reports to `progress` as a stage of its own)."""
     with _lock(dataset_id):
-        _adopt_legacy(dataset_id)
         fingerprint, folder = _current(dataset_id)
         if not _is_built(folder, fingerprint):
             _build(dataset_id, progress, fingerprint, folder)

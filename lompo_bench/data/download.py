@@ -1,4 +1,6 @@
 """Sharing datasets: `datasets pack` writes an archive and a manifest entry; `download` fetches and installs one.
+`fetch_dataset` is what the `download` command calls: it picks the source (a Minari remote, `remote.py`, or an HTTP
+mirror, here) and fetches from it.
 
 Manifest (`manifest.json` at the server's base URL), format version 1:
 
@@ -220,3 +222,43 @@ def download(dataset_id: str, base: str | None = None, progress: ByteProgress | 
     partial_file.unlink()
     ensure_namespaces(dataset_id)
     return final
+
+
+# -- the source of `lompo-bench download` ---------------------------------------------------------------------------
+def choose_source(dataset_id: str, remote: str | None = None, base: str | None = None) -> tuple[str, str | None]:
+    """Where `download` fetches `dataset_id` from, in order: a full hf://... or gcp://... id's own remote, `remote`,
+    `base`, $MINARI_REMOTE, $LOMPO_BENCH_DATA_URL. ("minari", the remote) or ("http", `base`: None means
+    $LOMPO_BENCH_DATA_URL); `UserError` for both flags, or for no source at all."""
+    from lompo_bench.data.remote import split_full_id
+
+    if base and remote:
+        raise UserError("give either --remote (a Minari remote) or --base-url (an HTTP mirror), not both")
+    full_remote, _ = split_full_id(dataset_id)
+    use_remote = full_remote or remote or (None if base else os.environ.get("MINARI_REMOTE"))
+    if use_remote:
+        return "minari", use_remote  # a full id's own remote wins
+    if not (base or os.environ.get(BASE_URL_ENV)):
+        raise UserError(
+            f"no source for {dataset_id}: give a full id (hf://<org>/{dataset_id}), --remote hf://<org>, "
+            f"--base-url URL, or set MINARI_REMOTE or {BASE_URL_ENV}"
+        )
+    return "http", base
+
+
+def fetch_dataset(
+    dataset_id: str,
+    remote: str | None = None,
+    base: str | None = None,
+    progress: ByteProgress | None = None,
+    say: Callable[[str], None] | None = None,
+) -> Path:
+    """`lompo-bench download`: fetch `dataset_id` from the source `choose_source` picks and install it where Minari
+    looks; returns its folder. `say` hears which Minari remote is used; `progress` follows an HTTP download."""
+    kind, where = choose_source(dataset_id, remote, base)
+    if kind == "minari":
+        from lompo_bench.data import remote as minari_remote
+
+        if say is not None:
+            say(f"fetching {dataset_id} through Minari from {where}")
+        return minari_remote.download(dataset_id, where)
+    return download(dataset_id, where, progress=progress)

@@ -5,6 +5,7 @@ leaderboard all ask here, so naming a dataset needs neither the maker nor MuJoCo
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from lompo_bench.errors import UserError
 
@@ -59,13 +60,13 @@ def dataset_id(task: str, kind: str, profile: str) -> str:
     """Minari id of a dataset: `lompo/<task>/<kind>-vN` for the paper profile, the profile in the name otherwise,
     so a small dataset never overwrites a paper-size one; N is `dataset_version(task, profile)`."""
     suffix = "" if profile == "paper" else f"-{profile}"
-    return f"lompo/{task}/{kind}{suffix}-v{dataset_version(task, profile)}"
+    return str(DatasetId(("lompo", task), f"{kind}{suffix}", dataset_version(task, profile)))
 
 
 def ablation_dataset_id(factor: int, profile: str) -> str:
     name = "medium-expert-ablation" if factor == 1 else f"medium-expert-ablation-div{factor}"
     suffix = "" if profile == "paper" else f"-{profile}"
-    return f"lompo/dclaw_screw/{name}{suffix}-v{dataset_version('dclaw_screw', profile)}"
+    return str(DatasetId(("lompo", "dclaw_screw"), f"{name}{suffix}", dataset_version("dclaw_screw", profile)))
 
 
 def resolve_kinds(kind: str | tuple[str, ...]) -> tuple[str, ...]:
@@ -101,3 +102,52 @@ def check_kind_name(kind: str) -> str:
     if not isinstance(kind, str) or not _KIND.fullmatch(kind):
         raise UserError(f"{kind!r} is not a dataset kind: letters, digits, '-' and '_' (like medium-replay)")
     return kind
+
+
+@dataclass(frozen=True)
+class DatasetId:
+    """A dataset id as a value: its namespaces, its name and its version, as Minari forms it (`namespace/.../name-vN`,
+    `check_dataset_id`'s rules). Ours are `lompo/<task>/<kind>[-<profile>]-vN` (`dataset_id`). `parse` reads one,
+    `format()` (or `str()`) writes it back as the same text."""
+
+    namespace: tuple[str, ...]  # ("lompo", "walker_walk"); () for an id with none
+    name: str  # "medium-expert-cpu": the kind, and the profile where it is not the paper's
+    version: int  # the N of -vN
+
+    @classmethod
+    def parse(cls, text: str) -> DatasetId:
+        """The id `text` names; a one-line `UserError` when it is none (`check_dataset_id`), or its version has a
+        leading zero (which would not read back as the same text)."""
+        *namespace, leaf = check_dataset_id(text).split("/")
+        name, _, version = leaf.rpartition("-v")
+        if version != str(int(version)):
+            raise UserError(f"{text!r} is not a dataset id: its version -v{version} has a leading zero")
+        return cls(tuple(namespace), name, int(version))
+
+    def format(self) -> str:
+        return "/".join((*self.namespace, self.leaf))
+
+    def __str__(self) -> str:
+        return self.format()
+
+    @property
+    def leaf(self) -> str:
+        """The last part of the id: `name-vN` (`medium-expert-cpu-v0`)."""
+        return f"{self.name}-v{self.version}"
+
+    @property
+    def task(self) -> str | None:
+        """The task of an id `<namespace>/<task>/<name>-vN` (ours, V-D4RL's): its innermost namespace; None when it
+        has none."""
+        return self.namespace[-1] if self.namespace else None
+
+    @property
+    def top(self) -> str:
+        """The id's first part: its outermost namespace (a Hugging Face repository's name), or the leaf when it has
+        none."""
+        return self.namespace[0] if self.namespace else self.leaf
+
+    @property
+    def namespaces(self) -> tuple[str, ...]:
+        """The namespaces the id sits in, outermost first: `lompo`, `lompo/walker_walk`."""
+        return tuple("/".join(self.namespace[:depth]) for depth in range(1, len(self.namespace) + 1))

@@ -19,6 +19,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+from lompo_bench.data.ids import DatasetId
 from lompo_bench.data.metadata import ensure_namespaces, missing_fields, missing_namespaces, namespace_metadata
 from lompo_bench.data.store import dataset_path, datasets_root, is_dataset, read_metadata
 from lompo_bench.errors import UserError
@@ -126,9 +127,8 @@ def download(text: str, remote: str | None = None) -> Path:
 
 def _keep_namespaces(staging: Path, root: Path, dataset_id: str) -> None:
     """Copy the namespace metadata that came with a download into the datasets root, where none is yet."""
-    parts = dataset_id.split("/")[:-1]
-    for depth in range(1, len(parts) + 1):
-        name = Path(*parts[:depth]) / NAMESPACE_FILE
+    for namespace in DatasetId.parse(dataset_id).namespaces:
+        name = Path(namespace) / NAMESPACE_FILE
         if (staging / name).exists() and not (root / name).exists():
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(staging / name, root / name)
@@ -140,7 +140,7 @@ def hub_page(remote: str, dataset_id: str) -> str | None:
     scheme, _, name = remote.partition("://")
     if scheme != "hf":
         return None
-    return f"https://huggingface.co/datasets/{name}/{dataset_id.split('/')[0]}"
+    return f"https://huggingface.co/datasets/{name}/{DatasetId.parse(dataset_id).top}"
 
 
 def metadata_to_set(dataset_id: str, supplied: dict[str, str | None]) -> dict[str, str]:
