@@ -5,7 +5,9 @@ the device.
 A config field states its range in its annotation, beside its comment: `model_steps: Count = 25_000  # official
 code`, `Count` being `Annotated[int, Range(1)]` (below). `pick_profile` checks every field of the config it
 returns, so a profile, `--set` and the Python API are refused alike, in one line, before anything is built or
-written."""
+written.
+
+No torch here (planning computes configs and world-model keys without it): `resolve_device` imports it."""
 
 from __future__ import annotations
 
@@ -18,11 +20,12 @@ import types
 import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any
-
-import torch
+from typing import TYPE_CHECKING, Annotated, Any
 
 from lompo_bench.errors import UserError
+
+if TYPE_CHECKING:
+    import torch
 
 
 def parse_overrides(algo: str, config: Any, pairs: Sequence[str]) -> dict[str, Any]:
@@ -149,6 +152,8 @@ def pick_profile(algo: str, profiles: dict[str, Any], profile: str, **overrides:
 
 def resolve_device(name: str) -> torch.device:
     """`auto`: the GPU when one is present, else the CPU; `cpu`, `cuda`, `cuda:N` as asked."""
+    import torch
+
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:

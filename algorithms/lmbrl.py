@@ -9,8 +9,9 @@ difference between the two in the table is the penalty's doing and nothing else.
 from __future__ import annotations
 
 from lompo_bench.algorithms import lompo
+from lompo_bench.algorithms.lompo_config import LMBRL
 
 NAME = "lmbrl"
-# LOMPO with the penalty switched off: its profiles, its keyword-only `train` (records named after this algorithm),
-# its policy loading and its (shared) model phase.
-PROFILES, make_config, train, load_policy, world_model_key, train_world_model = lompo.variant(NAME, penalty=0.0)
+# LOMPO with the penalty switched off (`lompo_config.LMBRL`, torch-free for planning): its profiles so changed, its
+# keyword-only `train` (records named after this algorithm), its policy loading and its (shared) model phase.
+PROFILES, make_config, train, load_policy, world_model_key, train_world_model = lompo.variant(LMBRL)

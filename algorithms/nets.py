@@ -20,6 +20,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+# Appendix C's sizes are plain arithmetic, kept torch-free (planning reads them without torch); here too, so that
+# `nets.paper_conv_channels`, `nets.scaled_conv_channels`, ... keep working.
+from lompo_bench.algorithms.paper_sizes import (  # noqa: F401
+    CONV_LAYERS,
+    conv_layers_for,
+    image_size_for,
+    paper_conv_channels,
+    paper_width,
+    scaled_conv_channels,
+)
+
 # The official LOMPO configuration sets the two apart: `cnn_act = 'relu'` for the convolutions and `dense_act =
 # 'elu'` for every dense layer (official `lompo.py`, `define_config`), as Dreamer does.
 CONV_ACT: type[nn.Module] = nn.ReLU
@@ -30,11 +41,6 @@ DENSE_ACT: type[nn.Module] = nn.ELU
 # 2: the official activations, layer rule and initialisers (issue 31).
 NETWORKS = 2
 
-# The official code picks its conv nets by image size (`_build_model`: `im_size == 64` takes the 4-layer
-# `ConvEncoder` / `ConvDecoder`, any other the 5-layer `ConvEncoderLarge` / `ConvDecoderLarge` built for 128 px),
-# so Appendix C's five layers for D'Claw, Pen and Door mean 128 px images. Both end in a 2 x 2 map.
-CONV_LAYERS = {64: 4, 128: 5}
-
 
 def mlp(in_dim: int, hidden: int, out_dim: int, layers: int, act: type[nn.Module] = DENSE_ACT) -> nn.Sequential:
     """`layers` fully-connected layers (the last one linear): the paper's "3-layer networks" are layers=3."""
@@ -44,32 +50,6 @@ def mlp(in_dim: int, hidden: int, out_dim: int, layers: int, act: type[nn.Module
         modules += [nn.Linear(a, b), act()]
     modules.append(nn.Linear(dims[-1], out_dim))
     return nn.Sequential(*modules)
-
-
-def conv_layers_for(image_size: int) -> int:
-    """How many conv layers the official rule gives images of `image_size` px (64: 4, 128: 5)."""
-    if image_size not in CONV_LAYERS:
-        sizes = " or ".join(str(size) for size in CONV_LAYERS)
-        raise ValueError(f"the conv networks take {sizes} px images, not {image_size}")
-    return CONV_LAYERS[image_size]
-
-
-def image_size_for(conv_layers: int) -> int:
-    """The image size a conv net of `conv_layers` layers is built for (the inverse of `conv_layers_for`)."""
-    sizes = {layers: size for size, layers in CONV_LAYERS.items()}
-    if conv_layers not in sizes:
-        raise ValueError(f"conv networks have {' or '.join(map(str, sizes))} layers, not {conv_layers}")
-    return sizes[conv_layers]
-
-
-def paper_conv_channels(image_size: int) -> tuple[int, ...]:
-    """Appendix C's encoder channels (official `cnn_depth` 32: depth x [1, 2, 4, 8], then 8 again for 128 px)."""
-    return (32, 64, 128, 256, 256)[: conv_layers_for(image_size)]
-
-
-def scaled_conv_channels(conv_channels: Sequence[int] | None, conv_scale: float, image_size: int) -> tuple[int, ...]:
-    """An encoder's channels: as given, or Appendix C's for the image size times `conv_scale` (smaller profiles)."""
-    return tuple(conv_channels or (max(1, round(c * conv_scale)) for c in paper_conv_channels(image_size)))
 
 
 def keras_init(module: nn.Module) -> nn.Module:
@@ -116,11 +96,6 @@ def adam(params: Any, lr: float, eps: float = 1e-8) -> torch.optim.Adam:
     """Adam as every algorithm here uses it, with PyTorch's fused kernel: the same update in one pass over the
     parameters (the optimizer step 2.3-2.5 ms against 6.7-15.7 ms on one CPU thread, docs/PERFORMANCE.md)."""
     return torch.optim.Adam(params, lr=lr, eps=eps, fused=True)
-
-
-def paper_width(task: str) -> int:
-    """Appendix C: GRU and forward/inference MLP width, 512 for Adroit Pen and 256 elsewhere."""
-    return 512 if task == "adroit_pen" else 256
 
 
 class ConvEncoder(nn.Module):

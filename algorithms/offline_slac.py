@@ -11,17 +11,10 @@ comparison isolates the use of model rollouts.
 from __future__ import annotations
 
 from lompo_bench.algorithms import lompo
+from lompo_bench.algorithms.lompo_config import OFFLINE_SLAC
 
 NAME = "offline_slac"
-# LOMPO with one forward model and no imagined data: its profiles so changed, its keyword-only `train` (records
-# named after this algorithm), its policy loading and its model phase.
-PROFILES, make_config, train, load_policy, world_model_key, train_world_model = lompo.variant(
-    NAME,
-    ensemble=1,
-    penalty=0.0,
-    real_fraction=1.0,
-    initial_latent=0,
-    cycle_rollout_batches=0,
-    latent_buffer=1,  # never written
-    actor="sac",  # SLAC's actor-critic is SAC (LOMPO's official actor is deterministic)
-)
+# LOMPO with one forward model and no imagined data (`lompo_config.OFFLINE_SLAC`, torch-free for planning): its
+# profiles so changed, its keyword-only `train` (records named after this algorithm), its policy loading and its
+# model phase.
+PROFILES, make_config, train, load_policy, world_model_key, train_world_model = lompo.variant(OFFLINE_SLAC)

@@ -82,6 +82,18 @@ class WorldModelAlgorithm(Algorithm, Protocol):
         """Train the shared world model under the runs root `root` (or find it trained); returns its folder."""
 
 
+@runtime_checkable
+class WorldModelConfigs(Protocol):
+    """What planning asks of an algorithm whose runs share a world model (a `WorldModelAlgorithm` is one): its
+    configs and the key of the model a config trains. A built-in's (`world_model_configs`) needs no torch."""
+
+    NAME: str
+
+    def make_config(self, profile: str, **overrides: Any) -> Any: ...
+
+    def world_model_key(self, config: Any, task: str, image_size: int = 64) -> str: ...
+
+
 # name -> module path; imported on use, so listing algorithms needs no torch.
 ALGORITHMS: dict[str, str] = {
     "lompo": "lompo_bench.algorithms.lompo",
@@ -99,10 +111,16 @@ DESCRIPTIONS: dict[str, str] = {
     "bc": "behavior cloning from stacked frames",
     "drqbc": "DrQ+BC (V-D4RL's baseline, not in the paper): TD3+BC on a DrQ-v2 encoder over stacked frames",
 }
-# The built-ins that are a `WorldModelAlgorithm` (runs sharing a world model), declared so that a planner knows
-# which built-ins need no world-model job without importing them (and torch). tests/test_registry.py holds this to
-# the modules.
-SHARED_WORLD_MODEL: frozenset[str] = frozenset({"lompo", "lmbrl", "offline_slac"})
+# The built-ins that are a `WorldModelAlgorithm` (runs sharing a world model), each with the torch-free object
+# (`module:object`) that answers what planning asks of it (`WorldModelConfigs`: which world model a config
+# trains), so that a planner imports neither the algorithms nor torch. tests/test_registry.py holds both to the
+# modules.
+WORLD_MODEL_CONFIGS: dict[str, str] = {
+    "lompo": "lompo_bench.algorithms.lompo_config:LOMPO",
+    "lmbrl": "lompo_bench.algorithms.lompo_config:LMBRL",
+    "offline_slac": "lompo_bench.algorithms.lompo_config:OFFLINE_SLAC",
+}
+SHARED_WORLD_MODEL: frozenset[str] = frozenset(WORLD_MODEL_CONFIGS)
 
 
 ENTRY_POINT_GROUP = "lompo_bench.algorithms"  # where installed packages declare algorithms: name -> module[:object]
@@ -133,6 +151,16 @@ def built_in_name(spec: str) -> str | None:
     spec = spec.strip()
     key = spec.lower().replace("-", "_")
     return key if "." not in spec and ":" not in spec and key in ALGORITHMS else None
+
+
+def world_model_configs(name: str) -> WorldModelConfigs | None:
+    """What planning needs of the built-in `name`'s shared world model, without importing the algorithm (or torch):
+    its `WORLD_MODEL_CONFIGS` object; None for a built-in whose runs share none."""
+    reference = WORLD_MODEL_CONFIGS.get(name)
+    if reference is None:
+        return None
+    module_name, _, attribute = reference.partition(":")
+    return getattr(importlib.import_module(module_name), attribute)
 
 
 def get_algorithm(name: str) -> Algorithm:

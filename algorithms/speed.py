@@ -9,16 +9,19 @@ docs/PERFORMANCE.md):
 - `compile`: `torch.compile` of the encoder and decoder (in place: checkpoints keep their keys).
 - `prefetch`: the next model batch drawn on a thread while the current one trains (`data.TorchBatches`).
 
-"auto" resolves here, from the device, into the concrete value the run's saved config records.
+"auto" resolves here, from the device, into the concrete value the run's saved config records. Importing this module
+needs no torch (a config's `precision` is checked against PRECISIONS when planning): the functions that call torch
+import it.
 """
 
 from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 PRECISIONS = ("auto", "fp32", "bf16")
 
@@ -66,6 +69,8 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     if precision != "auto":
         return precision
     if device.type == "cuda":
+        import torch
+
         return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
     return "bf16" if cpu_native_bf16() else "fp32"
 
@@ -98,4 +103,6 @@ def choose(
 
 def autocast(device: torch.device, precision: str) -> torch.autocast:
     """The context the world model's convolutions run under: bf16 autocast, or a disabled one for fp32."""
+    import torch
+
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")

@@ -3,16 +3,16 @@ which key, and how a run finds it, waits for it, or trains it (Algorithm 1's mod
 model config and seed, and shared by every run that needs the very same model).
 
 A model lives in `<runs root>/_world_models/<dataset>/seed<S>-<key>/` (`paths.world_model_dir`), its key a digest
-of the config's MODEL_FIELDS and MODEL_FORMAT (`model_key`). The folder holds `config.json` (what trained it),
-`checkpoint.pt` while it trains, then `model.pt` (weights, loss history, seconds) and `continue.pt` (the last
-training checkpoint, from which a longer training of the same config goes on exactly). The model's training itself,
-Eq. 8, is `lompo.WorldModel.update`; this module runs it under a lock and keeps what it made.
+of the config's MODEL_FIELDS and MODEL_FORMAT (`model_key`: in the torch-free `lompo_config`, so that planning
+needs no torch). The folder holds `config.json` (what trained it), `checkpoint.pt` while it trains, then `model.pt`
+(weights, loss history, seconds) and `continue.pt` (the last training checkpoint, from which a longer training of
+the same config goes on exactly). The model's training itself, Eq. 8, is `lompo.WorldModel.update`; this module
+runs it under a lock and keeps what it made.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import shutil
 from collections.abc import Callable
@@ -23,24 +23,10 @@ import numpy as np
 import torch
 
 from lompo_bench.algorithms import checkpoints, metrics, runs
+from lompo_bench.algorithms.lompo_config import MODEL_FIELDS, MODEL_FORMAT, model_key
 from lompo_bench.files import file_lock, write_json
 from lompo_bench.paths import world_model_dir
 from lompo_bench.progress import Progress
-
-# The config fields that determine the trained world model: runs that agree on these (and on dataset and seed)
-# share one model. MODEL_FORMAT changes whenever the model's training changes meaning, so no stale model is reused.
-MODEL_FIELDS = (
-    "conv_channels", "deter", "hidden", "stoch", "ensemble", "model_steps", "model_batch", "seq_len", "model_lr",
-    "grad_clip", "kl_scale", "precision", "decode_fraction", "head_layers", "holdout",
-)  # fmt: skip
-# 3: the official networks (nets.NETWORKS 2) and training windows (the previous action at a window's start).
-MODEL_FORMAT = 3
-
-
-def model_key(config: Any) -> str:
-    """A digest of what determines the trained world model (a resolved config's MODEL_FIELDS and MODEL_FORMAT)."""
-    fields = {"format": MODEL_FORMAT, **{name: getattr(config, name) for name in MODEL_FIELDS}}
-    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=list).encode()).hexdigest()[:12]
 
 
 def holdout_episodes(num_episodes: int, holdout: float) -> np.ndarray:

@@ -109,7 +109,13 @@ def plan(
     task's datasets; the world models runs share (one per dataset, seed and model config: LOMPO's and LMBRL's is
     one); then the trainings. `kinds` keeps only those dataset kinds. With `ablation`, Appendix B's D'Claw datasets
     and trainings as well. `algos` may name installed plugins and modules on the path (`registry.resolve`)."""
-    from lompo_bench.algorithms.registry import SHARED_WORLD_MODEL, WorldModelAlgorithm, built_in_name, resolve
+    from lompo_bench.algorithms.registry import (
+        WorldModelAlgorithm,
+        WorldModelConfigs,
+        built_in_name,
+        resolve,
+        world_model_configs,
+    )
     from lompo_bench.tasks import get_task_spec
 
     wanted = resolve_kinds(tuple(kinds)) if kinds else None
@@ -117,30 +123,31 @@ def plan(
         raise UserError(f"--seeds must be at least 1, not {seeds}")
     paper_tasks = list(dict.fromkeys(task for task, _ in TABLE_I))
     task_list = [get_task_spec(t).name for t in tasks] if tasks else paper_tasks
-    # (NAME, module) of each algorithm; a built-in that shares no world model is not imported (no torch): None.
-    planned: list[tuple[str, Any]] = []
+    # (NAME, what keys its shared world model) of each algorithm, None for one whose runs share none. A built-in is
+    # not imported: the registry's torch-free configs key its model, so planning needs no torch. A plugin is.
+    planned: list[tuple[str, WorldModelConfigs | None]] = []
     module_paths: dict[str, str] = {}  # a plugin named by module path travels with its jobs as that path
     for spec in algos or ALGORITHMS:
         name = built_in_name(spec)
-        if name is not None and name not in SHARED_WORLD_MODEL:
-            planned.append((name, None))
+        if name is not None:
+            planned.append((name, world_model_configs(name)))
             continue
         module, source = resolve(spec)
-        planned.append((module.NAME, module))
+        planned.append((module.NAME, module if isinstance(module, WorldModelAlgorithm) else None))
         if source.reference != source.name:
             module_paths[source.name] = source.reference
 
-    def model_key(module: Any, task: str) -> str | None:
-        if module is None or not isinstance(module, WorldModelAlgorithm):
+    def model_key(configs: WorldModelConfigs | None, task: str) -> str | None:
+        if configs is None:
             return None
-        return module.world_model_key(module.make_config(profile), task, dataset_image_size(task, profile))
+        return configs.world_model_key(configs.make_config(profile), task, dataset_image_size(task, profile))
 
     def trainings(task: str, ids: Sequence[str]) -> list[Job]:
         models: dict[tuple[str, int, str], Job] = {}
         runs: list[Job] = []
         for ds in ids:
-            for name, module in planned:
-                key = model_key(module, task)
+            for name, configs in planned:
+                key = model_key(configs, task)
                 named = dict(algo=name, algo_module=module_paths.get(name))
                 for seed in range(seeds):
                     if key is not None and (ds, seed, key) not in models:

@@ -171,12 +171,6 @@ def test_planning_algorithms_that_share_no_world_model_needs_no_torch() -> None:
     assert described.startswith("generate walker_walk datasets (cpu, seed 0) train bc on lompo/walker_walk/")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="a shared world model's key needs LOMPO's config (LompoConfig, PROFILES, resolve_for_task, model_key), "
-    "which lives with torch (algorithms/lompo.py, configs.py, nets.py, speed.py): issue 34 item 6, to be wired",
-)
 def test_planning_the_paper_needs_no_torch() -> None:
     code = NO_TORCH + (
         "from lompo_bench.leaderboard.reproduce import pending, plan\n"
@@ -186,6 +180,35 @@ def test_planning_the_paper_needs_no_torch() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.split() == [str(4 + 11 * 2 + 11 * 5), str(4 + 11 * 2 + 11 * 5)]
+
+
+def test_world_model_keys_planned_without_torch_are_the_algorithms_own() -> None:
+    """The registry's torch-free configs (`WORLD_MODEL_CONFIGS`) key each shared world model as the algorithm
+    itself does: a different key would send runs to a model nobody trains, or orphan trained ones."""
+    from lompo_bench.algorithms.registry import SHARED_WORLD_MODEL, get_algorithm
+    from lompo_bench.data.ids import dataset_image_size
+
+    code = NO_TORCH + (
+        "from lompo_bench.leaderboard.reproduce import plan\n"
+        "for profile in ('cpu', 'paper'):\n"
+        "    for job in plan(profile, algos=['lompo', 'lmbrl', 'offline_slac'], seeds=1, ablation=True):\n"
+        "        if job.action == 'train':\n"
+        "            print(profile, job.task, job.algo, job.model_key)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    planned = {tuple(line.split()) for line in result.stdout.splitlines()}
+    expected = set()
+    for profile in ("cpu", "paper"):
+        for task in dict.fromkeys(task for task, _ in TABLE_I):
+            for name in sorted(SHARED_WORLD_MODEL):
+                module = get_algorithm(name)  # imports the algorithm, and torch
+                key = module.world_model_key(module.make_config(profile), task, dataset_image_size(task, profile))
+                expected.add((profile, task, name, key))
+    assert planned == expected
+    keys = {(profile, task, name): key for profile, task, name, key in planned}
+    for profile, task, _ in keys:  # LOMPO and LMBRL share a model (the penalty is no model field); SLAC has its own
+        assert keys[profile, task, "lompo"] == keys[profile, task, "lmbrl"] != keys[profile, task, "offline_slac"]
 
 
 def test_reproduce_plan_covers_table_one_in_order() -> None:

@@ -75,11 +75,19 @@ def test_the_algorithm_registry_declares_which_built_ins_share_a_world_model() -
         ALGORITHMS,
         SHARED_WORLD_MODEL,
         WorldModelAlgorithm,
+        WorldModelConfigs,
         built_in_name,
         get_algorithm,
+        world_model_configs,
     )
 
     assert SHARED_WORLD_MODEL == {name for name in ALGORITHMS if isinstance(get_algorithm(name), WorldModelAlgorithm)}
+    for name in ALGORITHMS:  # the torch-free configs a planner keys their models by are the algorithms' own
+        configs, module = world_model_configs(name), get_algorithm(name)
+        assert (configs is not None) == (name in SHARED_WORLD_MODEL)
+        if configs is not None:
+            assert isinstance(configs, WorldModelConfigs) and configs.NAME == module.NAME
+            assert all(configs.make_config(p) == module.make_config(p) for p in ("smoke", "cpu", "paper"))
     assert all(get_algorithm(name).NAME == name for name in ALGORITHMS)  # a planner names a job by it unimported
     assert (built_in_name(" LMBRL "), built_in_name("offline-slac")) == ("lmbrl", "offline_slac")
     assert built_in_name("package.lompo") is built_in_name("lompo:x") is built_in_name("nope") is None
