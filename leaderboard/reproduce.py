@@ -70,7 +70,7 @@ class Job:
 
     def command(self, runs_root: Path | None = None) -> str:
         """The `lompo-bench` command line that runs this job alone (`--emit-jobs`)."""
-        out = f" --out {shlex.quote(str(runs_root))}" if runs_root else ""
+        out = f" --runs {shlex.quote(str(runs_root))}" if runs_root else ""
         if self.action is JobAction.GENERATE:
             return f"lompo-bench generate --env {self.task} --kind {','.join(self.kinds)} --profile {self.profile} " \
                 f"--seed {self.seed}"  # fmt: skip

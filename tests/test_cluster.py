@@ -118,7 +118,7 @@ def test_emit_jobs_writes_the_pending_jobs_in_dependency_stages(tmp_path: Path, 
     stages = [i for i, line in enumerate(lines) if line.startswith("# stage")]
     assert [lines[i].split(":")[1].split(",")[0].strip() for i in stages] == ["generate", "model", "train"]
     assert lines[stages[0] + 1] == "lompo-bench generate --env adroit_pen --kind expert --profile smoke --seed 0"
-    assert lines[stages[1] + 1].endswith(f"--seed 0 --model-only --out {tmp_path / 'runs'}")
+    assert lines[stages[1] + 1].endswith(f"--seed 0 --model-only --runs {tmp_path / 'runs'}")
     assert sum(line.startswith("lompo-bench train") for line in lines) == 8
 
     # Through the CLI; and a line of the file runs as it is (bad input in it would be one line, exit 2).
