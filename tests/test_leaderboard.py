@@ -286,9 +286,12 @@ def test_report_and_reproduce_bad_input_exit_2(tmp_path: Path, monkeypatch) -> N
 COMMITTED = Path(__file__).resolve().parent.parent / "leaderboard" / "results" / "cpu"
 SUPERSEDED = COMMITTED.parent / "superseded" / "cpu-old-draw"  # records kept out of the cpu table, still readable
 NETWORKS_V1 = COMMITTED.parent / "superseded" / "networks-v1"  # the cpu records of networks version 1, rerun since
+BC_LR_3E4 = COMMITTED.parent / "superseded" / "bc-lr-3e-4"  # BC at its learning rate before issue 32's rule
 
 
-@pytest.mark.parametrize("folder", [COMMITTED, SUPERSEDED, NETWORKS_V1], ids=["cpu", "superseded", "networks-v1"])
+@pytest.mark.parametrize(
+    "folder", [COMMITTED, SUPERSEDED, NETWORKS_V1, BC_LR_3E4], ids=["cpu", "superseded", "networks-v1", "bc-lr-3e-4"]
+)
 def test_the_committed_cpu_records_rebuild_table_one_on_a_fresh_clone(folder: Path, tmp_path: Path) -> None:
     """The reference runs committed under leaderboard/results/cpu/ (and the superseded ones) stay readable by the
     current leaderboard code, and each lands in its Table I cell (so `lompo-bench report --runs
