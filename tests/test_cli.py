@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 from PIL import Image
@@ -286,6 +287,21 @@ def test_progress_without_a_terminal_is_plain_lines_at_a_steady_pace(monkeypatch
         clock[0] += 1.0
         bar.update(i)
     assert len(lines) == 1 + 200 // 30 and lines[1] == "actor-critic: 30/10000 (0%) 1/s ETA 2h46m"
+
+
+def test_line_progress_of_a_resumed_stage_counts_its_rate_from_the_resume(monkeypatch) -> None:
+    from lompo_bench import progress
+
+    clock = [100.0]
+    monkeypatch.setattr(progress.time, "monotonic", lambda: clock[0])
+    lines: list[str] = []
+    bar = progress.LineProgress(lines.append)
+    bar.start("CQL", 30_000)
+    for i in range(13_001, 13_301):  # resumed from a checkpoint at 13,000; 7 updates a second
+        clock[0] += 1 / 7
+        bar.update(i)
+    assert lines[1].startswith("CQL: 13001/30000 (43%) 0/s ETA ?")
+    assert re.fullmatch(r"CQL: 1321\d/30000 \(44%\) 7/s ETA 39m5\ds", lines[2]), lines[2]  # not 4.4e+04/s, ETA 0m00s
 
 
 def test_set_overrides_a_setting_in_a_run_folder_of_its_own_kept_out_of_table_one(tmp_path: Path, monkeypatch) -> None:
