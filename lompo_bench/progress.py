@@ -55,8 +55,10 @@ class LineProgress:
         self._last_done, self._last_time = completed, now
         base_done, base_time = self._base
         rate = (completed - base_done) / (now - base_time) if now > base_time else 0.0
-        eta = f"ETA {_duration((self._total - completed) / rate)}" if rate > 0 else "ETA ?"
-        line = f"{self._stage}: {completed}/{self._total} ({100 * completed / self._total:.0f}%) {rate:.3g}/s {eta}"
+        left = max(self._total - completed, 0)
+        eta = f"ETA {_duration(left / rate)}" if rate > 0 else ("ETA 0m00s" if not left else "ETA ?")
+        speed = f"{rate:.3g}/s" if rate > 0 else "?/s"  # nothing measured yet: the first update is the base
+        line = f"{self._stage}: {completed}/{self._total} ({100 * completed / self._total:.0f}%) {speed} {eta}"
         self._write(f"{line} {message}".rstrip())
 
     def finish(self) -> None:

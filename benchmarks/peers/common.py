@@ -172,15 +172,104 @@ def find_checkout(given: Path | None, env: str, marker: str, how: str) -> Path:
 class Timer:
     """Seconds of one phase (training): wall-clock `seconds` (what the run took on the machine as it was loaded)
     and `cpu_seconds`, this process's CPU time (on one thread, close to what the phase takes on a free core: the
-    number to schedule runs by when other jobs share the cores)."""
+    number to schedule runs by when other jobs share the cores). `carried`: (seconds, cpu_seconds) that earlier
+    processes of a resumed run spent on the phase."""
+
+    def __init__(self, carried: tuple[float, float] = (0.0, 0.0)) -> None:
+        self.carried = carried
 
     def __enter__(self) -> Timer:
         self.start, self.cpu_start = time.perf_counter(), time.process_time()
         return self
 
+    def so_far(self) -> tuple[float, float]:
+        """(seconds, cpu_seconds) of the phase up to now, the carried ones included."""
+        return (
+            self.carried[0] + time.perf_counter() - self.start,
+            self.carried[1] + time.process_time() - self.cpu_start,
+        )
+
     def __exit__(self, *exc: Any) -> None:
-        self.seconds = time.perf_counter() - self.start
-        self.cpu_seconds = time.process_time() - self.cpu_start
+        self.seconds, self.cpu_seconds = self.so_far()
+
+
+class LoopCheckpoint:
+    """A peer's training loop made resumable, as our own runs are: every `every_seconds` of wall clock (and at the
+    loop's end) the loop's next step, the peer's objects (pickled whole with `torch.save`, as the peer's own
+    snapshot saves its agent: modules and optimizers in one graph), python's, numpy's and torch's random states,
+    the latest metrics and the seconds so far go to one file, written beside it and renamed over it, so a kill at
+    any moment leaves the previous checkpoint whole. A resumed run restores the random states after it has rebuilt
+    what the peer rebuilds deterministically (the replay buffer from the data), so it continues with the same
+    batches and noise as a run that was never stopped.
+
+    `identity` (what must match to resume: peer commit, overrides, budget, dataset content) is stored with it; a
+    checkpoint of another identity is refused in one line (`fresh` discards it instead)."""
+
+    FORMAT = 1
+
+    def __init__(self, path: Path, identity: dict[str, Any], every_seconds: float = 600.0, fresh: bool = False):
+        self.path, self.identity, self.every_seconds = (
+            path,
+            json.loads(json.dumps(identity, default=str)),
+            every_seconds,
+        )
+        self._last = time.monotonic()
+        if fresh:
+            self.discard()
+
+    def load(self) -> dict[str, Any] | None:
+        """The saved state, its random states already restored; None when there is no checkpoint."""
+        import random
+
+        import numpy as np
+        import torch
+
+        if not self.path.exists():
+            return None
+        try:
+            state = torch.load(self.path, map_location="cpu", weights_only=False)
+        except Exception as error:  # a checkpoint that does not load is a user's to discard, not a traceback
+            raise UserError(f"{self.path} does not load ({type(error).__name__}); pass --fresh to discard it") from None
+        if state.get("format") != self.FORMAT or state.get("identity") != self.identity:
+            theirs = state.get("identity") or {}
+            differ = sorted(k for k in {*theirs, *self.identity} if theirs.get(k) != self.identity.get(k))
+            raise UserError(
+                f"{self.path} is a checkpoint of another run (differs in {', '.join(differ) or 'format'}): "
+                "pass --fresh to discard it"
+            )
+        random.setstate(state["random"]["python"])
+        np.random.set_state(state["random"]["numpy"])
+        torch.set_rng_state(state["random"]["torch"])
+        say(f"resuming from {self.path} at loop step {state['step']}")
+        return state
+
+    def due(self) -> bool:
+        return time.monotonic() - self._last >= self.every_seconds
+
+    def save(self, step: int, objects: dict[str, Any], metrics: dict[str, float], timer: Timer) -> None:
+        import random
+
+        import numpy as np
+        import torch
+
+        state = {
+            "format": self.FORMAT,
+            "identity": self.identity,
+            "step": step,
+            "objects": objects,
+            "metrics": dict(metrics),
+            "seconds": timer.so_far(),
+            "random": {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()},
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.path.with_name(self.path.name + ".partial")
+        torch.save(state, partial)
+        os.replace(partial, self.path)
+        self._last = time.monotonic()
+
+    def discard(self) -> None:
+        for path in (self.path, self.path.with_name(self.path.name + ".partial")):
+            path.unlink(missing_ok=True)
 
 
 def say(line: str) -> None:
