@@ -338,6 +338,75 @@ def evaluate_and_file(
     return path
 
 
+class _PolicyOverPipe:
+    """In the evaluation's child process: the policy, its `reset` and `act` answered by the parent over a pipe."""
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+
+    def reset(self) -> None:
+        self.connection.send(("reset", None))
+        self.connection.recv()
+
+    def act(self, observation: dict[str, Any]) -> Any:
+        self.connection.send(("act", observation))
+        return self.connection.recv()
+
+
+def _evaluate_in_child(connection: Any, kwargs: dict[str, Any]) -> None:
+    try:
+        path = evaluate_and_file(_PolicyOverPipe(connection), **kwargs)
+    except UserError as error:
+        connection.send(("user_error", str(error)))
+    except BaseException:
+        import traceback
+
+        connection.send(("error", traceback.format_exc()))
+    else:
+        connection.send(("done", str(path)))
+
+
+def evaluate_and_file_apart(policy: Any, **kwargs: Any) -> Path:
+    """`evaluate_and_file` with the task and its renderer in a fresh child process (multiprocessing's spawn: an
+    interpreter that never imported the peer's framework), the policy staying here: the child sends each
+    observation, this process answers with `policy.act` (or `policy(...)`) and runs `policy.reset` at each
+    episode's start. For a peer whose framework cannot share a process with MuJoCo's renderer (TensorFlow 2.21 and
+    MuJoCo's EGL segfault together: docs/BASELINES.md). The record, its seeds and scores are those of
+    `evaluate_and_file` in one process."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    here, there = context.Pipe()
+    child = context.Process(target=_evaluate_in_child, args=(there, kwargs), name="lompo-bench evaluation")
+    child.start()
+    there.close()
+    try:
+        while True:
+            try:
+                kind, payload = here.recv()
+            except EOFError:
+                child.join()
+                raise RuntimeError(
+                    f"the evaluation process ended (exit code {child.exitcode}) before its record"
+                ) from None
+            if kind == "reset":
+                if hasattr(policy, "reset"):
+                    policy.reset()
+                here.send(None)
+            elif kind == "act":
+                here.send(policy.act(payload) if hasattr(policy, "act") else policy(payload))
+            elif kind == "user_error":
+                raise UserError(payload)
+            elif kind == "error":
+                raise RuntimeError(f"the evaluation process failed:\n{payload}")
+            else:
+                return Path(payload)
+    finally:
+        if child.is_alive():
+            child.terminate()
+        child.join()
+
+
 def run_main(main: Callable[[], None]) -> None:
     """A script's errors the user can cause end in one line and exit code 2, as the CLI's."""
     try:

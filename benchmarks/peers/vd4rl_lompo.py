@@ -305,7 +305,9 @@ def main() -> None:
         phase("actor-critic", timer, agent._agent_step)
     writer.flush()
 
-    common.evaluate_and_file(
+    # TensorFlow 2.21 and MuJoCo's EGL renderer segfault in one process (exit 139; docs/BASELINES.md): the task
+    # runs in a child process that never imports TensorFlow, the port's policy here.
+    common.evaluate_and_file_apart(
         LompoPolicy(agent),
         args=args,
         budget=budget,

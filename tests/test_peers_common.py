@@ -1,8 +1,11 @@
-"""The peer scripts' resumable loop (benchmarks/peers/common.py `LoopCheckpoint`): a loop stopped at any step and
-resumed ends where an unstopped one does, and a checkpoint of another run is refused in one line."""
+"""What the peer scripts share (benchmarks/peers/common.py): the resumable loop (`LoopCheckpoint`: a loop stopped at
+any step and resumed ends where an unstopped one does; a checkpoint of another run is refused in one line), and the
+evaluation with the task in a child process (`evaluate_and_file_apart`: the record of one in-process evaluation)."""
 
 from __future__ import annotations
 
+import argparse
+import json
 import random
 import sys
 from pathlib import Path
@@ -72,3 +75,45 @@ def test_a_checkpoint_of_another_run_is_refused_in_one_line_and_fresh_discards_i
     path.write_bytes(b"not a checkpoint")
     with pytest.raises(UserError, match="does not load"):
         common.LoopCheckpoint(path, {}).load()
+
+
+class _Counting:
+    """A policy of this process: its calls counted here, whatever process runs the task."""
+
+    def __init__(self) -> None:
+        self.resets = self.acts = 0
+
+    def reset(self) -> None:
+        self.resets += 1
+
+    def act(self, observation: dict) -> np.ndarray:
+        self.acts += 1
+        assert observation["pixels"].shape == (64, 64, 3)
+        return np.full(24, 0.1 * np.sin(self.acts), np.float32)
+
+
+def test_an_evaluation_with_the_task_in_a_child_process_files_the_record_of_one_in_process(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from .helpers import write_synthetic_dataset
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    monkeypatch.setenv("LOMPO_BENCH_HOME", str(tmp_path / "home"))
+    dataset = "test/pen/apart-v0"
+    write_synthetic_dataset(dataset, [10, 10])
+    budget = common.Budget(10, 8, "custom")
+    records, acts = {}, {}
+    for how, evaluate in (("apart", common.evaluate_and_file_apart), ("here", common.evaluate_and_file)):
+        args = argparse.Namespace(dataset=dataset, seed=3, episodes=1, root=tmp_path / how, overwrite=False, threads=1)
+        with common.Timer() as training:
+            pass
+        policy = _Counting()
+        path = evaluate(
+            policy, args=args, budget=budget, name="peer_test", code_version="test", training=training, details={}
+        )
+        records[how] = json.loads(Path(path).read_text())
+        acts[how] = policy.acts
+        assert policy.resets == 1 and policy.acts > 0  # every step answered by this process's policy
+        assert (Path(path).parent / "peer.json").exists()
+    assert records["apart"]["returns"] == records["here"]["returns"] and acts["apart"] == acts["here"]
+    assert records["apart"]["seed"] == 3 and records["apart"]["algo"] == "peer_test"
