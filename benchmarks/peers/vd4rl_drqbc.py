@@ -295,7 +295,7 @@ def main() -> None:
             "peer_commit": commit,
             "overrides": overrides,
             "dataset": args.dataset,
-            "data": {k: v for k, v in data.items() if k != "folder"},
+            "data": {k: v for k, v in data.items() if k != "folder"} | {"fingerprint": Path(data["folder"]).name},
             "script_format": 1,
         },
         every_seconds=60 * args.checkpoint_minutes,
