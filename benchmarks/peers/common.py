@@ -240,7 +240,7 @@ class LoopCheckpoint:
         random.setstate(state["random"]["python"])
         np.random.set_state(state["random"]["numpy"])
         torch.set_rng_state(state["random"]["torch"])
-        say(f"resuming from {self.path} at loop step {state['step']}")
+        say(f"resuming from {self.path}")
         return state
 
     def due(self) -> bool:

@@ -310,6 +310,7 @@ def main() -> None:
             resumed["metrics"],
             resumed["seconds"],
         )
+        common.say(f"resumed at loop step {start} of {frames}")
     progress = LineProgress(common.say)
     progress.start(f"V-D4RL {args.method}", budget.updates)
     with common.Timer(carried) as training:

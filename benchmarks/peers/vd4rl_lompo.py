@@ -12,6 +12,9 @@ What it does, in order:
    the port's `run.main` runs: `Lompo(...)`, `fit_model`, `_process_data_to_latent`, imagined rollouts up to
    `start_training`, then cycles of `train_agent(agent_iters_per_step)` and `_add_data(1)` until
    `agent_train_steps`, but without its per-cycle evaluation episode in its own environment (`tools.simulate`);
+   `fit_model`'s loop (the next batch, `_model_train_step`) is the script's, so that the run can checkpoint between
+   two updates (`PortResume`, every `--checkpoint-minutes`; without the pickles of the model `fit_model` writes
+   every 5,000 updates): a killed run resumes with the same command, not bit-identically (the class says why);
 3. scores the trained agent with `lompo_bench.evaluate_policy` through `LompoPolicy` (the port's own `policy`:
    the RSSM filters each frame with the previous action, the deterministic actor's action, no noise) and files the
    record under `leaderboard/results/peers/vd4rl_lompo[...]/`.
@@ -47,6 +50,7 @@ import importlib  # noqa: E402
 import random  # noqa: E402
 import shutil  # noqa: E402
 import sys  # noqa: E402
+import time  # noqa: E402
 import types  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
@@ -168,6 +172,71 @@ def budget_settings(mode: str, sizes: str) -> dict[str, Any]:
     return settings
 
 
+class PortResume:
+    """The port's training made resumable from outside it (the port itself has none: `save_model` / `save_agent`
+    pickle the networks' weights, not the optimisers', and its loops restart from zero). Every `every_seconds`,
+    between two model updates or two actor-critic cycles: the networks and the three Adam optimisers' variables
+    (`tf.train.Checkpoint`, into a new folder), then a `common.LoopCheckpoint` naming that folder with the phase,
+    the counters, the latent buffer (in the actor-critic phase), the port's own RandomState, numpy's and python's
+    random states; older folders go after the state file is renamed into place, so a kill leaves one whole pair.
+
+    Not restored, so a resumed run is not the run an unstopped one would have been (an unstopped run stays the
+    port's own loop): the port's model batches come from a `tf.data` generator whose sampler is seeded 0 at every
+    start (a resumed model phase sees the sequence of batches from its beginning again), and TensorFlow's
+    op-level random state (`tf.random.set_seed` is set again at the start)."""
+
+    NETWORKS = ("_encode", "_dynamics", "_decode", "_reward", "_pcont", "_proprio")
+    AGENT = ("_qf1", "_qf2", "_target_qf1", "_target_qf2", "_actor")
+    OPTIMIZERS = ("_model_opt", "_qf_opt", "_actor_opt")
+
+    def __init__(self, folder: Path, identity: dict[str, Any], every_seconds: float, fresh: bool) -> None:
+        if fresh:
+            shutil.rmtree(folder, ignore_errors=True)
+        self.folder = folder
+        self.loop = common.LoopCheckpoint(folder / "state.pt", identity, every_seconds)
+
+    def _variables(self, tf: Any, agent: Any) -> Any:
+        parts = {name.lstrip("_"): getattr(agent, name) for name in self.NETWORKS + self.AGENT if hasattr(agent, name)}
+        parts |= {name.lstrip("_") + "_adam": getattr(agent, name)._opt for name in self.OPTIMIZERS}
+        return tf.train.Checkpoint(**parts)
+
+    def load(self, tf: Any, agent: Any) -> dict[str, Any] | None:
+        """The saved progress, with every restorable state put back into `agent` (variables of networks not
+        built yet, and Adam's slots, are restored as they are created); None when there is no checkpoint."""
+        state = self.loop.load()
+        if state is None:
+            return None
+        saved = state["objects"]
+        status = self._variables(tf, agent).read(str(self.folder / saved["variables"]))
+        status.assert_existing_objects_matched()  # every variable that exists now had its value in the checkpoint
+        if saved["latent_buffer"] is not None:
+            agent.latent_buffer.__dict__.update(saved["latent_buffer"])
+        agent._random.set_state(saved["agent_random"])
+        agent._model_step, agent._agent_step = saved["steps"]
+        return {**saved["progress"], "seconds": state["seconds"]}
+
+    def due(self) -> bool:
+        return self.loop.due()
+
+    def save(self, tf: Any, agent: Any, progress: dict[str, Any], timer: common.Timer) -> None:
+        name = f"variables-{time.time_ns()}"
+        self._variables(tf, agent).write(str(self.folder / name / "checkpoint"))
+        objects = {
+            "variables": f"{name}/checkpoint",
+            "progress": dict(progress),
+            "latent_buffer": dict(agent.latent_buffer.__dict__) if progress["phase"] != "model" else None,
+            "agent_random": agent._random.get_state(),
+            "steps": (agent._model_step, agent._agent_step),
+        }
+        self.loop.save(0, objects, {}, timer)
+        for old in self.folder.glob("variables-*"):
+            if old.name != name:
+                shutil.rmtree(old, ignore_errors=True)
+
+    def discard(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
 class LompoPolicy:
     """The port's agent as lompo-bench evaluates one: `agent.policy(obs, state, training=False)` on each frame
     (the RSSM's posterior from the frame and the previous action, the actor's deterministic action; at an
@@ -210,10 +279,19 @@ def main() -> None:
         action="store_true",
         help="load the world model a finished earlier run of this name and seed left (load_model)",
     )
+    parser.add_argument(
+        "--checkpoint-minutes",
+        type=float,
+        default=10.0,
+        help="minutes of training between checkpoints (10); a killed run resumes from its latest with the same command",
+    )
+    parser.add_argument("--fresh", action="store_true", help="discard this run's checkpoint and train from the start")
     common.add_common_arguments(parser)
     parser.set_defaults(budget="ours")
     args = parser.parse_args()
     common.check_args(args)
+    if args.checkpoint_minutes < 0:
+        raise UserError(f"--checkpoint-minutes must be 0 or more, not {args.checkpoint_minutes}")
     if args.steps is not None or args.batch is not None:
         raise UserError("LOMPO has two phases: give model_train_steps, agent_train_steps, ... with --set KEY=VALUE")
     from lompo_bench.paths import lompo_home
@@ -267,33 +345,67 @@ def main() -> None:
     writer = tf.summary.create_file_writer(str(config.logdir / "tensorboard"), max_queue=1000, flush_millis=20000)
     writer.set_as_default()
     action_space = types.SimpleNamespace(shape=(data["action_dim"],))
-    phases: dict[str, dict[str, float]] = {}
+    resume = PortResume(
+        config.logdir / "resume",
+        identity={
+            "peer_commit": commit,
+            "config": {k: str(v) for k, v in sorted(config.items()) if k != "load_model"},
+            "dataset": args.dataset,
+            "fingerprint": Path(folder).name,
+            "script_format": 1,
+        },
+        every_seconds=60 * args.checkpoint_minutes,
+        fresh=args.fresh,
+    )
+    progress: dict[str, Any] = {"phase": "model", "cycles": 0, "phases": {}}
 
     def phase(label: str, timer: common.Timer, updates: int | None = None) -> None:
-        phases[label] = {"seconds": round(timer.seconds, 2), "cpu_seconds": round(timer.cpu_seconds, 2)}
+        """A phase's seconds (`updates`: those this process made), added to those of the earlier processes of a
+        resumed run that finished their part of it (a killed process's part of a phase is not counted)."""
+        entry = progress["phases"].setdefault(label, {"seconds": 0.0, "cpu_seconds": 0.0})
+        entry["seconds"] = round(entry["seconds"] + timer.seconds, 2)
+        entry["cpu_seconds"] = round(entry["cpu_seconds"] + timer.cpu_seconds, 2)
+        rate = f", {timer.cpu_seconds / updates:.4f} s CPU per update" if updates else ""
         if updates:
-            phases[label] |= {"updates": updates, "cpu_seconds_per_update": round(timer.cpu_seconds / updates, 5)}
-        common.say(
-            f"{label}: {timer.seconds:.1f} s wall, {timer.cpu_seconds:.1f} s CPU"
-            + (f", {timer.cpu_seconds / updates:.4f} s CPU per update" if updates else "")
-        )
+            entry["cpu_seconds_per_update"] = round(timer.cpu_seconds / updates, 5)  # this process's
+        common.say(f"{label}: {timer.seconds:.1f} s wall, {timer.cpu_seconds:.1f} s CPU{rate}")
 
     with common.Timer() as training:
         with common.Timer() as timer:  # builds the networks on 10 model batches (the port's __init__)
             agent = run.Lompo(config, config.datadir, action_space, writer)
+        resumed = resume.load(tf, agent)  # after the build: the variables exist, the random states win
+        if resumed is not None:
+            training.carried = resumed.pop("seconds")
+            progress = resumed
+            common.say(
+                f"resumed in the {progress['phase']} phase: model step {agent._model_step}, "
+                f"actor-critic step {agent._agent_step}"
+            )
         phase("model built", timer)
-        with common.Timer() as timer:
-            if config.load_model:
-                agent.load_model(config.loaddir / "final_model")
-            else:
-                agent.fit_model(config.model_train_steps)
-                agent.save_model(config.logdir)
-        phase("model", timer, None if config.load_model else config.model_train_steps)
-        with common.Timer() as timer:
-            agent._process_data_to_latent()
-            while agent.latent_buffer._latent_stored_steps < config.start_training:
-                agent._generate_latent_data(next(agent._dataset))
-        phase("latent buffers", timer)
+        if progress["phase"] == "model":
+            first = agent._model_step
+            with common.Timer() as timer:
+                if config.load_model:
+                    agent.load_model(config.loaddir / "final_model")
+                else:  # fit_model's loop (a batch, `_model_train_step`), here so that it can stop between updates
+                    while agent._model_step < int(config.model_train_steps):
+                        agent._model_train_step(next(agent._dataset))
+                        if resume.due():
+                            resume.save(tf, agent, progress, training)
+                    agent.save_model(config.logdir / "final_model")  # as fit_model ends
+            phase("model", timer, None if config.load_model else agent._model_step - first)
+            with common.Timer() as timer:
+                agent._process_data_to_latent()
+                while agent.latent_buffer._latent_stored_steps < config.start_training:
+                    agent._generate_latent_data(next(agent._dataset))
+            phase("latent buffers", timer)
+            progress["phase"] = "actor-critic"
+            resume.save(tf, agent, progress, training)
+        else:  # the port's episode iterator where it was: every episode once, then one per cycle
+            episodes = len(list(Path(config.datadir).glob("*.npz")))
+            for _ in range((episodes + progress["cycles"]) % episodes):
+                next(agent._episode_iterator)
+        first = agent._agent_step
         with common.Timer() as timer:
             while agent._agent_step < int(config.agent_train_steps):
                 agent.train_agent(config.agent_iters_per_step)
@@ -301,8 +413,14 @@ def main() -> None:
                     agent._add_data(num_episodes=1)
                 else:
                     agent._process_data_to_latent(num_episodes=1)
+                progress["cycles"] += 1
                 common.say(f"actor-critic: {agent._agent_step}/{int(config.agent_train_steps)} updates")
-        phase("actor-critic", timer, agent._agent_step)
+                if resume.due():
+                    resume.save(tf, agent, progress, training)
+        phase("actor-critic", timer, agent._agent_step - first)
+        if progress["phase"] != "trained":
+            progress["phase"] = "trained"
+            resume.save(tf, agent, progress, training)
     writer.flush()
 
     # TensorFlow 2.21 and MuJoCo's EGL renderer segfault in one process (exit 139; docs/BASELINES.md): the task
@@ -322,7 +440,8 @@ def main() -> None:
             "method": "lompo",
             "budget_settings": settings,
             "overrides": overrides,
-            "phases": phases,
+            "phases": progress["phases"],
+            "actor_critic_cycles": progress["cycles"],
             "compatibility_edits": EDITS,
             "versions": {"tensorflow": tf.__version__},
             "data": data,
@@ -330,6 +449,7 @@ def main() -> None:
             "config": {k: str(v) for k, v in config.items()},
         },
     )
+    resume.discard()  # the record is written: nothing left to resume
 
 
 if __name__ == "__main__":
