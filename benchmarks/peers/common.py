@@ -72,7 +72,18 @@ def pick_budget(method: str, peer_batch: int, args: argparse.Namespace) -> Budge
     return Budget(args.steps or updates, args.batch or batch, "custom")
 
 
-def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+def add_common_arguments(parser: argparse.ArgumentParser, resumable: bool = False) -> None:
+    """The flags every peer script takes; `resumable`: also `--checkpoint-minutes` and `--fresh` (a script whose
+    training loop checkpoints with `LoopCheckpoint`)."""
+    if resumable:
+        parser.add_argument(
+            "--checkpoint-minutes",
+            type=float,
+            default=10.0,
+            help="minutes of training between checkpoints (10); a killed run resumes from its latest with the "
+            "same command",
+        )
+        parser.add_argument("--fresh", action="store_true", help="discard this run's checkpoint; train from the start")
     parser.add_argument("--dataset", default=DEFAULT_DATASET, help=f"a local lompo-bench dataset ({DEFAULT_DATASET})")
     parser.add_argument("--seed", type=int, default=0, help="run seed: the peer's seed and our evaluation's (0)")
     parser.add_argument(
@@ -134,6 +145,8 @@ def check_args(args: argparse.Namespace) -> None:
         raise UserError(f"--episodes must be at least 1, not {args.episodes}")
     if args.threads < 1:
         raise UserError(f"--threads must be at least 1, not {args.threads}")
+    if getattr(args, "checkpoint_minutes", 0) < 0:
+        raise UserError(f"--checkpoint-minutes must be 0 or more, not {args.checkpoint_minutes}")
 
 
 def limit_threads(threads: int) -> None:

@@ -222,17 +222,8 @@ def main() -> None:
         action="store_true",
         help="keep V-D4RL's 250K-step noise schedule instead of scaling it to the budget",
     )
-    parser.add_argument(
-        "--checkpoint-minutes",
-        type=float,
-        default=10.0,
-        help="minutes of training between checkpoints (10); a killed run resumes from its latest with the same command",
-    )
-    parser.add_argument("--fresh", action="store_true", help="discard this run's checkpoint and train from the start")
-    common.add_common_arguments(parser)
+    common.add_common_arguments(parser, resumable=True)
     args = parser.parse_args()
-    if args.checkpoint_minutes < 0:
-        raise UserError(f"--checkpoint-minutes must be 0 or more, not {args.checkpoint_minutes}")
     common.check_args(args)
     from lompo_bench.paths import lompo_home
 

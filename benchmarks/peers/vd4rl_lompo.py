@@ -279,19 +279,10 @@ def main() -> None:
         action="store_true",
         help="load the world model a finished earlier run of this name and seed left (load_model)",
     )
-    parser.add_argument(
-        "--checkpoint-minutes",
-        type=float,
-        default=10.0,
-        help="minutes of training between checkpoints (10); a killed run resumes from its latest with the same command",
-    )
-    parser.add_argument("--fresh", action="store_true", help="discard this run's checkpoint and train from the start")
-    common.add_common_arguments(parser)
+    common.add_common_arguments(parser, resumable=True)
     parser.set_defaults(budget="ours")
     args = parser.parse_args()
     common.check_args(args)
-    if args.checkpoint_minutes < 0:
-        raise UserError(f"--checkpoint-minutes must be 0 or more, not {args.checkpoint_minutes}")
     if args.steps is not None or args.batch is not None:
         raise UserError("LOMPO has two phases: give model_train_steps, agent_train_steps, ... with --set KEY=VALUE")
     from lompo_bench.paths import lompo_home
