@@ -207,8 +207,12 @@ class PortResume:
         if state is None:
             return None
         saved = state["objects"]
-        status = self._variables(tf, agent).read(str(self.folder / saved["variables"]))
-        status.assert_existing_objects_matched()  # every variable that exists now had its value in the checkpoint
+        try:
+            status = self._variables(tf, agent).read(str(self.folder / saved["variables"]))
+            status.assert_existing_objects_matched()  # every variable that exists now had its value saved
+        except (tf.errors.OpError, AssertionError, ValueError) as error:
+            first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            raise UserError(f"{self.folder} does not restore ({first}): pass --fresh to discard it") from None
         if saved["latent_buffer"] is not None:
             agent.latent_buffer.__dict__.update(saved["latent_buffer"])
         agent._random.set_state(saved["agent_random"])
