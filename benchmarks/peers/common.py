@@ -210,15 +210,16 @@ class LoopCheckpoint:
     """A peer's training loop made resumable, as our own runs are: every `every_seconds` of wall clock (and at the
     loop's end) the loop's next step, the peer's objects (pickled whole with `torch.save`, as the peer's own
     snapshot saves its agent: modules and optimizers in one graph), python's, numpy's and torch's random states,
-    the latest metrics and the seconds so far go to one file, written beside it and renamed over it, so a kill at
-    any moment leaves the previous checkpoint whole. A resumed run restores the random states after it has rebuilt
+    the latest metrics and the seconds so far go to one file, written as our runs' checkpoints are
+    (`checkpoints.save_checkpoint`: beside it, then renamed over it), so a kill at any moment leaves the previous
+    checkpoint whole. A resumed run restores the random states after it has rebuilt
     what the peer rebuilds deterministically (the replay buffer from the data), so it continues with the same
     batches and noise as a run that was never stopped.
 
     `identity` (what must match to resume: peer commit, overrides, budget, dataset content) is stored with it; a
     checkpoint of another identity is refused in one line (`fresh` discards it instead)."""
 
-    FORMAT = 1
+    FORMAT = 2  # 2: the torch random state as `checkpoints.rng_state()` (with CUDA's); 1 held the CPU state alone
 
     def __init__(self, path: Path, identity: dict[str, Any], every_seconds: float = 600.0, fresh: bool = False):
         self.path, self.identity, self.every_seconds = (
@@ -237,6 +238,8 @@ class LoopCheckpoint:
         import numpy as np
         import torch
 
+        from lompo_bench.algorithms.checkpoints import set_rng_state
+
         if not self.path.exists():
             return None
         try:
@@ -252,7 +255,7 @@ class LoopCheckpoint:
             )
         random.setstate(state["random"]["python"])
         np.random.set_state(state["random"]["numpy"])
-        torch.set_rng_state(state["random"]["torch"])
+        set_rng_state(state["random"]["torch"])
         say(f"resuming from {self.path}")
         return state
 
@@ -263,7 +266,8 @@ class LoopCheckpoint:
         import random
 
         import numpy as np
-        import torch
+
+        from lompo_bench.algorithms.checkpoints import rng_state, save_checkpoint
 
         state = {
             "format": self.FORMAT,
@@ -272,17 +276,14 @@ class LoopCheckpoint:
             "objects": objects,
             "metrics": dict(metrics),
             "seconds": timer.so_far(),
-            "random": {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()},
+            "random": {"python": random.getstate(), "numpy": np.random.get_state(), "torch": rng_state()},
         }
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        partial = self.path.with_name(self.path.name + ".partial")
-        torch.save(state, partial)
-        os.replace(partial, self.path)
+        save_checkpoint(self.path, state)  # our runs' writer: whole or not at all, a full disk named as such
         self._last = time.monotonic()
 
     def discard(self) -> None:
-        for path in (self.path, self.path.with_name(self.path.name + ".partial")):
-            path.unlink(missing_ok=True)
+        self.path.unlink(missing_ok=True)
 
 
 def say(line: str) -> None:
