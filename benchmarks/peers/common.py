@@ -286,6 +286,20 @@ class LoopCheckpoint:
         self.path.unlink(missing_ok=True)
 
 
+def build_once(target: Path, dataset_id: str, write: Callable[[Path], None]) -> None:
+    """A peer's copy of a dataset in its own format, built once per content: `write(folder)` fills a hidden folder
+    that becomes `target` whole (`files.atomic_dir`, with a COMPLETE marker), under a lock beside it, so a second
+    peer starting on the same dataset waits and then reuses it."""
+    from lompo_bench.files import atomic_dir, file_lock
+
+    with file_lock(target.with_name(target.name + ".lock")):
+        if (target / "COMPLETE").exists():
+            return
+        with atomic_dir(target) as partial:
+            write(partial)
+            (partial / "COMPLETE").write_text(f"{dataset_id}\n")
+
+
 def say(line: str) -> None:
     print(line, flush=True)
 

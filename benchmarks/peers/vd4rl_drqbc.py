@@ -43,7 +43,6 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 
 import argparse  # noqa: E402
 import re  # noqa: E402
-import shutil  # noqa: E402
 import sys  # noqa: E402
 import types  # noqa: E402
 from collections import deque  # noqa: E402
@@ -119,41 +118,37 @@ def convert(dataset_id: str, work: Path, episodes_per_file: int = 50) -> tuple[P
         "action_dim": int(cache.actions.shape[1]),
         "folder": str(target),
     }
-    if (target / "COMPLETE").exists():
-        return target, info
-    partial = target.with_name(target.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    pixels = np.load(cache.pixels_path, mmap_mode="r")
-    for number, first in enumerate(range(0, len(episodes), episodes_per_file)):
-        rows: dict[str, list[np.ndarray]] = {
-            k: [] for k in ("observation", "action", "reward", "discount", "step_type")
-        }
-        for e in episodes[first : first + episodes_per_file]:
-            o0, s0, s1 = int(cache.obs_starts[e]), int(cache.step_starts[e]), int(cache.step_starts[e + 1])
-            n = s1 - s0
-            rows["observation"].append(np.ascontiguousarray(pixels[o0 : o0 + n + 1].transpose(0, 3, 1, 2)))
-            action = np.zeros((n + 1, cache.actions.shape[1]), np.float32)
-            action[1:] = cache.actions[s0:s1]
-            reward = np.zeros(n + 1, np.float32)
-            reward[1:] = cache.rewards[s0:s1]
-            discount = np.ones(n + 1, np.float32)
-            discount[1:] = 1.0 - cache.terminals[s0:s1].astype(np.float32)
-            step_type = np.ones(n + 1, np.uint8)
-            step_type[0], step_type[-1] = 0, 2
-            for key, value in (
-                ("action", action),
-                ("reward", reward),
-                ("discount", discount),
-                ("step_type", step_type),
-            ):
-                rows[key].append(value)
-        with h5py.File(partial / f"episodes_{number:04d}.hdf5", "w") as f:
-            for key, parts in rows.items():
-                f.create_dataset(key, data=np.concatenate(parts))
-    (partial / "COMPLETE").write_text(f"{dataset_id}\n")
-    shutil.rmtree(target, ignore_errors=True)
-    partial.rename(target)
+
+    def write(partial: Path) -> None:
+        pixels = np.load(cache.pixels_path, mmap_mode="r")
+        for number, first in enumerate(range(0, len(episodes), episodes_per_file)):
+            rows: dict[str, list[np.ndarray]] = {
+                k: [] for k in ("observation", "action", "reward", "discount", "step_type")
+            }
+            for e in episodes[first : first + episodes_per_file]:
+                o0, s0, s1 = int(cache.obs_starts[e]), int(cache.step_starts[e]), int(cache.step_starts[e + 1])
+                n = s1 - s0
+                rows["observation"].append(np.ascontiguousarray(pixels[o0 : o0 + n + 1].transpose(0, 3, 1, 2)))
+                action = np.zeros((n + 1, cache.actions.shape[1]), np.float32)
+                action[1:] = cache.actions[s0:s1]
+                reward = np.zeros(n + 1, np.float32)
+                reward[1:] = cache.rewards[s0:s1]
+                discount = np.ones(n + 1, np.float32)
+                discount[1:] = 1.0 - cache.terminals[s0:s1].astype(np.float32)
+                step_type = np.ones(n + 1, np.uint8)
+                step_type[0], step_type[-1] = 0, 2
+                for key, value in (
+                    ("action", action),
+                    ("reward", reward),
+                    ("discount", discount),
+                    ("step_type", step_type),
+                ):
+                    rows[key].append(value)
+            with h5py.File(partial / f"episodes_{number:04d}.hdf5", "w") as f:
+                for key, parts in rows.items():
+                    f.create_dataset(key, data=np.concatenate(parts))
+
+    common.build_once(target, dataset_id, write)
     return target, info
 
 

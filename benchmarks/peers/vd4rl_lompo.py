@@ -107,38 +107,34 @@ def convert(dataset_id: str, work: Path) -> tuple[Path, dict[str, Any]]:
         "action_dim": int(cache.actions.shape[1]),
         "folder": str(target),
     }
-    if (target / "COMPLETE").exists():
-        return target, info
-    partial = target.with_name(target.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    pixels = np.load(cache.pixels_path, mmap_mode="r")
-    for e in range(cache.num_episodes):
-        o0, s0, s1 = int(cache.obs_starts[e]), int(cache.step_starts[e]), int(cache.step_starts[e + 1])
-        n = s1 - s0
-        if n < 1:
-            continue
-        action = np.zeros((n + 1, cache.actions.shape[1]), np.float32)
-        action[1:] = cache.actions[s0:s1]
-        reward = np.zeros(n + 1, np.float32)
-        reward[1:] = cache.rewards[s0:s1]
-        is_terminal = np.zeros(n + 1, bool)
-        is_terminal[1:] = cache.terminals[s0:s1].astype(bool)
-        is_first, is_last = np.zeros(n + 1, bool), np.zeros(n + 1, bool)
-        is_first[0], is_last[-1] = True, True
-        np.savez(
-            partial / f"episode{e:05d}-{n + 1}.npz",
-            image=np.asarray(pixels[o0 : o0 + n + 1]),
-            action=action,
-            reward=reward,
-            discount=(1.0 - is_terminal).astype(np.float32),
-            is_first=is_first,
-            is_last=is_last,
-            is_terminal=is_terminal,
-        )
-    (partial / "COMPLETE").write_text(f"{dataset_id}\n")
-    shutil.rmtree(target, ignore_errors=True)
-    partial.rename(target)
+
+    def write(partial: Path) -> None:
+        pixels = np.load(cache.pixels_path, mmap_mode="r")
+        for e in range(cache.num_episodes):
+            o0, s0, s1 = int(cache.obs_starts[e]), int(cache.step_starts[e]), int(cache.step_starts[e + 1])
+            n = s1 - s0
+            if n < 1:
+                continue
+            action = np.zeros((n + 1, cache.actions.shape[1]), np.float32)
+            action[1:] = cache.actions[s0:s1]
+            reward = np.zeros(n + 1, np.float32)
+            reward[1:] = cache.rewards[s0:s1]
+            is_terminal = np.zeros(n + 1, bool)
+            is_terminal[1:] = cache.terminals[s0:s1].astype(bool)
+            is_first, is_last = np.zeros(n + 1, bool), np.zeros(n + 1, bool)
+            is_first[0], is_last[-1] = True, True
+            np.savez(
+                partial / f"episode{e:05d}-{n + 1}.npz",
+                image=np.asarray(pixels[o0 : o0 + n + 1]),
+                action=action,
+                reward=reward,
+                discount=(1.0 - is_terminal).astype(np.float32),
+                is_first=is_first,
+                is_last=is_last,
+                is_terminal=is_terminal,
+            )
+
+    common.build_once(target, dataset_id, write)
     return target, info
 
 
