@@ -155,31 +155,34 @@ def test_building_tables_needs_no_torch_mujoco_or_gymnasium() -> None:
 NO_TORCH = "import sys; sys.modules['torch'] = None\nfrom pathlib import Path\n"
 
 
+def _without_torch(code: str) -> str:
+    """What `code` prints, run in a fresh Python where `import torch` fails (`NO_TORCH` first); it must exit 0."""
+    result = subprocess.run([sys.executable, "-c", NO_TORCH + code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
 def test_planning_algorithms_that_share_no_world_model_needs_no_torch() -> None:
     """`reproduce --plan` calls `plan` and each job's `done`: neither imports a built-in that shares no world model
     (the registry's SHARED_WORLD_MODEL says which), so neither needs torch for them."""
-    code = NO_TORCH + (
+    out = _without_torch(
         "from lompo_bench.leaderboard.reproduce import pending, plan\n"
         "jobs = plan('cpu', algos=['bc', 'cql', 'drqbc'], seeds=2, ablation=True)\n"
         "print(len(jobs), sum(pending(jobs, Path('/nonexistent'))), ' '.join(j.describe() for j in jobs[:2]))"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr[-3000:]
-    count, todo, described = result.stdout.strip().split(" ", 2)
+    count, todo, described = out.strip().split(" ", 2)
     # 4 tasks' and the ablation's generations; 11 Table I datasets and 3 ablation ones x 3 algorithms x 2 seeds.
     assert int(count) == int(todo) == 5 + (11 + 3) * 3 * 2
     assert described.startswith("generate walker_walk datasets (cpu, seed 0) train bc on lompo/walker_walk/")
 
 
 def test_planning_the_paper_needs_no_torch() -> None:
-    code = NO_TORCH + (
+    out = _without_torch(
         "from lompo_bench.leaderboard.reproduce import pending, plan\n"
         "jobs = plan('cpu', seeds=1)\n"
         "print(len(jobs), sum(pending(jobs, Path('/nonexistent'))))"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.split() == [str(4 + 11 * 2 + 11 * 5), str(4 + 11 * 2 + 11 * 5)]
+    assert out.split() == [str(4 + 11 * 2 + 11 * 5), str(4 + 11 * 2 + 11 * 5)]
 
 
 def test_world_model_keys_planned_without_torch_are_the_algorithms_own() -> None:
@@ -188,16 +191,14 @@ def test_world_model_keys_planned_without_torch_are_the_algorithms_own() -> None
     from lompo_bench.algorithms.registry import SHARED_WORLD_MODEL, get_algorithm
     from lompo_bench.data.ids import dataset_image_size
 
-    code = NO_TORCH + (
+    out = _without_torch(
         "from lompo_bench.leaderboard.reproduce import plan\n"
         "for profile in ('cpu', 'paper'):\n"
         "    for job in plan(profile, algos=['lompo', 'lmbrl', 'offline_slac'], seeds=1, ablation=True):\n"
         "        if job.action == 'train':\n"
         "            print(profile, job.task, job.algo, job.model_key)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr[-3000:]
-    planned = {tuple(line.split()) for line in result.stdout.splitlines()}
+    planned = {tuple(line.split()) for line in out.splitlines()}
     expected = set()
     for profile in ("cpu", "paper"):
         for task in dict.fromkeys(task for task, _ in TABLE_I):
