@@ -828,16 +828,17 @@ def curves_html(run: SiteRun, metrics: dict[str, dict[str, list[tuple[float, flo
 
 
 def diagnostics_html(run: SiteRun, metrics: dict[str, Any], config: dict[str, Any]) -> str:
-    """The last diagnostics the run logged, and their verdict in words (`algorithms.diagnostics.verdict`)."""
+    """The last diagnostics the run logged, and their verdict in words (`algorithms.verdicts.verdict`,
+    torch-free)."""
     rows = metrics.get("diagnostics")
     if not rows:
         return ""
     last = max(step for points in rows.values() for step, _ in points)
     values = {name: y for name, points in rows.items() for x, y in points if x == last}
+    from lompo_bench.algorithms.verdicts import verdict
+
     lines: list[str] = []
     try:
-        from lompo_bench.algorithms.diagnostics import verdict
-
         spread = values.get("spread_data") or 0.0
         penalty = float(config.get("penalty") or 0.0) or (values.get("penalty_data", 0.0) / spread if spread else 0.0)
         lines = verdict(
@@ -846,7 +847,8 @@ def diagnostics_html(run: SiteRun, metrics: dict[str, Any], config: dict[str, An
             held_out=float(config.get("holdout") or 0.0) > 0,
             heads=int(config.get("ensemble") or 1),
         )
-    except Exception as error:  # the values still show; the words need the training stack and every value
+    except (KeyError, TypeError, ValueError, ZeroDivisionError) as error:  # the values still show; the words need
+        # every value (a run that logged an older set of them)
         lines = [f"(no verdict: {type(error).__name__}: {_one_line(error)})"]
     table = _kv([(name, _e(f"{value:.4g}")) for name, value in sorted(values.items())])
     return (

@@ -209,6 +209,22 @@ def test_the_committed_records_site_builds_fast_and_without_torch(tmp_path: Path
     assert modules == "[]" and int(pages) > 10 and float(seconds) < 10, result.stdout
 
 
+def test_a_run_s_diagnostic_verdict_shows_without_torch() -> None:
+    """The words under a run's last diagnostics (`algorithms/verdicts.py`) need no torch: a site built where only
+    the leaderboard is installed says them, not only the values."""
+    values = dict(spread_data=0.2, spread_uniform=0.5, reward_data=1.0, penalty_data=0.2, reward_penalized_data=0.8,
+                  reward_mse=0.01)  # fmt: skip
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "from lompo_bench.leaderboard.site import diagnostics_html\n"
+        f"metrics = {{'diagnostics': {{k: [(400.0, v)] for k, v in {values!r}.items()}}}}\n"
+        "print(diagnostics_html(None, metrics, {'penalty': 1.0, 'ensemble': 5, 'holdout': 0.1}))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "the penalty separates the data" in result.stdout and "no verdict" not in result.stdout, result.stdout
+
+
 def _install_pen(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """A synthetic dataset (moving-square frames) under a Table I id in a Minari folder of the test's own; returns
     its content fingerprint."""

@@ -13,7 +13,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from lompo_bench.algorithms import checkpoints, diagnostics, jobs, lompo, world_model_store
+from lompo_bench.algorithms import checkpoints, diagnostics, jobs, lompo, verdicts, world_model_store
 from lompo_bench.algorithms.nets import RSSM, member_spread
 from lompo_bench.cli import app
 from lompo_bench.data import open_cache
@@ -123,14 +123,14 @@ def test_diagnostics_measure_the_spread_and_leave_training_random_numbers_alone(
 def test_the_verdict_calls_a_flat_spread_an_offset() -> None:
     values = {"spread_data": 0.4, "spread_uniform": 0.39, "reward_data": 0.1, "reward_model_data": 0.12,
               "penalty_data": 2.0, "reward_penalized_data": -1.88, "reward_mse": 0.0}  # fmt: skip
-    lines = diagnostics.verdict(values, penalty=5.0, held_out=False, heads=7)
+    lines = verdicts.verdict(values, penalty=5.0, held_out=False, heads=7)
     assert lines[0].startswith("in-sample")
     assert "flat offset" in lines[1]
     assert "20.0x the data's mean reward" in lines[2]
-    separated = diagnostics.verdict({**values, "spread_uniform": 0.6}, penalty=5.0, held_out=True, heads=7)
+    separated = verdicts.verdict({**values, "spread_uniform": 0.6}, penalty=5.0, held_out=True, heads=7)
     assert "separates" in separated[0] and "50% higher" in separated[0]
     # One head (Offline SLAC's model): a zero spread is no offset, there is nothing to compare.
-    single = diagnostics.verdict({**values, "spread_data": 0.0, "spread_uniform": 0.0, "reward_mse": 0.04},
+    single = verdicts.verdict({**values, "spread_data": 0.0, "spread_uniform": 0.0, "reward_mse": 0.04},
                                  penalty=0.0, held_out=True, heads=1)  # fmt: skip
     assert "no ensemble" in single[0] and not any("offset" in line or "separates" in line for line in single)
     assert "off by 0.2 per step" in single[-1]
@@ -182,13 +182,13 @@ def test_the_in_task_verdict_names_a_model_that_overrates_the_policy() -> None:
     values = {"task_reward": 0.4, "task_reward_model": 0.9, "task_saturated": 0.5, "task_penalty": 1.8,
               "imagined_return": 5.7, "imagined_return_penalized": -3.1, "task_return_h": 2.0,
               "horizon": 5.0}  # fmt: skip
-    lines = diagnostics.verdict_in_task(values)
+    lines = verdicts.verdict_in_task(values)
     assert "overrates" in lines[0] and "125% more" in lines[0]
     assert "over 5 imagined steps" in lines[1] and "less than the task pays" in lines[1]
     assert "50% of the policy's action components" in lines[2]
-    exploited = diagnostics.verdict_in_task({**values, "imagined_return_penalized": 2.5})
+    exploited = verdicts.verdict_in_task({**values, "imagined_return_penalized": 2.5})
     assert "the policy exploits model error" in exploited[1]
-    assert "near what the task paid" in diagnostics.verdict_in_task({**values, "task_reward_model": 0.45})[0]
+    assert "near what the task paid" in verdicts.verdict_in_task({**values, "task_reward_model": 0.45})[0]
 
 
 def test_the_penalty_departures_calibrate_on_the_data_and_change_only_the_penalty(env) -> None:

@@ -179,8 +179,8 @@ def diagnose(
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the values to this JSON file.")] = None,
 ) -> None:
     """Is a world model good enough for the policy phase? Its fit and LOMPO's penalty on held-out episodes."""
-    from lompo_bench.algorithms.diagnostics import FIT, IN_TASK, table
     from lompo_bench.algorithms.jobs import diagnose as run_diagnose
+    from lompo_bench.algorithms.verdicts import FIT, IN_TASK, table
     from lompo_bench.files import write_json
 
     result = run_diagnose(folder, device=device, penalty=penalty, in_task=in_task)
