@@ -1,5 +1,5 @@
 """LOMPO's latent replay buffers (Algorithm 1's real and imagined buffers): FIFOs of latent transitions kept on the
-training device, each row stamped with the actor-critic update that added it."""
+training device, each row stamped with the actor-critic update that added it (how fresh a buffer is: `freshness`)."""
 
 from __future__ import annotations
 
@@ -40,6 +40,17 @@ class ReplayBuffer:
     def sample(self, n: int) -> dict[str, torch.Tensor]:
         index = torch.randint(0, self.size, (n,), device=self.data["rewards"].device)
         return {key: value[index] for key, value in self.data.items() if key != "born"}
+
+    def freshness(self, now: int, prefix: str = "") -> dict[str, float]:
+        """How much of the buffer the current policy made (`current_share`: the share added at update `now`) and the
+        mean age of its transitions in actor-critic updates (`mean_age`), each name after `prefix`."""
+        born = self.data["born"][: self.size]
+        if not len(born):
+            return {f"{prefix}current_share": 0.0, f"{prefix}mean_age": 0.0}
+        return {
+            f"{prefix}current_share": (born == now).float().mean().item(),
+            f"{prefix}mean_age": (now - born).float().mean().item(),
+        }
 
     def state_dict(self) -> dict[str, Any]:
         return {"size": self.size, "cursor": self.cursor, "data": {k: v[: self.size] for k, v in self.data.items()}}

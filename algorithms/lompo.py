@@ -14,8 +14,9 @@ at the line says so. Algorithm 1, as run by `train`:
    imagined rollouts start from every posterior state of one model batch, acting with the current actor plus
    exploration noise. Both buffers are FIFOs the size of the dataset.
 LMBRL and Offline SLAC are this algorithm with parts switched off (`variant`). A saved model's diagnostics
-(`lompo-bench diagnose`) are `algorithms/diagnostics.py`'s. The config (`LompoConfig`, its profiles, the world
-model's key) is `algorithms/lompo_config.py`'s, torch-free so that planning needs no torch; re-exported here.
+(`lompo-bench diagnose`) are `algorithms/diagnostics.py`'s; acting in the task from pixels (`LatentPolicy`,
+`load_policy`) is `algorithms/latent_policy.py`'s. The config (`LompoConfig`, its profiles, the world model's key)
+is `algorithms/lompo_config.py`'s, torch-free so that planning needs no torch; both modules' names are re-exported.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from torch import nn
 
 from lompo_bench.algorithms import diagnostics, metrics, runs, speed, world_model_store
 from lompo_bench.algorithms.latent_buffer import ReplayBuffer
+from lompo_bench.algorithms.latent_policy import LatentPolicy, load_policy
 
 # The config, its profiles and the shared world model's key live in the torch-free `lompo_config` (planning reads
 # them without torch); LOMPO's members all the same (`lompo.LompoConfig`, `lompo.make_config`, ...).
@@ -69,19 +71,14 @@ from lompo_bench.algorithms.nets import (
     mlp,
 )
 from lompo_bench.algorithms.paper_sizes import decoder_channels
-from lompo_bench.algorithms.world_model_store import training_episodes
-from lompo_bench.data import EpisodeReader, SequenceSampler, TorchBatches, open_cache, to_torch
+from lompo_bench.algorithms.speed import model_speed
+from lompo_bench.algorithms.world_model_store import model_batches
+from lompo_bench.data import EpisodeReader, TorchBatches, open_cache, to_torch
 from lompo_bench.data.cache import DatasetCache
 from lompo_bench.paths import root_of_run
 from lompo_bench.progress import NoProgress, Progress
 
 ENCODE_CHUNK = 1024  # frames per encoder call when encoding whole episodes (bounds activation memory)
-
-
-def model_speed(config: LompoConfig, device: torch.device) -> dict[str, Any]:
-    """How the model of `config` computes on `device`: its speed settings with "auto" made concrete."""
-    return speed.choose(precision=config.precision, channels_last=config.channels_last, compile=config.compile,
-                        prefetch=config.prefetch, device=device)  # fmt: skip
 
 
 class WorldModel(nn.Module):
@@ -321,7 +318,7 @@ class Lompo(nn.Module):
             "penalty_std": penalty.std().item(),
             "reward_model": torch.stack(raw_rewards).mean().item(),  # imagined reward before the penalty
             "reward_penalized": torch.stack(rewards).mean().item(),
-            **self.imagined_freshness(born),
+            **self.imagined.freshness(born, "imagined_"),
         }
 
     @torch.no_grad()
@@ -368,17 +365,6 @@ class Lompo(nn.Module):
         """What the rollouts subtract from the model's reward: lambda x u (u >= 0, so with no floor, official,
         exactly that), or lambda x max(0, u - u_data) with `penalty_floor="data"`."""
         return self.config.penalty * (uncertainty - self.spread_floor).clamp(min=0.0)
-
-    def imagined_freshness(self, now: int) -> dict[str, float]:
-        """How much of the imagined buffer the current policy made (share added at update `now`) and the mean
-        age of its transitions in actor-critic updates."""
-        born = self.imagined.data["born"][: self.imagined.size]
-        if not len(born):
-            return {"imagined_current_share": 0.0, "imagined_mean_age": 0.0}
-        return {
-            "imagined_current_share": (born == now).float().mean().item(),
-            "imagined_mean_age": (now - born).float().mean().item(),
-        }
 
     # ----- actor-critic -----
 
@@ -491,35 +477,6 @@ class Lompo(nn.Module):
         self.imagined.load_state_dict(state["imagined"])
 
 
-class LatentPolicy:
-    """Acts in the task from pixels: filters the latent state with the inference model, sampling z as in training
-    (official `policy`: the actor only ever saw sampled states), and takes the actor's action without noise.
-    The samples come from the policy's own generator, so acting neither depends on nor disturbs training's."""
-
-    def __init__(self, agent: Lompo, seed: int = 0):
-        self.agent = agent
-        self.generator = torch.Generator(agent.device).manual_seed(seed)
-        self.reset()
-
-    def reset(self) -> None:
-        self.h, self.z = self.agent.model.rssm.initial(1, self.agent.device)
-        self.action = torch.zeros(1, self.agent.action_dim, device=self.agent.device)
-
-    @torch.no_grad()
-    def act(self, observation: dict[str, np.ndarray]) -> np.ndarray:
-        agent, model = self.agent, self.agent.model
-        pixels = torch.as_tensor(observation["pixels"], device=agent.device).unsqueeze(0)
-        proprio = None
-        if model.encoder.proprio_dim:
-            proprio = torch.as_tensor(observation["proprio"], dtype=torch.float32, device=agent.device).unsqueeze(0)
-        embed = model.embed(pixels, proprio)
-        self.h = model.rssm.step(self.h, self.z, self.action)
-        mean, std = model.rssm.infer(self.h, embed)
-        self.z = mean + std * torch.randn(std.shape, generator=self.generator, device=std.device)
-        self.action = agent.act(torch.cat([self.h, self.z], -1), explore=False)
-        return self.action[0].cpu().numpy()
-
-
 # ----- Algorithm 1 -----
 
 
@@ -532,26 +489,6 @@ def build_model(config: LompoConfig, cache: DatasetCache, device: torch.device) 
 def build(config: LompoConfig, cache: DatasetCache, device: torch.device) -> Lompo:
     model = build_model(config, cache, device)
     return Lompo(config, model, config.real_buffer or cache.num_steps, config.latent_buffer or cache.num_steps)
-
-
-def model_batches(model: WorldModel, cache: DatasetCache, seed: int, device: torch.device) -> TorchBatches:
-    """Batches for `model` (`model_batch` windows of `seq_len` steps) of `cache` on `device`, from the episodes it
-    trains on: pinned for a GPU, and drawn ahead on a thread where the model's speed settings say
-    (speed.resolve_prefetch: CUDA)."""
-    c = model.config
-    sampler = SequenceSampler(cache, c.model_batch, c.seq_len, seed=seed, pin_memory=device.type == "cuda",
-                              episodes=training_episodes(cache.num_episodes, c.holdout))  # fmt: skip
-    return TorchBatches(sampler, device, prefetch=model.speed["prefetch"])
-
-
-def load_policy(folder: Path, device: torch.device) -> LatentPolicy:
-    """The trained policy of a finished run folder (for `evaluate`)."""
-    record, state = runs.load_finished(folder, device)
-    config = saved_config(record["config"])
-    model = WorldModel(config, record["action_dim"], record["proprio_dim"], device)
-    agent = Lompo(config, model, 1, 1)  # acting needs no buffers
-    agent.load_state_dict(state["training"]["modules"])
-    return agent.policy()
 
 
 def shared_world_model(
@@ -727,12 +664,7 @@ def train(
     batches = model_batches(agent.model, cache, seed, device)
     run = runs.RunState(folder, phase="buffers", ac_step=0, next_episode=0)
     if not run.resume(device, agent, batches):
-        model_state, model_record = trained
-        agent.model.load_state_dict(model_state)
-        run.data["history"] = list(model_record["history"])
-        run.rewrite_csv()  # the shared model's losses head this run's log too
-        run.data["model_seconds"] = model_record["seconds"]
-        run.data["model_folder"] = model_record["folder"]
+        world_model_store.adopt(run, agent.model, *trained)  # its weights; its losses head this run's log too
     agent.model.requires_grad_(False)
     phase = PolicyPhase(config, cache, agent, batches, run, progress, seed)
     phase.measure_penalty_reference()

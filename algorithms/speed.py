@@ -101,6 +101,13 @@ def choose(
     }
 
 
+def model_speed(config: Any, device: torch.device) -> dict[str, Any]:
+    """How the model of `config` (a `LompoConfig`) computes on `device`: its speed settings with "auto" made
+    concrete."""
+    return choose(precision=config.precision, channels_last=config.channels_last, compile=config.compile,
+                  prefetch=config.prefetch, device=device)  # fmt: skip
+
+
 def autocast(device: torch.device, precision: str) -> torch.autocast:
     """The context the world model's convolutions run under: bf16 autocast, or a disabled one for fp32."""
     import torch

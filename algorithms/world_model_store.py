@@ -7,7 +7,7 @@ of the config's MODEL_FIELDS and MODEL_FORMAT (`model_key`: in the torch-free `l
 needs no torch). The folder holds `config.json` (what trained it), `checkpoint.pt` while it trains, then `model.pt`
 (weights, loss history, seconds) and `continue.pt` (the last training checkpoint, from which a longer training of
 the same config goes on exactly). The model's training itself, Eq. 8, is `lompo.WorldModel.update`; this module
-runs it under a lock and keeps what it made.
+runs it under a lock on its batches (`model_batches`), keeps what it made, and hands it to a run (`adopt`).
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ import torch
 
 from lompo_bench.algorithms import checkpoints, metrics, runs
 from lompo_bench.algorithms.lompo_config import MODEL_FIELDS, MODEL_FORMAT, model_key
+from lompo_bench.data import SequenceSampler, TorchBatches
+from lompo_bench.data.cache import DatasetCache
 from lompo_bench.files import file_lock, write_json
 from lompo_bench.paths import world_model_dir
 from lompo_bench.progress import Progress
@@ -41,6 +43,16 @@ def training_episodes(num_episodes: int, holdout: float) -> np.ndarray | None:
     if holdout <= 0:
         return None
     return np.setdiff1d(np.arange(num_episodes), holdout_episodes(num_episodes, holdout))
+
+
+def model_batches(model: Any, cache: DatasetCache, seed: int, device: torch.device) -> TorchBatches:
+    """Batches for `model` (a `lompo.WorldModel`: `model_batch` windows of `seq_len` steps) of `cache` on `device`,
+    from the episodes it trains on: pinned for a GPU, and drawn ahead on a thread where the model's speed settings
+    say (speed.resolve_prefetch: CUDA)."""
+    c = model.config
+    sampler = SequenceSampler(cache, c.model_batch, c.seq_len, seed=seed, pin_memory=device.type == "cuda",
+                              episodes=training_episodes(cache.num_episodes, c.holdout))  # fmt: skip
+    return TorchBatches(sampler, device, prefetch=model.speed["prefetch"])
 
 
 def shared_world_model(
@@ -72,6 +84,16 @@ def shared_world_model(
             _train(folder, dataset_id, config, root, seed, device, progress, build, diagnose, picture, tensorboard)
         saved = checkpoints.load_checkpoint(final, device)
     return saved["modules"], {"history": saved["history"], "seconds": saved["seconds"], "folder": str(folder)}
+
+
+def adopt(run: runs.RunState, model: Any, weights: dict[str, Any], record: dict[str, Any]) -> None:
+    """A fresh run takes the shared model `shared_world_model` gave (`weights`, `record`): the weights into its
+    `model`, and the model's loss history, seconds and folder into the run's bookkeeping."""
+    model.load_state_dict(weights)
+    run.data["history"] = list(record["history"])
+    run.rewrite_csv()  # the shared model's losses head this run's log too
+    run.data["model_seconds"] = record["seconds"]
+    run.data["model_folder"] = record["folder"]
 
 
 def _train(folder: Path, dataset_id: str, config: Any, root: Path, seed: int, device: torch.device,
