@@ -123,6 +123,25 @@ def episodes_key(record: dict[str, Any]) -> int | None:
     return record["episodes"] if standard is not None and record["episodes"] != standard else None
 
 
+def pooled_key(record: dict[str, Any]) -> tuple[Any, ...]:
+    """What makes two records one run when folders are pooled: `run_key` and the overrides."""
+    return (*run_key(record), json.dumps(record.get("overrides") or {}, sort_keys=True))
+
+
+def seen_before(seen: dict[tuple[Any, ...], tuple[dict[str, Any], Path]], key: tuple[Any, ...],
+                record: dict[str, Any], path: Path) -> bool:  # fmt: skip
+    """Whether the run `key` was read from an earlier folder (`seen`: key -> record, path), with the same record (a
+    copied folder: read once); a different record of it is a one-line error (one seed would count twice)."""
+    if key not in seen:
+        return False
+    if seen[key][0] != record:
+        raise UserError(
+            f"two different records of one run ({record['algo']}, {record['dataset_id']}, {record['profile']}, "
+            f"seed {record['seed']}): {seen[key][1]} and {path}; pass only one of their runs folders"
+        )
+    return True
+
+
 def read_runs(folders: list[Path], warn: Warn | None = None) -> tuple[list[dict[str, Any]], list[str]]:
     """The records of several runs folders pooled, and the folder each came from. A run found in two folders (the
     same algorithm, profile, dataset content, seed and overrides) is read once where both records are the same (a
@@ -136,14 +155,8 @@ def read_runs(folders: list[Path], warn: Warn | None = None) -> tuple[list[dict[
             raise UserError(f"no runs folder at {folder}")
         here: dict[tuple[Any, ...], tuple[dict[str, Any], Path]] = {}
         for record, path in _valid_records(folder, warn):
-            key = (*run_key(record), json.dumps(record.get("overrides") or {}, sort_keys=True))
-            if key in seen:
-                if seen[key][0] != record:
-                    raise UserError(
-                        f"two different records of one run ({record['algo']}, {record['dataset_id']}, "
-                        f"{record['profile']}, seed {record['seed']}): {seen[key][1]} and {path}; pass only one "
-                        "of their runs folders"
-                    )
+            key = pooled_key(record)
+            if seen_before(seen, key, record, path):
                 continue
             here[key] = record, path
             records.append(record)

@@ -6,7 +6,6 @@ and the small names every page shares: the key of a record's score cell (`_cell_
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -15,7 +14,7 @@ from typing import Any
 
 from lompo_bench.errors import UserError
 from lompo_bench.leaderboard import report as report_module
-from lompo_bench.leaderboard.results import ScoreCell, aggregate, run_key
+from lompo_bench.leaderboard.results import ScoreCell, aggregate, pooled_key, run_key, seen_before
 from lompo_bench.records import read_record
 
 REPO = Path(__file__).resolve().parent.parent
@@ -95,14 +94,8 @@ def gather(
     for folder in (f for f in folders if f != reference):
         here: dict[tuple[Any, ...], tuple[dict[str, Any], Path]] = {}
         for record, path in _read_folder(folder, gathered, warn):
-            key = (*run_key(record), json.dumps(record.get("overrides") or {}, sort_keys=True))
-            if key in seen:
-                if seen[key][0] != record:
-                    raise UserError(
-                        f"two different records of one run ({record['algo']}, {record['dataset_id']}, "
-                        f"{record['profile']}, seed {record['seed']}): {seen[key][1]} and {path}; pass only one "
-                        "of their runs folders"
-                    )
+            key = pooled_key(record)
+            if seen_before(seen, key, record, path):
                 continue
             here[key] = record, path
             if include_overrides or not record.get("overrides"):
