@@ -89,15 +89,20 @@ class ScoreCell:
         return {**asdict(self), "mean": self.mean, "std": self.std}
 
 
-def _valid_records(folder: Path, warn: Warn | None) -> list[tuple[dict[str, Any], Path]]:
+def valid_records(
+    folder: Path, warn: Warn | None, skipped: list[tuple[Path, str]] | None = None
+) -> list[tuple[dict[str, Any], Path]]:
     """Every record under `folder` that validates, with its path; one warning line (`warn`, default standard
-    error) naming each one that does not, which is skipped."""
+    error) naming each one that does not, which is skipped (and, with `skipped`, listed there with its line)."""
     found = []
     for path in sorted(folder.rglob("result.json")):
         try:
             found.append((read_record(path), path))
         except UserError as error:  # its message names the file
-            (warn or warn_on_stderr)("warning: skipped " + " ".join(str(error).split()))
+            line = " ".join(str(error).split())
+            (warn or warn_on_stderr)("warning: skipped " + line)
+            if skipped is not None:
+                skipped.append((path, line))
     return found
 
 
@@ -107,7 +112,7 @@ def read_records(runs_root: Path, warn: Warn | None = None) -> list[dict[str, An
     line; default: print it on standard error)."""
     if not runs_root.is_dir():
         raise UserError(f"no runs folder at {runs_root}; train something first (lompo-bench train ...)")
-    return [record for record, _ in _valid_records(runs_root, warn)]
+    return [record for record, _ in valid_records(runs_root, warn)]
 
 
 def run_key(record: dict[str, Any]) -> tuple[str, str, str, str, int]:
@@ -154,7 +159,7 @@ def read_runs(folders: list[Path], warn: Warn | None = None) -> tuple[list[dict[
         if not folder.is_dir():
             raise UserError(f"no runs folder at {folder}")
         here: dict[tuple[Any, ...], tuple[dict[str, Any], Path]] = {}
-        for record, path in _valid_records(folder, warn):
+        for record, path in valid_records(folder, warn):
             key = pooled_key(record)
             if seen_before(seen, key, record, path):
                 continue

@@ -14,8 +14,7 @@ from typing import Any
 
 from lompo_bench.errors import UserError
 from lompo_bench.leaderboard import report as report_module
-from lompo_bench.leaderboard.results import ScoreCell, aggregate, pooled_key, run_key, seen_before
-from lompo_bench.records import read_record
+from lompo_bench.leaderboard.results import ScoreCell, aggregate, pooled_key, run_key, seen_before, valid_records
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -55,19 +54,13 @@ def _one_line(text: str) -> str:
 
 
 def _read_folder(folder: Path, gathered: Gathered, warn: Callable[[str], None]) -> list[tuple[dict[str, Any], Path]]:
-    """Every valid record under `folder` (`records.read_record`, the one reader); one warning line per record that
-    does not validate (skipped) and for a folder without any."""
-    paths = sorted(folder.rglob("result.json"))
-    if not paths:
+    """Every valid record under `folder` (`results.valid_records`, as `read_runs` reads); one warning line per
+    record that does not validate (skipped, and listed in `gathered`) and for a folder without any."""
+    before = len(gathered.skipped)
+    found = valid_records(folder, warn, gathered.skipped)
+    if not found and len(gathered.skipped) == before:
         gathered.empty.append(folder)
         warn(f"warning: no result records in {_shown(folder)}")
-    found = []
-    for path in paths:
-        try:
-            found.append((read_record(path), path))
-        except UserError as error:
-            gathered.skipped.append((path, _one_line(error)))
-            warn(f"warning: skipped {_one_line(error)}")
     return found
 
 
