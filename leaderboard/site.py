@@ -50,23 +50,23 @@ from lompo_bench.leaderboard.results import write_scores
 from lompo_bench.leaderboard.site_assets import CSS, JS
 from lompo_bench.leaderboard.site_datasets import (
     DatasetPage,
-    _dataset_pages,
-    _read_installed,
     dataset_card_html,
     dataset_html,
+    dataset_pages,
+    read_installed,
 )
 from lompo_bench.leaderboard.site_html import (
     NOT_RUN,
     Mark,
-    _e,
-    _page,
     claim_marks,
     claims_html,
+    esc,
     markdown_html,
+    page_html,
     runs_table_html,
     table_one_html,
 )
-from lompo_bench.leaderboard.site_records import REPO, Gathered, SiteRun, _cell_key, _shown, _slug, gather
+from lompo_bench.leaderboard.site_records import REPO, Gathered, SiteRun, cell_key_of, gather, shown_path, slugify
 from lompo_bench.leaderboard.site_runs import (
     LOMPO_FAMILY,
     PHASE_TITLES,
@@ -202,10 +202,10 @@ def _write(
     (out / "assets" / "site.js").write_text(JS)
     cells = gathered.cells
     tables = Tables(cells, profile, dataset_profile)
-    datasets = _dataset_pages(gathered.runs)
+    datasets = dataset_pages(gathered.runs)
     if read_datasets:
         for page in datasets.values():
-            _read_installed(page, out, True, warn)
+            read_installed(page, out, True, warn)
     # The report's stage files beside the site: the score file and Table I as Markdown and CSV.
     write_scores(cells, out / "data" / "scores.json", gathered.folders)
     (out / "data" / "table_one.md").write_text(tables.table_one_markdown())
@@ -214,12 +214,12 @@ def _write(
     for run in gathered.runs:
         body = run_html(run, datasets, anchors.get(run.cell_key))
         (out / run.page).write_text(
-            _page(f"{run.record['algo']} {run.record['dataset_id']} seed {run.record['seed']}", body, 1)
+            page_html(f"{run.record['algo']} {run.record['dataset_id']} seed {run.record['seed']}", body, 1)
         )
     for page in datasets.values():
-        (out / page.page).write_text(_page(page.dataset_id, dataset_html(page), 1))
+        (out / page.page).write_text(page_html(page.dataset_id, dataset_html(page), 1))
     (out / "index.html").write_text(
-        _page(
+        page_html(
             "lompo-bench leaderboard",
             _index(out, gathered, tables, report, datasets),
             0,
@@ -233,7 +233,7 @@ def _cell_anchors(tables: Tables) -> dict[tuple[Any, ...], str]:
     anchors = {}
     for i, row in enumerate(tables.table_one_table):
         for algo, cell in row.cells.items():
-            anchors[_cell_key(cell)] = f"cell-{i}-{_slug(algo)}"
+            anchors[cell_key_of(cell)] = f"cell-{i}-{slugify(algo)}"
     return anchors
 
 
@@ -245,7 +245,7 @@ def _figures(out: Path, report: Any) -> list[str]:
         if path.suffix == ".svg" and path.exists():
             (out / "figures").mkdir(exist_ok=True)
             shutil.copyfile(path, out / "figures" / path.name)
-            shown.append(f'<p><img class="figure" src="figures/{_e(path.name)}" alt="{_e(path.stem)}"></p>')
+            shown.append(f'<p><img class="figure" src="figures/{esc(path.name)}" alt="{esc(path.stem)}"></p>')
     return shown
 
 
@@ -260,16 +260,16 @@ def _index(out: Path, gathered: Gathered, tables: Tables, report: Any, datasets:
     if gathered.note:
         note = gathered.note
         for folder in gathered.folders:
-            note = note.replace(str(folder), _shown(folder))
-        parts.append(f'<p class="note">{_e(note)}</p>')
+            note = note.replace(str(folder), shown_path(folder))
+        parts.append(f'<p class="note">{esc(note)}</p>')
     for folder in gathered.empty:
         parts.append(
-            f'<p class="warn" id="empty">No result records in <code>{_e(_shown(folder))}</code>: every cell '
+            f'<p class="warn" id="empty">No result records in <code>{esc(shown_path(folder))}</code>: every cell '
             "below is not run yet. Train something (<code>lompo-bench train</code>) or name another runs "
             "folder.</p>"
         )
     if gathered.skipped:
-        items = "".join(f"<li>{_e(reason)}</li>" for _, reason in gathered.skipped)
+        items = "".join(f"<li>{esc(reason)}</li>" for _, reason in gathered.skipped)
         parts.append(
             f'<div class="warn" id="skipped">{len(gathered.skipped)} record'
             f"{'s' * (len(gathered.skipped) != 1)} skipped: not valid result records, so not counted."
@@ -282,7 +282,7 @@ def _index(out: Path, gathered: Gathered, tables: Tables, report: Any, datasets:
     if summary:
         parts.append(markdown_html(summary))
     elif not stats.have_rliable():
-        parts.append(f'<p class="muted">{_e(stats.STATS_HINT)}; then <code>lompo-bench report --html OUT</code>.</p>')
+        parts.append(f'<p class="muted">{esc(stats.STATS_HINT)}; then <code>lompo-bench report --html OUT</code>.</p>')
     else:
         parts.append(
             '<p class="muted">Not built here: <code>lompo-bench report --html OUT</code> adds the report\'s '
@@ -307,11 +307,11 @@ def _index(out: Path, gathered: Gathered, tables: Tables, report: Any, datasets:
         '<h2 id="downloads">Data</h2><p><a href="data/scores.json">scores.json</a> (the score cells, versioned), '
         '<a href="data/table_one.csv">table_one.csv</a>, <a href="data/table_one.md">table_one.md</a>.</p>'
     )
-    folders, cells = ", ".join(f"<code>{_e(_shown(f))}</code>" for f in gathered.folders), tables.cells
+    folders, cells = ", ".join(f"<code>{esc(shown_path(f))}</code>" for f in gathered.folders), tables.cells
     parts.append(
         f"<footer>Built by <code>lompo-bench report --html</code> at "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} from {folders}; {len(gathered.runs)} runs in "
-        f"{len(cells)} cells; code <code>{_e(code_permalink())}</code>. A static site: open index.html, or publish "
+        f"{len(cells)} cells; code <code>{esc(code_permalink())}</code>. A static site: open index.html, or publish "
         "the folder on any static host.</footer>"
     )
     return "".join(parts)

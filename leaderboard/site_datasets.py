@@ -14,8 +14,8 @@ from typing import Any
 from lompo_bench.errors import UserError
 from lompo_bench.leaderboard.paper import TASK_TITLES
 from lompo_bench.leaderboard.site_charts import histogram
-from lompo_bench.leaderboard.site_html import _e, _fmt, _kv, runs_table_html
-from lompo_bench.leaderboard.site_records import SiteRun, _one_line, _slug
+from lompo_bench.leaderboard.site_html import esc, fmt_value, kv_table, runs_table_html
+from lompo_bench.leaderboard.site_records import SiteRun, one_line, slugify
 
 
 @dataclass
@@ -40,17 +40,17 @@ class DatasetPage:
         return next((run.record.get(key) for run in self.runs if run.record.get(key) is not None), None)
 
 
-def _dataset_pages(runs: Sequence[SiteRun]) -> dict[str, DatasetPage]:
+def dataset_pages(runs: Sequence[SiteRun]) -> dict[str, DatasetPage]:
     pages: dict[str, DatasetPage] = {}
     for run in sorted(runs, key=lambda r: r.record["dataset_id"]):
         ds = run.record["dataset_id"]
         if ds not in pages:
-            pages[ds] = DatasetPage(ds, _slug(ds.replace("/", "__")), [])
+            pages[ds] = DatasetPage(ds, slugify(ds.replace("/", "__")), [])
         pages[ds].runs.append(run)
     return pages
 
 
-def _read_installed(page: DatasetPage, out: Path, previews: bool, warn: Callable[[str], None]) -> None:
+def read_installed(page: DatasetPage, out: Path, previews: bool, warn: Callable[[str], None]) -> None:
     """What the installed dataset itself says: metadata, returns, fingerprint and (with `previews`) a preview."""
     from lompo_bench.data.store import dataset_exists
 
@@ -68,7 +68,7 @@ def _read_installed(page: DatasetPage, out: Path, previews: bool, warn: Callable
         page.metadata, page.split_rule, page.returns = summary["metadata"], summary["split_rule"], summary["returns"]
         page.fingerprint = dataset_fingerprint(page.dataset_id)
     except UserError as error:
-        page.problem = _one_line(error)
+        page.problem = one_line(error)
         warn(f"warning: dataset {page.dataset_id}: {page.problem}")
         return
     if not previews:
@@ -78,7 +78,7 @@ def _read_installed(page: DatasetPage, out: Path, previews: bool, warn: Callable
     try:
         made = episode_preview(page.dataset_id, out / "datasets" / f"{page.slug}.gif")
     except UserError as error:
-        page.preview_note = f"no preview: {_one_line(error)}"
+        page.preview_note = f"no preview: {one_line(error)}"
         warn(f"warning: dataset {page.dataset_id}: {page.preview_note}")
         return
     page.preview = f"datasets/{page.slug}.gif"
@@ -94,36 +94,36 @@ def _space(text: Any) -> str:
     try:
         space = json.loads(text) if isinstance(text, str) else text
     except ValueError:
-        return _e(text)
+        return esc(text)
     if not isinstance(space, dict):
-        return _e(text)
+        return esc(text)
     if space.get("type") == "Dict":
-        return ", ".join(f"{_e(k)}: {_space(v)}" for k, v in space.get("subspaces", {}).items())
+        return ", ".join(f"{esc(k)}: {_space(v)}" for k, v in space.get("subspaces", {}).items())
     shape = "x".join(str(n) for n in space.get("shape", []))
     bounds = ""
     low, high = space.get("low"), space.get("high")
     if isinstance(low, list) and low and not isinstance(low[0], list):
         bounds = f" in [{min(low):g}, {max(high):g}]"
-    return _e(f"{space.get('type', '?')}({shape}) {space.get('dtype', '')}{bounds}")
+    return esc(f"{space.get('type', '?')}({shape}) {space.get('dtype', '')}{bounds}")
 
 
 def dataset_card_html(page: DatasetPage) -> str:
     img = (
-        f'<img class="preview" src="{page.preview}" alt="preview of {_e(page.dataset_id)}">'
+        f'<img class="preview" src="{page.preview}" alt="preview of {esc(page.dataset_id)}">'
         if page.preview
         else '<p class="muted">no preview (the dataset is not installed where this site was built)</p>'
         if not page.installed
-        else f'<p class="muted">{_e(page.preview_note or "no preview")}</p>'
+        else f'<p class="muted">{esc(page.preview_note or "no preview")}</p>'
     )
     facts = [
-        f"{_e(TASK_TITLES.get(page.first('task'), page.first('task')))}, {_e(page.first('kind') or '-')}, "
-        f"profile {_e(page.first('dataset_profile') or '-')}",
-        f"{_e(page.metadata.get('total_steps', page.first('dataset_transitions')))} transitions"
-        + (f", {_e(page.metadata['total_episodes'])} episodes" if "total_episodes" in page.metadata else ""),
+        f"{esc(TASK_TITLES.get(page.first('task'), page.first('task')))}, {esc(page.first('kind') or '-')}, "
+        f"profile {esc(page.first('dataset_profile') or '-')}",
+        f"{esc(page.metadata.get('total_steps', page.first('dataset_transitions')))} transitions"
+        + (f", {esc(page.metadata['total_episodes'])} episodes" if "total_episodes" in page.metadata else ""),
         f"{len(page.runs)} run{'s' * (len(page.runs) != 1)} on the leaderboard",
     ]
     return (
-        f'<div class="card"><h3><a href="{page.page}">{_e(page.dataset_id)}</a></h3>{img}'
+        f'<div class="card"><h3><a href="{page.page}">{esc(page.dataset_id)}</a></h3>{img}'
         f'<div class="facts">{"<br>".join(facts)}</div></div>'
     )
 
@@ -145,26 +145,26 @@ def dataset_html(page: DatasetPage) -> str:
         key=str,
     )
     facts = [
-        ("task", _e(f"{TASK_TITLES.get(page.first('task'), page.first('task'))} ({page.first('task')})")),
-        ("kind", _e(page.first("kind") or "-")),
-        ("dataset profile", _e(page.first("dataset_profile") or "-")),
-        ("source", _e(page.first("dataset_source") or "-")),
+        ("task", esc(f"{TASK_TITLES.get(page.first('task'), page.first('task'))} ({page.first('task')})")),
+        ("kind", esc(page.first("kind") or "-")),
+        ("dataset profile", esc(page.first("dataset_profile") or "-")),
+        ("source", esc(page.first("dataset_source") or "-")),
     ]
     if page.first("ablation_factor") is not None:
-        facts.append(("ablation", _e(f"1/{page.first('ablation_factor')} of Appendix B's D'Claw dataset")))
-    facts.append(("transitions", _e(page.metadata.get("total_steps", page.first("dataset_transitions")))))
+        facts.append(("ablation", esc(f"1/{page.first('ablation_factor')} of Appendix B's D'Claw dataset")))
+    facts.append(("transitions", esc(page.metadata.get("total_steps", page.first("dataset_transitions")))))
     if "total_episodes" in page.metadata:
-        facts.append(("episodes", _e(page.metadata["total_episodes"])))
+        facts.append(("episodes", esc(page.metadata["total_episodes"])))
     for low, high, provisional in references:
         flag = "provisional (not a paper-profile expert)" if provisional else "final"
-        facts.append(("reference scores", _e(f"random {_fmt(low, 2)}, expert {_fmt(high, 2)}: {flag}")))
-    facts.append(("content fingerprint (records)", "<br>".join(f"<code>{_e(f)}</code>" for f in fingerprints)))
+        facts.append(("reference scores", esc(f"random {fmt_value(low, 2)}, expert {fmt_value(high, 2)}: {flag}")))
+    facts.append(("content fingerprint (records)", "<br>".join(f"<code>{esc(f)}</code>" for f in fingerprints)))
     if page.installed and page.fingerprint:
         same = page.fingerprint in fingerprints
         facts.append(
             (
                 "content fingerprint (installed)",
-                f"<code>{_e(page.fingerprint)}</code> "
+                f"<code>{esc(page.fingerprint)}</code> "
                 + (
                     "(the content the records were trained on)"
                     if same
@@ -172,17 +172,17 @@ def dataset_html(page: DatasetPage) -> str:
                 ),
             )
         )
-    parts = [f"<h1>{_e(ds)}</h1>", _kv(facts)]
+    parts = [f"<h1>{esc(ds)}</h1>", kv_table(facts)]
     if page.problem:
-        parts.append(f'<p class="warn">The installed dataset could not be read: {_e(page.problem)}</p>')
+        parts.append(f'<p class="warn">The installed dataset could not be read: {esc(page.problem)}</p>')
     parts.append("<h2>Preview</h2>")
     if page.preview:
         parts.append(
-            f'<img class="preview" id="preview" src="../{page.preview}" alt="an episode of {_e(ds)}">'
-            f'<p class="muted">{_e(page.preview_note)}</p>'
+            f'<img class="preview" id="preview" src="../{page.preview}" alt="an episode of {esc(ds)}">'
+            f'<p class="muted">{esc(page.preview_note)}</p>'
         )
     elif page.installed:
-        parts.append(f'<p class="muted">{_e(page.preview_note or "no preview")}</p>')
+        parts.append(f'<p class="muted">{esc(page.preview_note or "no preview")}</p>')
     else:
         parts.append(
             '<p class="muted">Not installed where this site was built: the page shows what the records know. '
@@ -194,7 +194,7 @@ def dataset_html(page: DatasetPage) -> str:
         if r.get("episodes"):
             parts.append(
                 '<p class="muted">'
-                + _e(
+                + esc(
                     f"{r['episodes']} episodes: "
                     + ", ".join(f"{k} {r[k]:.1f}" for k in ("min", "p25", "median", "mean", "p75", "max") if k in r)
                 )
@@ -204,17 +204,17 @@ def dataset_html(page: DatasetPage) -> str:
         if chart:
             parts.append(chart)
     if page.split_rule:
-        parts += ["<h2>Split rule</h2>", f"<p>{_e(page.split_rule)}</p>"]
+        parts += ["<h2>Split rule</h2>", f"<p>{esc(page.split_rule)}</p>"]
     if page.metadata:
         rows = []
         for key, value in page.metadata.items():
             if key in ("observation_space", "action_space"):
                 rows.append((key, _space(value)))
             elif key in ("env_spec", "lompo_generation_config") or (isinstance(value, str) and len(value) > 200):
-                rows.append((key, f"<details><summary>show</summary><pre>{_e(_pretty(value))}</pre></details>"))
+                rows.append((key, f"<details><summary>show</summary><pre>{esc(_pretty(value))}</pre></details>"))
             else:
-                rows.append((key, _e(", ".join(map(str, value)) if isinstance(value, list) else value)))
-        parts += ["<h2>Minari metadata</h2>", _kv(rows)]
+                rows.append((key, esc(", ".join(map(str, value)) if isinstance(value, list) else value)))
+        parts += ["<h2>Minari metadata</h2>", kv_table(rows)]
     parts.append("<h2>Get it and load it</h2>")
     make = ""
     if page.first("dataset_source") == "lompo-bench" and page.first("kind"):
@@ -224,22 +224,22 @@ def dataset_html(page: DatasetPage) -> str:
         )
     parts.append(
         "<pre>"
-        + _e(
+        + esc(
             f"# from a Minari remote or an HTTP mirror (datasets pack):\nlompo-bench download {ds} --remote "
             f"hf://<org>\nlompo-bench download {ds} --base-url https://<host>/<share>/{make}"
         )
         + "</pre><pre>"
-        + _e(
+        + esc(
             f'import minari\n\ndataset = minari.load_dataset("{ds}")\nfor episode in dataset.iterate_episodes():\n'
             '    frames = episode.observations["pixels"]  # (T + 1, H, W, 3) uint8\n    break'
         )
         + "</pre><pre>"
-        + _e(
+        + esc(
             f"# pip install 'lompo-bench[d3rlpy]'\nfrom lompo_bench.adapters.d3rlpy import to_mdp_dataset\n\n"
             f'dataset = to_mdp_dataset("{ds}", frame_stack=3)  # a d3rlpy ReplayBuffer of (9, H, W) uint8 frames'
         )
         + "</pre>"
-        + f'<p class="muted">A preview of one episode as a file: <code>lompo-bench datasets preview {_e(ds)} '
+        + f'<p class="muted">A preview of one episode as a file: <code>lompo-bench datasets preview {esc(ds)} '
         "--out ep.gif</code>.</p>"
     )
     parts.append("<h2>Runs on it</h2>" + runs_table_html(page.runs, up="../"))

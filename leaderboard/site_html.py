@@ -1,5 +1,5 @@
-"""The leaderboard site's HTML pieces (`leaderboard.site`): the small helpers every page uses (`_e`, `_fmt`, `_kv`,
-the algorithms' titles, `markdown_html`, `_page`: the frame of a page), Table I with its claims marks
+"""The leaderboard site's HTML pieces (`leaderboard.site`): the small helpers every page uses (`esc`, `fmt_value`,
+`kv_table`, the algorithms' titles, `markdown_html`, `page_html`: the frame of a page), Table I with its claims marks
 (`table_one_html`, `claim_marks`, `Mark`), the claims' verdicts (`claims_html`) and the table of runs
 (`runs_table_html`).
 """
@@ -26,7 +26,7 @@ from lompo_bench.leaderboard.claims import (
 )
 from lompo_bench.leaderboard.paper import ALGORITHM_TITLES, ALGORITHMS, OTHER_TITLES, TABLE_I, TASK_TITLES
 from lompo_bench.leaderboard.results import ScoreCell
-from lompo_bench.leaderboard.site_records import Gathered, SiteRun, _cell_key, _slug
+from lompo_bench.leaderboard.site_records import Gathered, SiteRun, cell_key_of, slugify
 from lompo_bench.leaderboard.tables import CLIPPED_MARK, EPISODES_MARK, Tables
 from lompo_bench.records import STANDARD_EPISODES
 
@@ -39,11 +39,11 @@ NOT_RUN = "not run yet"
 # ----- small HTML helpers -----
 
 
-def _e(value: Any) -> str:
+def esc(value: Any) -> str:
     return escape(str(value))
 
 
-def _fmt(value: Any, digits: int = 1) -> str:
+def fmt_value(value: Any, digits: int = 1) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
@@ -51,27 +51,27 @@ def _fmt(value: Any, digits: int = 1) -> str:
     return str(value)
 
 
-def _algo_title(algo: str) -> str:
+def algo_title(algo: str) -> str:
     return ALGORITHM_TITLES.get(algo) or OTHER_TITLES.get(algo, algo)
 
 
-def _algo_html(algo: str) -> str:
+def algo_html(algo: str) -> str:
     tag = (
         "" if algo in ALGORITHMS else ' <span class="tag new" title="the paper did not run it">not in the paper</span>'
     )
-    return _e(_algo_title(algo)) + tag
+    return esc(algo_title(algo)) + tag
 
 
-def _kv(rows: Sequence[tuple[str, str]]) -> str:
+def kv_table(rows: Sequence[tuple[str, str]]) -> str:
     """A two-column table; values are HTML already."""
-    return '<table class="kv">' + "".join(f"<tr><td>{_e(k)}</td><td>{v}</td></tr>" for k, v in rows) + "</table>"
+    return '<table class="kv">' + "".join(f"<tr><td>{esc(k)}</td><td>{v}</td></tr>" for k, v in rows) + "</table>"
 
 
 def markdown_html(text: str) -> str:
     """The report's Markdown (paragraphs, pipe tables, `code`) as HTML, so the site shows its text as it is."""
 
     def inline(line: str) -> str:
-        return re.sub(r"`([^`]+)`", r"<code>\1</code>", _e(line))
+        return re.sub(r"`([^`]+)`", r"<code>\1</code>", esc(line))
 
     out = []
     for block in re.split(r"\n\s*\n", text.strip()):
@@ -91,13 +91,13 @@ def markdown_html(text: str) -> str:
     return "\n".join(out)
 
 
-def _page(title: str, body: str, depth: int, scripts: bool = False) -> str:
+def page_html(title: str, body: str, depth: int, scripts: bool = False) -> str:
     up = "../" * depth
     script = f'<script src="{up}assets/site.js" defer></script>' if scripts else ""
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{_e(title)}</title>"
+        f"<title>{esc(title)}</title>"
         f'<link rel="stylesheet" href="{up}assets/site.css">'
         # An inline icon: without one, a browser asks the host for /favicon.ico (an error on file://).
         '<link rel="icon" href="data:,">'
@@ -136,7 +136,7 @@ def claim_marks(row: Any) -> dict[str, list[Mark]]:
             continue
         check = lompo_beats_model_based_everywhere if other in MODEL_BASED else lompo_beats_cql_and_bc_mostly
         word = {"above": "above", "below": "below", "tie": "tied with"}[outcome]
-        detail = f"LOMPO's 95% CI is {word} {_algo_title(other)}'s on {row.name}"
+        detail = f"LOMPO's 95% CI is {word} {algo_title(other)}'s on {row.name}"
         marks.setdefault(other, []).append(Mark(outcome, _claim_number(check), detail))
     return marks
 
@@ -144,7 +144,7 @@ def claim_marks(row: Any) -> dict[str, list[Mark]]:
 def _mark_html(mark: Mark) -> str:
     text = {"above": "LOMPO above", "below": "LOMPO below", "tie": "tie with LOMPO"}[mark.outcome]
     anchor = f"#claim-{mark.claim}" if mark.claim else "#claims"
-    return f'<a class="mark {mark.outcome}" href="{anchor}" title="{_e(mark.detail)}">{_e(text)}</a>'
+    return f'<a class="mark {mark.outcome}" href="{anchor}" title="{esc(mark.detail)}">{esc(text)}</a>'
 
 
 def _runs_by_cell(runs: Sequence[SiteRun]) -> dict[tuple[Any, ...], list[SiteRun]]:
@@ -174,7 +174,7 @@ def table_one_html(gathered: Gathered, tables: Tables, datasets: dict[str, Datas
     texts = tables.table_one_rows  # the Markdown table's text, row for row
     by_cell = _runs_by_cell(gathered.runs)
     head = "".join(
-        f'<th class="algo" data-algo="{_e(a)}" title="sort by this column">{_algo_html(a)}<span class="sort"></span>'
+        f'<th class="algo" data-algo="{esc(a)}" title="sort by this column">{algo_html(a)}<span class="sort"></span>'
         "</th>"
         for a in algos
     )
@@ -184,54 +184,54 @@ def table_one_html(gathered: Gathered, tables: Tables, datasets: dict[str, Datas
         ids = {c.dataset_id for c in row.cells.values()}
         dataset = text["dataset"]
         if len(ids) == 1 and next(iter(ids)) in datasets:
-            dataset = f'<a href="{datasets[next(iter(ids))].page}">{_e(text["dataset"])}</a>'
+            dataset = f'<a href="{datasets[next(iter(ids))].page}">{esc(text["dataset"])}</a>'
         else:
-            dataset = _e(dataset)
-        tds = [f"<td>{_e(text['environment'])}</td>", f"<td>{dataset}</td>"]
+            dataset = esc(dataset)
+        tds = [f"<td>{esc(text['environment'])}</td>", f"<td>{dataset}</td>"]
         for algo in algos:
             cell = row.cells.get(algo)
             paper = text[f"{algo}_paper"]
-            paper_html = f' <span class="paper" title="the paper\'s">/ {_e(paper)}</span>' if paper else ""
-            anchor = f"cell-{i}-{_slug(algo)}"
+            paper_html = f' <span class="paper" title="the paper\'s">/ {esc(paper)}</span>' if paper else ""
+            anchor = f"cell-{i}-{slugify(algo)}"
             if cell is None:
                 tds.append(
-                    f'<td class="cell empty" id="{anchor}" data-algo="{_e(algo)}" data-value="">'
+                    f'<td class="cell empty" id="{anchor}" data-algo="{esc(algo)}" data-value="">'
                     f"{NOT_RUN}{paper_html}</td>"
                 )
                 continue
-            runs = by_cell.get(_cell_key(cell), [])
+            runs = by_cell.get(cell_key_of(cell), [])
             flags = "".join(_mark_html(m) for m in marks.get(algo, []))
             ref = ' <span class="tag ref" title="the repository\'s reference records">reference</span>' * cell.reference
             tds.append(
-                f'<td class="cell" id="{anchor}" data-algo="{_e(algo)}" data-value="{_cell_value(cell):.4f}">'
-                f'<span class="ours" title="ours: mean over seeds [95% bootstrap CI]">{_e(text[algo])}</span>'
+                f'<td class="cell" id="{anchor}" data-algo="{esc(algo)}" data-value="{_cell_value(cell):.4f}">'
+                f'<span class="ours" title="ours: mean over seeds [95% bootstrap CI]">{esc(text[algo])}</span>'
                 f"{paper_html}{ref}<div>{flags}</div>"
                 f'<div class="seeds">{len(runs)} seed{"s" * (len(runs) != 1)}: {_seed_links(runs)}</div></td>'
             )
         ran = "1" if row.cells else "0"
         body.append(
-            f'<tr data-task="{_e(row.task)}" data-kind="{_e(row.kind)}" data-ran="{ran}">' + "".join(tds) + "</tr>"
+            f'<tr data-task="{esc(row.task)}" data-kind="{esc(row.kind)}" data-ran="{ran}">' + "".join(tds) + "</tr>"
         )
     tasks = list(dict.fromkeys(task for task, _ in TABLE_I))
     kinds = list(dict.fromkeys(kind for _, kind in TABLE_I))
     filters = (
         '<div class="filters">'
         '<label>Task <select id="filter-task"><option value="">all</option>'
-        + "".join(f'<option value="{_e(t)}">{_e(TASK_TITLES.get(t, t))}</option>' for t in tasks)
+        + "".join(f'<option value="{esc(t)}">{esc(TASK_TITLES.get(t, t))}</option>' for t in tasks)
         + '</select></label><label>Dataset <select id="filter-kind"><option value="">all</option>'
-        + "".join(f'<option value="{_e(k)}">{_e(k)}</option>' for k in kinds)
+        + "".join(f'<option value="{esc(k)}">{esc(k)}</option>' for k in kinds)
         + '</select></label><label><input type="checkbox" id="filter-ran"> rows with runs only</label>'
         + "<span>Algorithms: "
         + " ".join(
-            f'<label><input type="checkbox" class="algo-toggle" data-algo="{_e(a)}" checked> {_e(_algo_title(a))}'
+            f'<label><input type="checkbox" class="algo-toggle" data-algo="{esc(a)}" checked> {esc(algo_title(a))}'
             "</label>"
             for a in algos
         )
         + '</span><button type="button" id="filter-reset">reset</button></div>'
     )
     legend = [
-        f"Ours: mean normalized score over seeds [95% bootstrap CI] (algorithms <code>{_e(profile)}</code>, "
-        f"datasets <code>{_e(dataset_profile)}</code>), then the paper's number after the slash. "
+        f"Ours: mean normalized score over seeds [95% bootstrap CI] (algorithms <code>{esc(profile)}</code>, "
+        f"datasets <code>{esc(dataset_profile)}</code>), then the paper's number after the slash. "
         f"<em>{NOT_RUN}</em>: no record. †: the expert reference behind the score is provisional (not a "
         "paper-profile expert). R: no expert reference, mean return shown. Click a column's name to sort by it.",
         "Marks: where a claim of the paper compares LOMPO with this cell (both with "
@@ -277,8 +277,8 @@ def claims_html(tables: Tables) -> str:
     for i, verdict in enumerate(check_claims(tables.cells, tables.profile, tables.dataset_profile), start=1):
         css = {HOLDS: "holds", FAILS: "fails"}.get(verdict.verdict, "few")
         rows.append(
-            f'<tr id="claim-{i}"><td>{i}</td><td>{_e(verdict.claim)}</td>'
-            f'<td><span class="verdict {css}">{_e(verdict.verdict)}</span></td><td>{_e(verdict.evidence)}</td>'
+            f'<tr id="claim-{i}"><td>{i}</td><td>{esc(verdict.claim)}</td>'
+            f'<td><span class="verdict {css}">{esc(verdict.verdict)}</span></td><td>{esc(verdict.evidence)}</td>'
             "</tr>"
         )
     return (
@@ -296,14 +296,14 @@ def runs_table_html(runs: Sequence[SiteRun], up: str = "") -> str:
     rows = []
     for run in sorted(runs, key=lambda r: (r.record["dataset_id"], _order(r.record["algo"]), r.record["seed"])):
         r = run.record
-        score = _fmt(r.get("normalized_score")) + ("†" if r.get("reference_provisional") else "")
+        score = fmt_value(r.get("normalized_score")) + ("†" if r.get("reference_provisional") else "")
         tags = ' <span class="tag ref">reference</span>' * run.reference + (
             ' <span class="tag">overrides</span>' if r.get("overrides") else ""
         )
         rows.append(
-            f"<tr><td>{_algo_html(r['algo'])}</td><td>{_e(r['dataset_id'])}</td><td>{_e(r['profile'])}</td>"
-            f'<td><a href="{up}{run.page}">seed {_e(r["seed"])}</a>{tags}</td><td>{_e(score)}</td>'
-            f"<td>{_fmt(r.get('mean_return'))}</td><td>{_e(str(r.get('finished_at', ''))[:10])}</td></tr>"
+            f"<tr><td>{algo_html(r['algo'])}</td><td>{esc(r['dataset_id'])}</td><td>{esc(r['profile'])}</td>"
+            f'<td><a href="{up}{run.page}">seed {esc(r["seed"])}</a>{tags}</td><td>{esc(score)}</td>'
+            f"<td>{fmt_value(r.get('mean_return'))}</td><td>{esc(str(r.get('finished_at', ''))[:10])}</td></tr>"
         )
     return (
         '<div class="table-wrap"><table class="data"><thead><tr><th>Algorithm</th><th>Dataset</th><th>Profile</th>'

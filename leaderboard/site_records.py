@@ -1,7 +1,7 @@
 """The records a leaderboard site shows (`leaderboard.site`), selected as `report` selects them: `SiteRun` (a record,
 its file and run folder, its page name), `Gathered` and `gather` (the runs and their score cells, the records skipped),
-and the small names every page shares: the key of a record's score cell (`_cell_key`), the site's file names
-(`_slug`), a path as the site shows it (`_shown`) and an error in one line (`_one_line`).
+and the small names every page shares: the key of a record's score cell (`cell_key_of`), the site's file names
+(`slugify`), a path as the site shows it (`shown_path`) and an error in one line (`one_line`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ class SiteRun:
     root: Path
     reference: bool = False
     slug: str = ""
-    cell_key: tuple[Any, ...] = ()  # the key (`_cell_key`) of the score cell its record is gathered into
+    cell_key: tuple[Any, ...] = ()  # the key (`cell_key_of`) of the score cell its record is gathered into
 
     @property
     def folder(self) -> Path:
@@ -49,7 +49,7 @@ class Gathered:
     empty: list[Path] = field(default_factory=list)  # folders without a single result record
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
@@ -60,7 +60,7 @@ def _read_folder(folder: Path, gathered: Gathered, warn: Callable[[str], None]) 
     found = valid_records(folder, warn, gathered.skipped)
     if not found and len(gathered.skipped) == before:
         gathered.empty.append(folder)
-        warn(f"warning: no result records in {_shown(folder)}")
+        warn(f"warning: no result records in {shown_path(folder)}")
     return found
 
 
@@ -102,21 +102,21 @@ def gather(
     records = [run.record for run in gathered.runs]
     gathered.cells = aggregate(records, [str(run.root) for run in gathered.runs])
     for run in gathered.runs:  # the cell each record lands in, as `aggregate` decides it (one record, one cell)
-        run.cell_key = _cell_key(aggregate([run.record])[0])
+        run.cell_key = cell_key_of(aggregate([run.record])[0])
     reference_cells = {run.cell_key for run in gathered.runs if run.reference}
     for cell in gathered.cells:
-        cell.reference = _cell_key(cell) in reference_cells
+        cell.reference = cell_key_of(cell) in reference_cells
     _name_runs(gathered.runs)
     return gathered
 
 
-def _cell_key(cell: ScoreCell) -> tuple[Any, ...]:
+def cell_key_of(cell: ScoreCell) -> tuple[Any, ...]:
     """What tells score cells apart: algorithm, profile, dataset content and, where cells carry it, the evaluation
     episode count when it is not the profile's standard."""
     return cell.algo, cell.profile, cell.dataset_id, cell.dataset_fingerprint or "", getattr(cell, "episodes", None)
 
 
-def _slug(text: str) -> str:
+def slugify(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._+-]+", "_", text).strip("_") or "x"
 
 
@@ -128,7 +128,7 @@ def _name_runs(runs: list[SiteRun]) -> None:
             parts = run.folder.relative_to(run.root).parts
         except ValueError:
             parts = (run.record["algo"], run.record["dataset_id"], run.folder.name)
-        base = _slug("__".join(parts))
+        base = slugify("__".join(parts))
         slug, n = base, 1
         while slug in used:
             n += 1
@@ -137,7 +137,7 @@ def _name_runs(runs: list[SiteRun]) -> None:
         run.slug = slug
 
 
-def _shown(path: Path) -> str:
+def shown_path(path: Path) -> str:
     """A path as the site shows it: relative to the working folder or the repository where inside them (a
     published site should not carry the builder's home folder)."""
     path = Path(path)

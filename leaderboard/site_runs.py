@@ -14,8 +14,8 @@ from typing import Any
 from lompo_bench.leaderboard import report as report_module
 from lompo_bench.leaderboard.site_charts import PALETTE, Series, bar_chart, line_chart
 from lompo_bench.leaderboard.site_datasets import DatasetPage
-from lompo_bench.leaderboard.site_html import _algo_html, _algo_title, _e, _fmt, _kv
-from lompo_bench.leaderboard.site_records import SiteRun, _one_line, _shown
+from lompo_bench.leaderboard.site_html import algo_html, algo_title, esc, fmt_value, kv_table
+from lompo_bench.leaderboard.site_records import SiteRun, one_line, shown_path
 from lompo_bench.records import normalized_score
 
 LOMPO_FAMILY = ("lompo", "lmbrl")  # runs whose rollouts log the penalty beside the model reward
@@ -106,7 +106,7 @@ def curves_html(run: SiteRun, metrics: dict[str, dict[str, list[tuple[float, flo
         ]
         if any(charts):
             parts.append(
-                f"<h3>{_e(PHASE_TITLES.get(phase, phase))}</h3>"
+                f"<h3>{esc(PHASE_TITLES.get(phase, phase))}</h3>"
                 f'<div class="charts">{"".join(c for c in charts if c)}</div>'
             )
     return "".join(parts)
@@ -134,57 +134,60 @@ def diagnostics_html(run: SiteRun, metrics: dict[str, Any], config: dict[str, An
         )
     except (KeyError, TypeError, ValueError, ZeroDivisionError) as error:  # the values still show; the words need
         # every value (a run that logged an older set of them)
-        lines = [f"(no verdict: {type(error).__name__}: {_one_line(error)})"]
-    table = _kv([(name, _e(f"{value:.4g}")) for name, value in sorted(values.items())])
+        lines = [f"(no verdict: {type(error).__name__}: {one_line(error)})"]
+    table = kv_table([(name, esc(f"{value:.4g}")) for name, value in sorted(values.items())])
     return (
         f"<h2>World-model diagnostics (update {last:.0f})</h2>"
         + '<ul class="lines" id="verdict">'
-        + "".join(f"<li>{_e(line)}</li>" for line in lines)
+        + "".join(f"<li>{esc(line)}</li>" for line in lines)
         + f"</ul><details><summary>values</summary>{table}</details>"
     )
 
 
 def run_html(run: SiteRun, datasets: dict[str, DatasetPage], anchor: str | None) -> str:
     r = run.record
-    title = f"{_algo_title(r['algo'])} on {r['dataset_id']}, seed {r['seed']} ({r['profile']})"
+    title = f"{algo_title(r['algo'])} on {r['dataset_id']}, seed {r['seed']} ({r['profile']})"
     dataset = datasets.get(r["dataset_id"])
-    dataset_link = f'<a href="../{dataset.page}">{_e(r["dataset_id"])}</a>' if dataset else _e(r["dataset_id"])
+    dataset_link = f'<a href="../{dataset.page}">{esc(r["dataset_id"])}</a>' if dataset else esc(r["dataset_id"])
     provisional = " (provisional reference)" if r.get("reference_provisional") else ""
     facts = [
-        ("algorithm", _algo_html(r["algo"])),
+        ("algorithm", algo_html(r["algo"])),
         (
             "dataset",
-            dataset_link + (f" <code>{_e(r['dataset_fingerprint'])}</code>" if r.get("dataset_fingerprint") else ""),
+            dataset_link + (f" <code>{esc(r['dataset_fingerprint'])}</code>" if r.get("dataset_fingerprint") else ""),
         ),
-        ("profile, seed", _e(f"{r['profile']}, seed {r['seed']}")),
-        ("normalized score", _e(_fmt(r.get("normalized_score")) + provisional)),
+        ("profile, seed", esc(f"{r['profile']}, seed {r['seed']}")),
+        ("normalized score", esc(fmt_value(r.get("normalized_score")) + provisional)),
         (
             "mean return",
-            _e(
-                f"{_fmt(r.get('mean_return'))} ± {_fmt(r.get('std_return'))} over {r.get('episodes')} "
+            esc(
+                f"{fmt_value(r.get('mean_return'))} ± {fmt_value(r.get('std_return'))} over {r.get('episodes')} "
                 "evaluation episodes"
             ),
         ),
-        ("references", _e(f"random {_fmt(r.get('ref_min_score'), 2)}, expert {_fmt(r.get('ref_max_score'), 2)}")),
-        ("training time", _e(f"{(r.get('train_seconds') or 0) / 3600:.2f} h")),
-        ("finished", _e(r.get("finished_at", "-"))),
-        ("code version", f"<code>{_e(r.get('code_version', '-'))}</code>"),
-        ("evaluation code", f"<code>{_e(r.get('evaluation_code_version', '-'))}</code>"),
+        (
+            "references",
+            esc(f"random {fmt_value(r.get('ref_min_score'), 2)}, expert {fmt_value(r.get('ref_max_score'), 2)}"),
+        ),
+        ("training time", esc(f"{(r.get('train_seconds') or 0) / 3600:.2f} h")),
+        ("finished", esc(r.get("finished_at", "-"))),
+        ("code version", f"<code>{esc(r.get('code_version', '-'))}</code>"),
+        ("evaluation code", f"<code>{esc(r.get('evaluation_code_version', '-'))}</code>"),
     ]
     if r.get("overrides"):
-        facts.append(("overrides (train --set)", f"<code>{_e(json.dumps(r['overrides']))}</code>"))
+        facts.append(("overrides (train --set)", f"<code>{esc(json.dumps(r['overrides']))}</code>"))
     if r.get("adopted"):
-        facts.append(("adopted (now the profile's)", f"<code>{_e(json.dumps(r['adopted']))}</code>"))
+        facts.append(("adopted (now the profile's)", f"<code>{esc(json.dumps(r['adopted']))}</code>"))
     facts.append(
         (
             "record",
-            f"<code>{_e(_shown(run.path))}</code>"
+            f"<code>{esc(shown_path(run.path))}</code>"
             + (' <span class="tag ref">reference record</span>' if run.reference else ""),
         )
     )
     if anchor:
         facts.append(("Table I", f'<a href="../index.html#{anchor}">its cell</a>'))
-    parts = [f"<h1>{_e(title)}</h1>", _kv(facts)]
+    parts = [f"<h1>{esc(title)}</h1>", kv_table(facts)]
     returns = r.get("returns") or []
     chart = bar_chart(
         [str(i) for i in range(len(returns))],
@@ -222,20 +225,20 @@ def run_html(run: SiteRun, datasets: dict[str, DatasetPage], anchor: str | None)
         )
     parts.append("<h2>Config</h2>")
     if config:
-        parts.append(_kv([(k, f"<code>{_e(json.dumps(v))}</code>") for k, v in config.items()]))
+        parts.append(kv_table([(k, f"<code>{esc(json.dumps(v))}</code>") for k, v in config.items()]))
         extra = {k: v for k, v in context.items() if k != "config" and not isinstance(v, dict | list)}
         if extra:
-            parts.append("<h3>Run</h3>" + _kv([(k, _e(v)) for k, v in extra.items()]))
+            parts.append("<h3>Run</h3>" + kv_table([(k, esc(v)) for k, v in extra.items()]))
     else:
         parts.append(
-            f'<p class="muted">No config.json here: the run used the <code>{_e(r["profile"])}</code> profile of '
-            f"{_e(_algo_title(r['algo']))} as it stood at <code>{_e(r.get('code_version', '?'))}</code>"
+            f'<p class="muted">No config.json here: the run used the <code>{esc(r["profile"])}</code> profile of '
+            f"{esc(algo_title(r['algo']))} as it stood at <code>{esc(r.get('code_version', '?'))}</code>"
             + (" with the overrides above" if r.get("overrides") else "")
             + (" with the adopted settings above" if r.get("adopted") else "")
             + "; <code>lompo-bench train --algo "
-            + _e(r["algo"])
+            + esc(r["algo"])
             + " --profile "
-            + _e(r["profile"])
+            + esc(r["profile"])
             + "</code> prints a run's resolved config into its config.json.</p>"
         )
     return "".join(parts)
