@@ -59,6 +59,7 @@ import common  # noqa: E402
 import numpy as np  # noqa: E402
 
 from lompo_bench.errors import UserError  # noqa: E402
+from lompo_bench.progress import LineProgress  # noqa: E402
 
 PEER = "vd4rl"
 HOW = (
@@ -379,10 +380,17 @@ def main() -> None:
                 if config.load_model:
                     agent.load_model(config.loaddir / "final_model")
                 else:  # fit_model's loop (a batch, `_model_train_step`), here so that it can stop between updates
+                    # The port prints nothing while its model trains (its TensorBoard scalars come every log_every
+                    # = 1,000 updates, and the ten at step 0 are its build's evaluation passes, an untrained
+                    # decoder's): a line a minute with the count, rate and ETA.
+                    bar = LineProgress(common.say, every_seconds=60.0)
+                    bar.start("model (the port's)", int(config.model_train_steps))
                     while agent._model_step < int(config.model_train_steps):
                         agent._model_train_step(next(agent._dataset))
+                        bar.update(agent._model_step)
                         if resume.due():
                             resume.save(tf, agent, progress, training)
+                    bar.finish()
                     agent.save_model(config.logdir / "final_model")  # as fit_model ends
             phase("model", timer, None if config.load_model else agent._model_step - first)
             with common.Timer() as timer:
