@@ -70,6 +70,49 @@ def test_aggregates_and_probability_of_improvement_have_known_answers() -> None:
     assert stats.improvement(cells, "lompo", "cql") is None  # no shared dataset
 
 
+def test_probability_of_improvement_is_rliables_to_the_bit() -> None:
+    """Ours counts pairs where rliable calls scipy's Mann-Whitney U per dataset: the same values, ties, equal columns
+    and unequal run counts included, and so the same bootstrap intervals."""
+    pytest.importorskip("rliable")
+    from rliable import library, metrics
+
+    rng = np.random.default_rng(0)
+    for trial in range(200):
+        runs_x, runs_y, datasets = rng.integers(1, 6), rng.integers(1, 6), rng.integers(1, 4)
+        x = rng.integers(0, 4, size=(runs_x, datasets)).astype(float)  # few values: ties everywhere
+        y = x.copy() if trial % 10 == 0 and runs_x == runs_y else rng.integers(0, 4, size=(runs_y, datasets)) * 1.0
+        if trial % 3 == 0:
+            x, y = x + rng.normal(0, 0.1, x.shape), y + rng.normal(0, 0.1, y.shape)
+        assert stats.probability_of_improvement(x, y) == metrics.probability_of_improvement(x, y), (x, y)
+    x, y = rng.normal(50, 10, (3, 2)), rng.normal(45, 10, (3, 2))
+    estimates = []
+    for fn in (stats.probability_of_improvement, metrics.probability_of_improvement):
+        with stats.quiet_bootstrap():
+            point, ci = library.get_interval_estimates(
+                {"pair": (x, y)}, lambda a, b, fn=fn: np.array([fn(a, b)]), reps=300
+            )
+        estimates.append((point["pair"].tolist(), ci["pair"].tolist()))
+    assert estimates[0] == estimates[1]
+
+
+def test_the_stratified_bootstrap_intervals_are_seeded_and_leave_numpys_generator_as_it_was() -> None:
+    """rliable draws its resamples from numpy's global generator whatever `random_state` it is given: the same
+    records must still give the same report, and the caller's generator must not move."""
+    pytest.importorskip("rliable")
+    scores = {("lompo", "walker_walk"): [50, 70, 60], ("bc", "walker_walk"): [55, 65, 40],
+              ("lompo", "dclaw_screw"): [30, 80, 20], ("bc", "dclaw_screw"): [35, 45, 60]}  # fmt: skip
+    cells = [cell(algo, task, "expert", values) for (algo, task), values in scores.items()]
+    np.random.seed(7)
+    before = np.random.get_state()[1].copy()
+    first = [stats.improvement(cells, "lompo", "bc", reps=300), stats.aggregates(cells, ["lompo", "bc"], reps=300)]
+    assert (np.random.get_state()[1] == before).all()
+    np.random.seed(99)  # another global state: the intervals do not depend on it
+    assert [
+        stats.improvement(cells, "lompo", "bc", reps=300),
+        stats.aggregates(cells, ["lompo", "bc"], reps=300),
+    ] == first
+
+
 def test_the_claims_hold_fail_or_lack_runs() -> None:
     w, d = ("walker_walk", "medium-expert"), ("dclaw_screw", "medium-expert")
     good = [
