@@ -18,7 +18,7 @@ import numpy as np
 
 from lompo_bench.leaderboard.paper import TABLE_I, TASK_TITLES, algorithm_order, algorithm_title
 from lompo_bench.leaderboard.results import ScoreCell
-from lompo_bench.leaderboard.stats import mean_ci, quiet_bootstrap, score_matrix
+from lompo_bench.leaderboard.stats import mean_ci, score_matrix, seeded_bootstrap
 from lompo_bench.leaderboard.tables import ablation_cells, ablation_lines, table_one_algorithms, table_one_table
 
 COLORS = {"lompo": "#1f77b4", "lmbrl": "#ff7f0e", "offline_slac": "#2ca02c", "cql": "#d62728", "bc": "#9467bd"}
@@ -106,7 +106,7 @@ def performance_profile_plot(cells: Sequence[ScoreCell], algos: Sequence[str], s
         mine = [c for c in cells if c.algo == algo and c.scores]
         if mine:
             matrices[algo] = score_matrix(mine, sorted(c.dataset_key for c in mine))
-    with quiet_bootstrap():
+    with seeded_bootstrap():
         profiles, bands = library.create_performance_profile(matrices, taus, reps=500)
     figure, axis = plt.subplots(figsize=(5.5, 3.6))
     colors = _colors(list(profiles))

@@ -14,8 +14,7 @@ and its estimators get scores / 100 (their [0, 1] convention) and are scaled bac
 from __future__ import annotations
 
 import contextlib
-import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,18 +58,16 @@ def have_rliable() -> bool:
 
 
 @contextlib.contextmanager
-def quiet_bootstrap(seed: int = SEED) -> Iterator[None]:
-    """rliable's bootstraps, seeded and quiet. rliable 1.2's stratified bootstraps draw their indices from numpy's
-    global generator (`np.random.choice` in `update_indices`), not from the `random_state` they are given, so
-    without this the same records gave different intervals on every call (0.14-0.17 and 0.89-0.94 for one pair's
-    probability of improvement, three calls): the global generator is seeded here and its state restored after.
-    arch warns that the `random_state` argument is deprecated; rliable still passes it, so that is hushed."""
+def seeded_bootstrap() -> Iterator[None]:
+    """rliable's bootstraps, seeded. rliable 1.2's stratified bootstraps draw their indices from numpy's global
+    generator (`np.random.choice` in `update_indices`), whatever `random_state` they are given (so none is passed),
+    and without this the same records gave different intervals on every call (0.14-0.17 and 0.89-0.94 for one
+    pair's probability of improvement, three calls): the global generator is seeded with `SEED` here and its state
+    restored after."""
     state = np.random.get_state()
-    np.random.seed(seed)
+    np.random.seed(SEED)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)
-            yield
+        yield
     finally:
         np.random.set_state(state)
 
@@ -127,10 +124,8 @@ def aggregates(cells: Sequence[ScoreCell], algos: Sequence[str], reps: int = REP
         if not mine:
             continue
         matrix = score_matrix(mine, sorted(c.dataset_key for c in mine))
-        with quiet_bootstrap():
-            point, ci = library.get_interval_estimates(
-                {algo: matrix / 100}, _aggregate_fn(metrics), reps=reps, random_state=np.random.RandomState(SEED)
-            )
+        with seeded_bootstrap():
+            point, ci = library.get_interval_estimates({algo: matrix / 100}, _aggregate_fn(metrics), reps=reps)
         out.append(Aggregate(
             algo, matrix.shape[1], matrix.shape[0],
             {m: float(v) * 100 for m, v in zip(METRICS, point[algo], strict=True)},
@@ -161,9 +156,17 @@ def probability_of_improvement(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(pairs / (x.shape[0] * y.shape[0])))
 
 
-def improvement(cells: Sequence[ScoreCell], algo: str, other: str, reps: int = REPS) -> Improvement | None:
-    """Probability of improvement of `algo` over `other` on the datasets both have scores on (rliable), or None
-    when they share none. A dataset is one content: cells on two contents of one id are not compared."""
+def improvement(
+    cells: Sequence[ScoreCell],
+    algo: str,
+    other: str,
+    reps: int = REPS,
+    statistic: Callable[[np.ndarray, np.ndarray], float] = probability_of_improvement,
+) -> Improvement | None:
+    """Probability of improvement of `algo` over `other` on the datasets both have scores on (rliable's stratified
+    bootstrap), or None when they share none. A dataset is one content: cells on two contents of one id are not
+    compared. `statistic`: rliable's own `metrics.probability_of_improvement` gives the same (the benchmark and
+    test that compare them)."""
     library, _ = _rliable()
     mine = {c.dataset_key: c for c in cells if c.algo == algo and c.scores}
     theirs = {c.dataset_key: c for c in cells if c.algo == other and c.scores}
@@ -172,11 +175,10 @@ def improvement(cells: Sequence[ScoreCell], algo: str, other: str, reps: int = R
         return None
     x = score_matrix(list(mine.values()), shared)
     y = score_matrix(list(theirs.values()), shared)
-    with quiet_bootstrap():
+    with seeded_bootstrap():
         point, ci = library.get_interval_estimates(
-            {"pair": (x, y)}, lambda a, b: np.array([probability_of_improvement(a, b)]), reps=reps,
-            random_state=np.random.RandomState(SEED),
-        )  # fmt: skip
+            {"pair": (x, y)}, lambda a, b: np.array([statistic(a, b)]), reps=reps
+        )
     return Improvement(algo, other, len(shared), float(point["pair"][0]), (float(ci["pair"][0, 0]),
                                                                          float(ci["pair"][1, 0])))  # fmt: skip
 

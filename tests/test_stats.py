@@ -74,7 +74,7 @@ def test_probability_of_improvement_is_rliables_to_the_bit() -> None:
     """Ours counts pairs where rliable calls scipy's Mann-Whitney U per dataset: the same values, ties, equal columns
     and unequal run counts included, and so the same bootstrap intervals."""
     pytest.importorskip("rliable")
-    from rliable import library, metrics
+    from rliable import metrics
 
     rng = np.random.default_rng(0)
     for trial in range(200):
@@ -84,15 +84,15 @@ def test_probability_of_improvement_is_rliables_to_the_bit() -> None:
         if trial % 3 == 0:
             x, y = x + rng.normal(0, 0.1, x.shape), y + rng.normal(0, 0.1, y.shape)
         assert stats.probability_of_improvement(x, y) == metrics.probability_of_improvement(x, y), (x, y)
-    x, y = rng.normal(50, 10, (3, 2)), rng.normal(45, 10, (3, 2))
-    estimates = []
-    for fn in (stats.probability_of_improvement, metrics.probability_of_improvement):
-        with stats.quiet_bootstrap():
-            point, ci = library.get_interval_estimates(
-                {"pair": (x, y)}, lambda a, b, fn=fn: np.array([fn(a, b)]), reps=300
-            )
-        estimates.append((point["pair"].tolist(), ci["pair"].tolist()))
-    assert estimates[0] == estimates[1]
+    runs = {
+        ("lompo", "walker_walk"): 3,
+        ("bc", "walker_walk"): 3,
+        ("lompo", "dclaw_screw"): 3,
+        ("bc", "dclaw_screw"): 4,
+    }
+    cells = [cell(algo, task, "expert", rng.normal(50, 10, n).tolist()) for (algo, task), n in runs.items()]
+    ours = stats.improvement(cells, "lompo", "bc", reps=300)
+    assert ours == stats.improvement(cells, "lompo", "bc", reps=300, statistic=metrics.probability_of_improvement)
 
 
 def test_the_stratified_bootstrap_intervals_are_seeded_and_leave_numpys_generator_as_it_was() -> None:
