@@ -156,7 +156,7 @@ def test_the_example_plugin_trains_evaluates_lists_and_reports_like_a_built_in(e
     result = runner.invoke(app, ["evaluate", *args, "--episodes", "2"])
     assert result.exit_code == 0, result.output
     assert json.loads((folder / "evaluation.json").read_text())["episodes"] == 2
-    result = runner.invoke(app, ["runs"], env={"COLUMNS": "250"})
+    result = runner.invoke(app, ["runs"])
     (line,) = [line for line in result.output.splitlines() if "tiny_bc" in line]
     assert "done" in line and "train 30/30" in line
 
@@ -231,7 +231,7 @@ def test_evaluate_policy_scores_any_policy_with_the_built_ins_episodes_and_seeds
     with pytest.raises(UserError, match="already holds a result"):
         lompo_bench.write_result(record, env)
     assert lompo_bench.write_result(record, env, overwrite=True) == path
-    result = runner.invoke(app, ["runs"], env={"COLUMNS": "250"})
+    result = runner.invoke(app, ["runs"])
     (line,) = [line for line in result.output.splitlines() if "mine" in line]
     assert "done" in line
 

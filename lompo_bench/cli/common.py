@@ -22,6 +22,15 @@ from lompo_bench.errors import UserError
 console = Console()
 
 
+def print_table(table: Any) -> None:
+    """Print a rich table at no less than its natural width, so that a pipe or log file (which report 80 columns)
+    never gets truncated or vanished columns: a terminal at least that wide shows it as before."""
+    from rich.measure import Measurement
+
+    width = Measurement.get(console, console.options.update_width(10_000), table).maximum
+    (console if console.width >= width else Console(width=width)).print(table)
+
+
 @contextmanager
 def stage_progress() -> Iterator[Any]:
     """Rich bars for a staged job (generation, training): count, elapsed time, ETA and a message per stage; when

@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from lompo_bench.cli.common import console, size_text, stage_progress
+from lompo_bench.cli.common import console, print_table, size_text, stage_progress
 from lompo_bench.errors import UserError
 
 
@@ -82,7 +81,7 @@ def datasets_list() -> None:
             flag,
             "built" if s.cached else "-",
         )
-    Console(width=max(console.width, 130)).print(table)
+    print_table(table)
 
 
 def datasets_info(

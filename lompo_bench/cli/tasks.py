@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from lompo_bench.cli.common import console
+from lompo_bench.cli.common import console, print_table
 from lompo_bench.errors import UserError
 
 
@@ -45,7 +44,7 @@ def tasks(
             spec.reward_kind,
         )
         env.close()
-    Console(width=max(console.width, 110)).print(table)  # pipes report 80 columns; never truncate names
+    print_table(table)
 
 
 def tasks_show(

@@ -20,6 +20,7 @@ from lompo_bench.cli.common import (
     console,
     flag_or_alias,
     print_result,
+    print_table,
     stage_progress,
 )
 from lompo_bench.errors import UserError
@@ -200,7 +201,7 @@ def diagnose(
     grid.add_row(
         "lambda x spread at data", f"{values['penalty_data']:.4g}", f"{values['reward_penalized_data']:.4g}", ""
     )
-    console.print(grid)
+    print_table(grid)
     for line in result["verdict"]:
         console.print(f"- {line}", soft_wrap=True, markup=False)
     if result["in_task"]:
@@ -233,7 +234,7 @@ def runs(runs: RUNS = None) -> None:
     for r in rows:
         numbers = ["" if x is None else f"{x:.1f}" for x in (r.last_evaluation, r.score)]
         table.add_row(r.algo, r.dataset_id, r.profile, str(r.seed), r.state, r.progress, *numbers)
-    console.print(table)
+    print_table(table)
 
 
 def bench(
