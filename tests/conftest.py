@@ -8,6 +8,13 @@ import tempfile
 import pytest
 
 os.environ.setdefault("MUJOCO_GL", "egl")
+# Under pytest-xdist (README's `-n auto`), the workers share the cores: each gets its share of threads, so that
+# torch's default (a thread per core in every worker) does not oversubscribe them. Set before torch is imported;
+# the CLI processes a test starts inherit it.
+if "PYTEST_XDIST_WORKER_COUNT" in os.environ:
+    _share = max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
+    for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_name, str(_share))
 # Defaults for the whole session (tests that need their own set them with monkeypatch): read caches, runs and
 # Minari datasets go to a temporary folder, never to ~/.lompo_bench or ~/.minari.
 _SESSION_HOME = tempfile.mkdtemp(prefix="lompo-bench-tests-")
